@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CatalogService } from './catalog.service';
+import { CategoriesService } from './categories.service';
+import { CategoriesController } from './controllers/categories.controller';
+import { ProductsController } from './controllers/products.controller';
+import { CategoryEntity } from './entities/category.entity';
+import { ProductEntity } from './entities/product.entity';
+import { StockLevelEntity } from './entities/stock-level.entity';
+import { ProductsService } from './products.service';
+
+/** Categories, products and stock. Other modules use only CatalogService. */
+@Module({
+  imports: [TypeOrmModule.forFeature([CategoryEntity, ProductEntity, StockLevelEntity])],
+  controllers: [CategoriesController, ProductsController],
+  providers: [CategoriesService, ProductsService, CatalogService],
+  exports: [CatalogService, CategoriesService, ProductsService],
+})
+export class CatalogModule {}

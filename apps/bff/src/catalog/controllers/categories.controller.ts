@@ -1,0 +1,34 @@
+import { Body, Controller, Get, Param, Patch, Post } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { IdParams } from '@app/http';
+import { CategoryListingView, CategorySummaryView, CategoryView } from '../catalog.views';
+import { CategoriesService } from '../categories.service';
+import { CategorySlugParams, CreateCategoryDto, UpdateCategoryDto } from '../dto/category.dto';
+
+@ApiTags('catalog')
+@Controller('catalog/categories')
+export class CategoriesController {
+  constructor(private readonly categories: CategoriesService) {}
+
+  /** Every category sorted by name, with its number of active products. */
+  @Get()
+  list(): Promise<CategorySummaryView[]> {
+    return this.categories.list();
+  }
+
+  @Post()
+  create(@Body() dto: CreateCategoryDto): Promise<CategoryView> {
+    return this.categories.create(dto);
+  }
+
+  @Patch(':id')
+  update(@Param() { id }: IdParams, @Body() dto: UpdateCategoryDto): Promise<CategoryView> {
+    return this.categories.update(id, dto);
+  }
+
+  /** A category and its active products sorted by name. */
+  @Get(':slug/products')
+  listing(@Param() { slug }: CategorySlugParams): Promise<CategoryListingView> {
+    return this.categories.listing(slug);
+  }
+}

@@ -1,0 +1,21 @@
+import { PartialType } from '@nestjs/swagger';
+import { IsString, Length, Matches } from 'class-validator';
+
+export const SLUG_PATTERN = /^[a-z0-9-]{1,64}$/;
+
+export class CreateCategoryDto {
+  /** URL name of the category: lower-case letters, digits and dashes. */
+  @IsString() @Matches(SLUG_PATTERN, { message: 'slug must match ^[a-z0-9-]{1,64}$' })
+  slug: string;
+
+  @IsString() @Length(1, 200)
+  name: string;
+}
+
+export class UpdateCategoryDto extends PartialType(CreateCategoryDto) {}
+
+/** `:slug` path parameter. */
+export class CategorySlugParams {
+  @IsString() @Matches(SLUG_PATTERN, { message: 'slug must match ^[a-z0-9-]{1,64}$' })
+  slug: string;
+}

@@ -1,0 +1,57 @@
+import { OmitType, PartialType } from '@nestjs/swagger';
+import {
+  IsBoolean,
+  IsInt,
+  IsISO4217CurrencyCode,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { LowerCase } from '@app/http';
+
+/** The largest value of a Postgres `integer` column. */
+export const MAX_INT32 = 2_147_483_647;
+
+export class CreateProductDto {
+  /** Stock keeping unit: upper-case letters, digits and dashes, unique. */
+  @IsString() @Matches(/^[A-Z0-9-]{1,64}$/, { message: 'sku must match ^[A-Z0-9-]{1,64}$' })
+  sku: string;
+
+  @IsString() @Length(1, 200)
+  name: string;
+
+  @IsOptional() @IsString() @MaxLength(5000)
+  description?: string;
+
+  @IsInt() @Min(0) @Max(MAX_INT32)
+  priceCents: number;
+
+  /** ISO 4217 code, upper case (e.g. EUR). */
+  @IsISO4217CurrencyCode()
+  currency: string;
+
+  @LowerCase() @IsUUID('all')
+  categoryId: string;
+
+  @IsOptional() @IsBoolean()
+  active?: boolean;
+
+  /** Initial stock; 0 when omitted. */
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_INT32)
+  stock?: number;
+}
+
+/** PUT replaces every field; an omitted description becomes empty and an omitted `active` becomes true. */
+export class ReplaceProductDto extends OmitType(CreateProductDto, ['stock'] as const) {}
+
+export class UpdateProductDto extends PartialType(ReplaceProductDto) {}
+
+export class SetStockDto {
+  @IsInt() @Min(0) @Max(MAX_INT32)
+  quantity: number;
+}

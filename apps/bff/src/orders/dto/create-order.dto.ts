@@ -1,0 +1,77 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsEmail,
+  IsInt,
+  IsISO31661Alpha2,
+  IsISO4217CurrencyCode,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { LowerCase } from '@app/http';
+
+export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const MAX_ITEM_QUANTITY = 1000;
+
+export class ShippingAddress {
+  @IsString() @Length(1, 200)
+  name: string;
+
+  @IsString() @Length(1, 200)
+  line1: string;
+
+  @IsOptional() @IsString() @MaxLength(200)
+  line2?: string;
+
+  @IsString() @Length(1, 100)
+  city: string;
+
+  @IsOptional() @IsString() @MaxLength(100)
+  region?: string;
+
+  @IsString() @Length(1, 20)
+  postalCode: string;
+
+  /** ISO 3166-1 alpha-2 country code, e.g. DE. */
+  @IsISO31661Alpha2()
+  country: string;
+}
+
+export class OrderLineDto {
+  @LowerCase() @IsUUID('all')
+  productId: string;
+
+  @IsInt() @Min(1) @Max(MAX_ITEM_QUANTITY)
+  quantity: number;
+}
+
+export class CreateOrderDto {
+  @IsString() @Matches(ACCOUNT_ID_PATTERN, { message: 'accountId must match ^[A-Za-z0-9_-]{1,64}$' })
+  accountId: string;
+
+  /** ISO 4217 code; every product of the order must be priced in it. */
+  @IsISO4217CurrencyCode()
+  currency: string;
+
+  @IsEmail() @MaxLength(254)
+  customerEmail: string;
+
+  @ValidateNested() @Type(() => ShippingAddress)
+  shippingAddress: ShippingAddress;
+
+  /** One line per product (a product may appear once). */
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100)
+  @ArrayUnique((line: OrderLineDto) => line?.productId, { message: 'items must not list a productId twice' })
+  @ValidateNested({ each: true }) @Type(() => OrderLineDto)
+  items: OrderLineDto[];
+}

@@ -1,0 +1,32 @@
+import { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
+import { CACHEGATE_MIGRATIONS } from './migrations';
+
+export interface DataSourceSettings {
+  url: string;
+  /** Shown in pg_stat_activity, so an operator can tell the processes apart. */
+  applicationName: string;
+}
+
+/**
+ * Connection settings shared by every process of the cachegate database.
+ * Timeouts are short on purpose: a dead or hung Postgres must turn into a quick
+ * 503, never a request that hangs.
+ */
+export function dataSourceOptions(settings: DataSourceSettings): PostgresConnectionOptions {
+  return {
+    type: 'postgres',
+    url: settings.url,
+    migrations: CACHEGATE_MIGRATIONS,
+    migrationsTableName: 'cachegate_migrations',
+    migrationsRun: false,
+    synchronize: false,
+    applicationName: settings.applicationName,
+    connectTimeoutMS: 3000,
+    extra: {
+      max: 10,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: 10_000,
+      query_timeout: 12_000,
+    },
+  };
+}

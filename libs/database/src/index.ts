@@ -1,0 +1,12 @@
+export { DatabaseModule, DatabaseModuleOptions } from './database.module';
+export { dataSourceOptions, DataSourceSettings } from './data-source-options';
+export { openDataSource, runMigrationsLocked, DatabaseUnreachableError } from './open-data-source';
+export { parseDatabaseUrl, withDatabase, quoteIdentifier } from './database-url';
+export {
+  isDatabaseUnavailable,
+  uniqueViolation,
+  isForeignKeyViolation,
+  isCheckViolation,
+  isSerializationFailure,
+} from './database-errors';
+export { CACHEGATE_MIGRATIONS } from './migrations';

@@ -1,0 +1,88 @@
+import { Logger } from '@nestjs/common';
+import { Client } from 'pg';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { isDatabaseUnavailable } from './database-errors';
+import { parseDatabaseUrl, quoteIdentifier } from './database-url';
+
+/** Thrown at boot when Postgres cannot be reached; its message is the one line an operator needs. */
+export class DatabaseUnreachableError extends Error {
+  override readonly name = 'DatabaseUnreachableError';
+}
+
+export interface OpenDataSourceOptions {
+  /** Create the database when it does not exist (development and tests, never production). */
+  createIfMissing: boolean;
+}
+
+const MIGRATION_LOCK_KEY = 'cachegate:migrations';
+const logger = new Logger('Database');
+
+function unreachable(url: string, err: unknown): DatabaseUnreachableError {
+  const { host, port } = parseDatabaseUrl(url);
+  const reason = (err as { code?: string }).code ?? (err as Error).message;
+  return new DatabaseUnreachableError(
+    `PostgreSQL is unreachable at ${host}:${port} (${reason}). Start it with ` +
+      '`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` ' +
+      'or `docker compose up -d postgres`, or set DATABASE_URL.',
+  );
+}
+
+async function createDatabase(url: string): Promise<void> {
+  const { database, maintenanceUrl } = parseDatabaseUrl(url);
+  const client = new Client({ connectionString: maintenanceUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
+    logger.log(`created database ${database}`);
+  } catch (err) {
+    // Another instance created it between our check and now.
+    if ((err as { code?: string }).code !== '42P04') throw err;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Runs pending migrations while holding a Postgres advisory lock, so several
+ * instances booting at once apply each migration exactly once.
+ */
+export async function runMigrationsLocked(dataSource: DataSource): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK_KEY]);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    for (const m of applied) logger.log(`applied migration ${m.name}`);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+/** Connects (creating the database if allowed and missing) and migrates, before the app listens. */
+export async function openDataSource(options: DataSourceOptions, open: OpenDataSourceOptions): Promise<DataSource> {
+  const url = (options as { url?: string }).url ?? '';
+  const connect = async () => new DataSource(options).initialize();
+  let dataSource: DataSource;
+  try {
+    dataSource = await connect();
+  } catch (err) {
+    const missing = (err as { code?: string }).code === '3D000';
+    if (missing && open.createIfMissing) {
+      await createDatabase(url).catch((e) => {
+        throw isDatabaseUnavailable(e) ? unreachable(url, e) : e;
+      });
+      dataSource = await connect();
+    } else if (missing) {
+      throw new DatabaseUnreachableError(
+        `PostgreSQL database "${parseDatabaseUrl(url).database}" does not exist; create it or set DATABASE_URL.`,
+      );
+    } else if (isDatabaseUnavailable(err)) {
+      throw unreachable(url, err);
+    } else {
+      throw err;
+    }
+  }
+  await runMigrationsLocked(dataSource);
+  return dataSource;
+}

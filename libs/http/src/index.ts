@@ -1,0 +1,8 @@
+export { configureHttpApp, createFastifyAdapter, HttpAppOptions, BODY_LIMIT_BYTES } from './configure-http-app';
+export { LoggingModule } from './logging.module';
+export { AllExceptionsFilter } from './all-exceptions.filter';
+export { toHttpException } from './error-mapping';
+export { createValidationPipe } from './validation';
+export { requestId } from './request-id';
+export { IdParams, LowerCase } from './params';
+export { exitOnBootError } from './boot';
