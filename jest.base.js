@@ -4,12 +4,22 @@ const path = require('path');
 const { pathsToModuleNameMapper } = require('ts-jest');
 const { compilerOptions } = require('./tsconfig.json');
 
+const ESM_ONLY_PACKAGES = ['content-disposition', 'cookie'];
+
 module.exports = {
   rootDir: __dirname,
   moduleFileExtensions: ['js', 'json', 'ts'],
   testEnvironment: 'node',
   moduleNameMapper: pathsToModuleNameMapper(compilerOptions.paths, { prefix: '<rootDir>/' }),
+  // A few of Fastify's dependencies (cookie under light-my-request, content-disposition under
+  // @fastify/static) now ship only ES modules. Node 20 requires them natively but jest cannot,
+  // so jest compiles just those packages to CommonJS.
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY_PACKAGES.join('|')})/)`],
   transform: {
+    [`/node_modules/(${ESM_ONLY_PACKAGES.join('|')})/.+\\.js$`]: [
+      'ts-jest',
+      { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2022' }, isolatedModules: true, diagnostics: false },
+    ],
     '^.+\\.ts$': [
       'ts-jest',
       {

@@ -46,13 +46,16 @@ async function createDatabase(url: string): Promise<void> {
  * Runs pending migrations while holding a Postgres advisory lock, so several
  * instances booting at once apply each migration exactly once.
  */
-export async function runMigrationsLocked(dataSource: DataSource): Promise<void> {
+export async function runMigrationsLocked(
+  dataSource: DataSource,
+  log: (message: string) => void = (m) => logger.log(m),
+): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK_KEY]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
-    for (const m of applied) logger.log(`applied migration ${m.name}`);
+    for (const m of applied) log(`applied migration ${m.name}`);
   } finally {
     await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     await runner.release();

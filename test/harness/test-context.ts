@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import Redis from 'ioredis';
+import { Pool } from 'pg';
+import { createBffApp } from '../../apps/bff/src/bff-app';
+import { createDatabase, dropDatabase, TEST_DATABASE_PREFIX, TEST_REDIS_URL, testDatabaseUrl } from './test-database';
+
+let counter = 0;
+
+/**
+ * The one harness every test that needs real servers uses: its own database
+ * (cloned from the migrated template), its own Redis key and stream prefix,
+ * any number of BFF instances on them, and a clean-up that removes all of it.
+ */
+export class TestContext {
+  readonly apps: NestFastifyApplication[] = [];
+
+  private constructor(
+    readonly databaseName: string,
+    readonly databaseUrl: string,
+    readonly redisPrefix: string,
+    /** Plain SQL on this test's database: writes made "outside the BFF". */
+    readonly sql: Pool,
+  ) {}
+
+  static async create(): Promise<TestContext> {
+    const template = process.env.CACHEGATE_TEST_TEMPLATE;
+    if (!template) throw new Error('CACHEGATE_TEST_TEMPLATE is unset: run e2e tests through test/jest-e2e.config.js');
+    const suffix = `${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
+    const name = `${TEST_DATABASE_PREFIX}${process.env.CACHEGATE_TEST_RUN}_${suffix}`;
+    await createDatabase(name, template);
+    const url = testDatabaseUrl(name);
+    return new TestContext(name, url, `test:${suffix}:`, new Pool({ connectionString: url, max: 4 }));
+  }
+
+  /** The environment a BFF of this test runs with; `overrides` win. */
+  env(overrides: Record<string, string> = {}): Record<string, string> {
+    return {
+      NODE_ENV: 'test',
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL: TEST_REDIS_URL,
+      CACHE_KEY_PREFIX: this.redisPrefix,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      CDC_CONSUMER_NAME: `test-${process.pid}-${this.apps.length + 1}`,
+      ...overrides,
+    };
+  }
+
+  /** Starts a BFF instance (not listening; use `inject`). Several may run against the same database and prefix. */
+  async startBff(overrides: Record<string, string> = {}): Promise<NestFastifyApplication> {
+    const app = await createBffApp({ overrides: this.env(overrides) });
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    this.apps.push(app);
+    return app;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.apps.map((a) => a.close()));
+    await this.sql.end();
+    await this.deleteRedisKeys();
+    await dropDatabase(this.databaseName);
+  }
+
+  private async deleteRedisKeys(): Promise<void> {
+    const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.redisPrefix}*`, 'COUNT', 500);
+        if (keys.length > 0) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    } catch {
+      // Redis may be deliberately down at the end of a failure test; its keys die with it.
+    } finally {
+      redis.disconnect();
+    }
+  }
+}
+
+/** Registers a TestContext for the enclosing describe block: created before all tests, closed after. */
+export function useTestContext(): () => TestContext {
+  let ctx: TestContext | undefined;
+  beforeAll(async () => {
+    ctx = await TestContext.create();
+  });
+  afterAll(async () => {
+    await ctx?.close();
+  });
+  return () => {
+    if (!ctx) throw new Error('TestContext used outside a test');
+    return ctx;
+  };
+}
