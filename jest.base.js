@@ -4,16 +4,15 @@ const path = require('path');
 const { pathsToModuleNameMapper } = require('ts-jest');
 const { compilerOptions } = require('./tsconfig.json');
 
-const ESM_ONLY_PACKAGES = ['content-disposition', 'cookie'];
+const ESM_ONLY_PACKAGES = ['content-disposition'];
 
 module.exports = {
   rootDir: __dirname,
   moduleFileExtensions: ['js', 'json', 'ts'],
   testEnvironment: 'node',
   moduleNameMapper: pathsToModuleNameMapper(compilerOptions.paths, { prefix: '<rootDir>/' }),
-  // A few of Fastify's dependencies (cookie under light-my-request, content-disposition under
-  // @fastify/static) now ship only ES modules. Node 20 requires them natively but jest cannot,
-  // so jest compiles just those packages to CommonJS.
+  // content-disposition (under @fastify/static, which Swagger UI needs) ships only ES modules.
+  // Node 20 requires them natively but jest cannot, so jest compiles just those packages.
   transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY_PACKAGES.join('|')})/)`],
   transform: {
     [`/node_modules/(${ESM_ONLY_PACKAGES.join('|')})/.+\\.js$`]: [

@@ -1,5 +1,8 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { InjectOptions, LightMyRequestResponse as Response } from 'fastify';
+
+// Types taken from the app's own inject (Nest's Fastify adapter may carry its own light-my-request).
+type InjectOptions = Exclude<Parameters<NestFastifyApplication['inject']>[0], string | undefined>;
+export type Response = Awaited<ReturnType<NestFastifyApplication['inject']>>;
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -11,15 +14,17 @@ export async function call(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<Response> {
-  const options: InjectOptions = { method, url, headers: { ...headers } };
+  const allHeaders: Record<string, string> = { ...headers };
+  let payload: string | Buffer | undefined;
   if (body !== undefined) {
     if (typeof body === 'string' || Buffer.isBuffer(body)) {
-      options.payload = body;
+      payload = body;
     } else {
-      options.payload = JSON.stringify(body);
-      options.headers = { 'content-type': 'application/json', ...options.headers };
+      payload = JSON.stringify(body);
+      allHeaders['content-type'] ??= 'application/json';
     }
   }
+  const options: InjectOptions = { method, url, headers: allHeaders, payload };
   return app.inject(options);
 }
 

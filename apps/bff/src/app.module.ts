@@ -1,7 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfigModule, AppConfigOptions } from '@app/config';
 import { DatabaseModule } from '@app/database';
-import { LoggingModule } from '@app/http';
+import { CacheModule } from '@app/cache';
+import { LoggingModule, MetricsModule } from '@app/http';
 import { CatalogModule } from './catalog/catalog.module';
 import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
@@ -16,7 +17,9 @@ export class AppModule {
       imports: [
         AppConfigModule.forRoot(options),
         LoggingModule,
+        MetricsModule,
         DatabaseModule.forRoot({ applicationName: 'cachegate-bff' }),
+        CacheModule.forRoot(),
         HealthModule,
         CatalogModule,
         OrdersModule,

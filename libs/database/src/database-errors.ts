@@ -62,6 +62,11 @@ export function isCheckViolation(err: unknown): boolean {
   return code === '23514' || code === '22003' || code === '23502';
 }
 
+/** SQLSTATE class 22 (data exception): a value Postgres cannot store, e.g. a NUL character in text or jsonb. */
+export function isDataException(err: unknown): boolean {
+  return (pgError(err).code ?? '').startsWith('22');
+}
+
 export function isSerializationFailure(err: unknown): boolean {
   const code = pgError(err).code;
   return code === '40001' || code === '40P01';

@@ -7,6 +7,7 @@ export {
   uniqueViolation,
   isForeignKeyViolation,
   isCheckViolation,
+  isDataException,
   isSerializationFailure,
 } from './database-errors';
 export { CACHEGATE_MIGRATIONS } from './migrations';

@@ -1,9 +1,24 @@
 import { NestFastifyApplication, FastifyAdapter } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { Registry } from 'prom-client';
+import { httpDurationHistogram } from './metrics.module';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 import { requestId } from './request-id';
 import { createValidationPipe } from './validation';
+
+/** Feeds the request duration histogram from Fastify's own timing (one observe per response). */
+function recordRequestDurations(app: NestFastifyApplication): void {
+  const histogram = httpDurationHistogram(app.get(Registry));
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onResponse', (request, reply, done) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      histogram.observe({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+      done();
+    });
+}
 
 /** Request bodies over 100 KiB are refused with 413 before they are parsed. */
 export const BODY_LIMIT_BYTES = 100 * 1024;
@@ -30,6 +45,7 @@ export function configureHttpApp(app: NestFastifyApplication, options: HttpAppOp
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   app.enableShutdownHooks();
+  recordRequestDurations(app);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -8,6 +8,7 @@ import {
 import { STATUS_CODES } from 'node:http';
 import {
   isCheckViolation,
+  isDataException,
   isDatabaseUnavailable,
   isForeignKeyViolation,
   isSerializationFailure,
@@ -29,6 +30,8 @@ export function toHttpException(err: unknown): HttpException | undefined {
   if (unique) return new ConflictException(`${SNAKE_TO_CAMEL(unique.column)} already exists`);
   if (isForeignKeyViolation(err)) return new UnprocessableEntityException('a referenced record does not exist');
   if (isCheckViolation(err)) return new BadRequestException('a value is out of range');
+  // Input validation refuses these first (and names the field); this is the net for any writer it misses.
+  if (isDataException(err)) return new BadRequestException('a value cannot be stored');
   if (isSerializationFailure(err)) return new ConflictException('conflicting concurrent update; retry the request');
   // Fastify's own request errors (bad JSON, body too large, bad content type) carry a 4xx status.
   const status = (err as { statusCode?: number }).statusCode;

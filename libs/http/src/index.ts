@@ -6,3 +6,4 @@ export { createValidationPipe } from './validation';
 export { requestId } from './request-id';
 export { IdParams, LowerCase } from './params';
 export { exitOnBootError } from './boot';
+export { MetricsModule } from './metrics.module';

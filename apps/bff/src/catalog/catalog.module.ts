@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { CatalogCacheService } from './catalog-cache.service';
 import { CatalogService } from './catalog.service';
 import { CategoriesService } from './categories.service';
 import { CategoriesController } from './controllers/categories.controller';
@@ -13,7 +14,7 @@ import { ProductsService } from './products.service';
 @Module({
   imports: [TypeOrmModule.forFeature([CategoryEntity, ProductEntity, StockLevelEntity])],
   controllers: [CategoriesController, ProductsController],
-  providers: [CategoriesService, ProductsService, CatalogService],
+  providers: [CategoriesService, ProductsService, CatalogService, CatalogCacheService],
   exports: [CatalogService, CategoriesService, ProductsService],
 })
 export class CatalogModule {}

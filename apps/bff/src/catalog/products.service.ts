@@ -1,7 +1,9 @@
 import { ConflictException, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Not, Repository } from 'typeorm';
+import { DataSource, EntityManager, Not, Repository } from 'typeorm';
+import { assertIfMatch } from '@app/cache';
 import { AvailabilityView, ProductView, toAvailabilityView, toProductView } from './catalog.views';
+import { CatalogCacheService } from './catalog-cache.service';
 import { CategoriesService } from './categories.service';
 import { CreateProductDto, ReplaceProductDto, UpdateProductDto } from './dto/product.dto';
 import { ProductEntity } from './entities/product.entity';
@@ -12,8 +14,8 @@ export class ProductsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
-    @InjectRepository(StockLevelEntity) private readonly stock: Repository<StockLevelEntity>,
     private readonly categories: CategoriesService,
+    private readonly cache: CatalogCacheService,
   ) {}
 
   async get(id: string): Promise<ProductView> {
@@ -21,11 +23,7 @@ export class ProductsService {
   }
 
   async availability(productId: string): Promise<AvailabilityView> {
-    const level = await this.stock.findOneBy({ productId });
-    if (level) return toAvailabilityView(level);
-    // A product written without a stock row (e.g. by plain SQL) has nothing in stock.
-    const product = await this.findOrThrow(productId);
-    return { productId, quantity: 0, inStock: false, updatedAt: product.updatedAt };
+    return this.availabilityIn(this.dataSource.manager, productId);
   }
 
   async create(dto: CreateProductDto): Promise<ProductView> {
@@ -39,30 +37,69 @@ export class ProductsService {
       await em.insert(StockLevelEntity, { productId: product.id, quantity: stock ?? 0 });
       return product.id;
     });
+    await this.cache.changed({ aggregate: 'product', id, kind: 'inserted', categoryIds: [dto.categoryId], membershipChanged: true });
+    await this.cache.changed({ aggregate: 'stock', id, kind: 'inserted' });
     return this.get(id);
   }
 
-  async replace(id: string, dto: ReplaceProductDto): Promise<ProductView> {
-    return this.update(id, { ...dto, description: dto.description ?? '', active: dto.active ?? true });
+  async replace(id: string, dto: ReplaceProductDto, ifMatch?: string): Promise<ProductView> {
+    return this.update(id, { ...dto, description: dto.description ?? '', active: dto.active ?? true }, ifMatch);
   }
 
-  async update(id: string, dto: UpdateProductDto): Promise<ProductView> {
-    await this.findOrThrow(id);
+  async update(id: string, dto: UpdateProductDto, ifMatch?: string): Promise<ProductView> {
     if (dto.categoryId !== undefined) await this.assertCategoryExists(dto.categoryId);
     if (dto.sku !== undefined) await this.assertSkuFree(dto.sku, id);
-    await this.products.update({ id }, dto);
-    return this.get(id);
+    const { before, after } = await this.dataSource.transaction(async (em) => {
+      const locked = await this.lock(em, id);
+      assertIfMatch(ifMatch, toProductView(locked));
+      await em.update(ProductEntity, { id }, dto);
+      return { before: locked, after: await em.findOneByOrFail(ProductEntity, { id }) };
+    });
+    await this.cache.changed({
+      aggregate: 'product',
+      id,
+      kind: 'updated',
+      categoryIds: [...new Set([before.categoryId, after.categoryId])],
+      membershipChanged: before.categoryId !== after.categoryId || before.active !== after.active,
+    });
+    return toProductView(after);
   }
 
-  async setStock(productId: string, quantity: number): Promise<AvailabilityView> {
-    await this.findOrThrow(productId);
-    await this.stock.upsert({ productId, quantity }, ['productId']);
-    return toAvailabilityView(await this.stock.findOneByOrFail({ productId }));
+  async setStock(productId: string, quantity: number, ifMatch?: string): Promise<AvailabilityView> {
+    const view = await this.dataSource.transaction(async (em) => {
+      await this.lock(em, productId);
+      assertIfMatch(ifMatch, await this.availabilityIn(em, productId));
+      await em.upsert(StockLevelEntity, { productId, quantity }, ['productId']);
+      return toAvailabilityView(await em.findOneByOrFail(StockLevelEntity, { productId }));
+    });
+    await this.cache.changed({ aggregate: 'stock', id: productId, kind: 'updated' });
+    return view;
   }
 
-  async remove(id: string): Promise<void> {
-    const { affected } = await this.products.delete({ id });
-    if (!affected) throw new NotFoundException(`product ${id} not found`);
+  async remove(id: string, ifMatch?: string): Promise<void> {
+    const product = await this.dataSource.transaction(async (em) => {
+      const locked = await this.lock(em, id);
+      assertIfMatch(ifMatch, toProductView(locked));
+      await em.delete(ProductEntity, { id });
+      return locked;
+    });
+    await this.cache.changed({ aggregate: 'product', id, kind: 'deleted', categoryIds: [product.categoryId], membershipChanged: true });
+  }
+
+  /** Locks the product row for the rest of the transaction (writes and If-Match checks see one state). */
+  private async lock(em: EntityManager, id: string): Promise<ProductEntity> {
+    const product = await em.findOne(ProductEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    if (!product) throw new NotFoundException(`product ${id} not found`);
+    return product;
+  }
+
+  private async availabilityIn(em: EntityManager, productId: string): Promise<AvailabilityView> {
+    const level = await em.findOneBy(StockLevelEntity, { productId });
+    if (level) return toAvailabilityView(level);
+    // A product written without a stock row (e.g. by plain SQL) has nothing in stock.
+    const product = await em.findOneBy(ProductEntity, { id: productId });
+    if (!product) throw new NotFoundException(`product ${productId} not found`);
+    return { productId, quantity: 0, inStock: false, updatedAt: product.updatedAt };
   }
 
   private async findOrThrow(id: string): Promise<ProductEntity> {

@@ -4,13 +4,14 @@ import { CatalogModule } from '../catalog/catalog.module';
 import { OrderItemEntity } from './entities/order-item.entity';
 import { OrderEntity } from './entities/order.entity';
 import { OrdersController } from './orders.controller';
+import { OrdersCacheService } from './orders-cache.service';
 import { OrdersService } from './orders.service';
 
 /** Orders and their items; prices and stock come from CatalogModule's exported service. */
 @Module({
   imports: [TypeOrmModule.forFeature([OrderEntity, OrderItemEntity]), CatalogModule],
   controllers: [OrdersController],
-  providers: [OrdersService],
+  providers: [OrdersService, OrdersCacheService],
   exports: [OrdersService],
 })
 export class OrdersModule {}

@@ -1,12 +1,14 @@
 import { ConflictException, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
+import { assertIfMatch } from '@app/cache';
 import { CatalogService } from '../catalog/catalog.service';
 import { CreateOrderDto, OrderLineDto } from './dto/create-order.dto';
 import { OrderItemEntity } from './entities/order-item.entity';
 import { OrderEntity } from './entities/order.entity';
 import { canTransition, holdsReservedStock, itemsEditable, OrderStatus } from './order-status';
 import { orderTotalCents } from './order-totals';
+import { OrdersCacheService } from './orders-cache.service';
 import { OrderSummaryView, OrderView, toOrderView } from './orders.views';
 
 type PricedItem = Pick<OrderItemEntity, 'productId' | 'sku' | 'name' | 'quantity' | 'unitPriceCents'>;
@@ -21,8 +23,8 @@ export class OrdersService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(OrderEntity) private readonly orders: Repository<OrderEntity>,
-    @InjectRepository(OrderItemEntity) private readonly items: Repository<OrderItemEntity>,
     private readonly catalog: CatalogService,
+    private readonly cache: OrdersCacheService,
   ) {}
 
   /** An account's orders, newest first ([] for an account without orders). */
@@ -41,12 +43,11 @@ export class OrdersService {
   async get(id: string): Promise<OrderView> {
     const order = await this.orders.findOneBy({ id });
     if (!order) throw new NotFoundException(`order ${id} not found`);
-    const items = await this.items.find({ where: { orderId: id }, order: { sku: 'ASC', id: 'ASC' } });
-    return toOrderView(order, items);
+    return this.viewIn(this.dataSource.manager, order);
   }
 
   async create(dto: CreateOrderDto): Promise<OrderView> {
-    const id = await this.dataSource.transaction(async (em) => {
+    const { id, touched } = await this.dataSource.transaction(async (em) => {
       const priced = await this.price(em, dto.currency, dto.items);
       const totalCents = orderTotalCents(priced);
       await this.reserve(em, priced);
@@ -64,72 +65,89 @@ export class OrdersService {
         OrderItemEntity,
         priced.map((p) => ({ ...p, orderId: order.id })),
       );
-      return order.id;
+      return { id: order.id, touched: { accountId: order.accountId, productIds: priced.map((p) => p.productId) } };
     });
+    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
-  async changeStatus(id: string, status: OrderStatus): Promise<OrderView> {
-    await this.dataSource.transaction(async (em) => {
-      const order = await this.lock(em, id);
+  async changeStatus(id: string, status: OrderStatus, ifMatch?: string): Promise<OrderView> {
+    const touched = await this.dataSource.transaction(async (em) => {
+      const order = await this.lock(em, id, ifMatch);
       if (!canTransition(order.status, status)) {
         throw new ConflictException(`status cannot change from ${order.status} to ${status}`);
       }
-      if (status === 'cancelled') await this.releaseAll(em, id);
+      const released = status === 'cancelled' ? await this.releaseAll(em, id) : [];
       await em.update(OrderEntity, { id }, { status });
+      return { accountId: order.accountId, productIds: released };
     });
+    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
-  async addItem(id: string, line: OrderLineDto): Promise<OrderView> {
-    await this.dataSource.transaction(async (em) => {
-      const order = await this.lockEditable(em, id);
+  async addItem(id: string, line: OrderLineDto, ifMatch?: string): Promise<OrderView> {
+    const touched = await this.dataSource.transaction(async (em) => {
+      const order = await this.lockEditable(em, id, ifMatch);
       if (await em.existsBy(OrderItemEntity, { orderId: id, productId: line.productId })) {
         throw new ConflictException(`productId ${line.productId} is already in the order; change its quantity instead`);
       }
-      const priced = await this.price(em, order.currency, [line]);
+      // The body of this route is one line, so messages name `productId`, not `items.0.productId`.
+      const priced = await this.price(em, order.currency, [line], () => 'productId');
       await this.reserve(em, priced);
       await em.insert(OrderItemEntity, { ...priced[0], orderId: id });
       await this.rewriteTotal(em, id);
+      return { accountId: order.accountId, productIds: [line.productId] };
     });
+    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
-  async changeItemQuantity(id: string, itemId: string, quantity: number): Promise<OrderView> {
-    await this.dataSource.transaction(async (em) => {
-      await this.lockEditable(em, id);
+  async changeItemQuantity(id: string, itemId: string, quantity: number, ifMatch?: string): Promise<OrderView> {
+    const touched = await this.dataSource.transaction(async (em) => {
+      const order = await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       const delta = quantity - item.quantity;
       if (delta > 0) await this.reserve(em, [{ ...item, quantity: delta }]);
       if (delta < 0) await this.catalog.releaseStock(em, item.productId, -delta);
       await em.update(OrderItemEntity, { id: itemId }, { quantity });
       await this.rewriteTotal(em, id);
+      return { accountId: order.accountId, productIds: [item.productId] };
     });
+    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
-  async removeItem(id: string, itemId: string): Promise<OrderView> {
-    await this.dataSource.transaction(async (em) => {
-      await this.lockEditable(em, id);
+  async removeItem(id: string, itemId: string, ifMatch?: string): Promise<OrderView> {
+    const touched = await this.dataSource.transaction(async (em) => {
+      const order = await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       await this.catalog.releaseStock(em, item.productId, item.quantity);
       await em.delete(OrderItemEntity, { id: itemId });
       await this.rewriteTotal(em, id);
+      return { accountId: order.accountId, productIds: [item.productId] };
     });
+    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
   /** Deletes an order; one that still holds reserved stock gives it back first. */
-  async remove(id: string): Promise<void> {
-    await this.dataSource.transaction(async (em) => {
-      const order = await this.lock(em, id);
-      if (holdsReservedStock(order.status)) await this.releaseAll(em, id);
+  async remove(id: string, ifMatch?: string): Promise<void> {
+    const touched = await this.dataSource.transaction(async (em) => {
+      const order = await this.lock(em, id, ifMatch);
+      const released = holdsReservedStock(order.status) ? await this.releaseAll(em, id) : [];
       await em.delete(OrderEntity, { id });
+      return { accountId: order.accountId, productIds: released };
     });
+    await this.afterCommit(id, touched);
   }
 
   /** Prices lines from the catalog at order time; unknown, inactive or foreign-currency products → 422. */
-  private async price(em: EntityManager, currency: string, lines: OrderLineDto[]): Promise<PricedItem[]> {
+  private async price(
+    em: EntityManager,
+    currency: string,
+    lines: OrderLineDto[],
+    field: (index: number) => string = (i) => `items.${i}.productId`,
+  ): Promise<PricedItem[]> {
     const products = await this.catalog.findProducts(
       em,
       lines.map((l) => l.productId),
@@ -138,12 +156,12 @@ export class OrdersService {
       const product = products.get(line.productId);
       if (!product || !product.active) {
         throw new UnprocessableEntityException(
-          `items.${i}.productId: product ${line.productId} does not exist or is inactive`,
+          `${field(i)}: product ${line.productId} does not exist or is inactive`,
         );
       }
       if (product.currency !== currency) {
         throw new UnprocessableEntityException(
-          `items.${i}.productId: product ${line.productId} is priced in ${product.currency}, not ${currency}`,
+          `${field(i)}: product ${line.productId} is priced in ${product.currency}, not ${currency}`,
         );
       }
       return {
@@ -166,9 +184,17 @@ export class OrdersService {
     }
   }
 
-  private async releaseAll(em: EntityManager, orderId: string): Promise<void> {
+  /** Gives back the stock of every item; returns the products whose stock moved. */
+  private async releaseAll(em: EntityManager, orderId: string): Promise<string[]> {
     const items = await em.find(OrderItemEntity, { where: { orderId }, order: { productId: 'ASC' } });
     for (const item of items) await this.catalog.releaseStock(em, item.productId, item.quantity);
+    return items.map((i) => i.productId);
+  }
+
+  /** After commit (never before: a read between could refill the old state): drop the cached views. */
+  private async afterCommit(orderId: string, touched: { accountId: string; productIds: string[] }): Promise<void> {
+    await this.cache.changed({ id: orderId, accountIds: [touched.accountId] });
+    await this.catalog.stockChanged(touched.productIds);
   }
 
   private async rewriteTotal(em: EntityManager, orderId: string): Promise<void> {
@@ -176,14 +202,21 @@ export class OrdersService {
     await em.update(OrderEntity, { id: orderId }, { totalCents: orderTotalCents(items) });
   }
 
-  private async lock(em: EntityManager, id: string): Promise<OrderEntity> {
+  private async viewIn(em: EntityManager, order: OrderEntity): Promise<OrderView> {
+    const items = await em.find(OrderItemEntity, { where: { orderId: order.id }, order: { sku: 'ASC', id: 'ASC' } });
+    return toOrderView(order, items);
+  }
+
+  /** Locks the order row for the rest of the transaction and checks `If-Match` against the locked state. */
+  private async lock(em: EntityManager, id: string, ifMatch?: string): Promise<OrderEntity> {
     const order = await em.findOne(OrderEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
     if (!order) throw new NotFoundException(`order ${id} not found`);
+    if (ifMatch !== undefined) assertIfMatch(ifMatch, await this.viewIn(em, order));
     return order;
   }
 
-  private async lockEditable(em: EntityManager, id: string): Promise<OrderEntity> {
-    const order = await this.lock(em, id);
+  private async lockEditable(em: EntityManager, id: string, ifMatch?: string): Promise<OrderEntity> {
+    const order = await this.lock(em, id, ifMatch);
     if (!itemsEditable(order.status)) {
       throw new ConflictException(`items cannot change while the order is ${order.status}`);
     }

@@ -1,6 +1,9 @@
 import { Body, Controller, Get, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import { CachedRead } from '@app/cache';
 import { IdParams } from '@app/http';
+import { CatalogCacheService } from '../catalog-cache.service';
+import { catalogKeys } from '../catalog.keys';
 import { CategoryListingView, CategorySummaryView, CategoryView } from '../catalog.views';
 import { CategoriesService } from '../categories.service';
 import { CategorySlugParams, CreateCategoryDto, UpdateCategoryDto } from '../dto/category.dto';
@@ -12,6 +15,7 @@ export class CategoriesController {
 
   /** Every category sorted by name, with its number of active products. */
   @Get()
+  @CachedRead(CatalogCacheService, 'categories', () => catalogKeys.categories())
   list(): Promise<CategorySummaryView[]> {
     return this.categories.list();
   }
@@ -28,6 +32,7 @@ export class CategoriesController {
 
   /** A category and its active products sorted by name. */
   @Get(':slug/products')
+  @CachedRead(CatalogCacheService, 'listing', (req) => catalogKeys.listing((req.params as CategorySlugParams).slug))
   listing(@Param() { slug }: CategorySlugParams): Promise<CategoryListingView> {
     return this.categories.listing(slug);
   }

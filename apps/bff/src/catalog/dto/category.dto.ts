@@ -12,7 +12,8 @@ export class CreateCategoryDto {
   name: string;
 }
 
-export class UpdateCategoryDto extends PartialType(CreateCategoryDto) {}
+/** Every field optional, but a field that is sent must be valid: null is refused, not written. */
+export class UpdateCategoryDto extends PartialType(CreateCategoryDto, { skipNullProperties: false }) {}
 
 /** `:slug` path parameter. */
 export class CategorySlugParams {

@@ -3,7 +3,6 @@ import {
   IsBoolean,
   IsInt,
   IsISO4217CurrencyCode,
-  IsOptional,
   IsString,
   IsUUID,
   Length,
@@ -11,8 +10,12 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateIf,
 } from 'class-validator';
 import { LowerCase } from '@app/http';
+
+/** ISO 4217 codes are stored upper case (the validator alone also accepts "eur"). */
+export const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 
 /** The largest value of a Postgres `integer` column. */
 export const MAX_INT32 = 2_147_483_647;
@@ -25,31 +28,33 @@ export class CreateProductDto {
   @IsString() @Length(1, 200)
   name: string;
 
-  @IsOptional() @IsString() @MaxLength(5000)
+  /** Omit it for an empty description; null is refused (the column is not nullable). */
+  @ValidateIf((_, value) => value !== undefined) @IsString() @MaxLength(5000)
   description?: string;
 
   @IsInt() @Min(0) @Max(MAX_INT32)
   priceCents: number;
 
   /** ISO 4217 code, upper case (e.g. EUR). */
-  @IsISO4217CurrencyCode()
+  @IsISO4217CurrencyCode() @Matches(CURRENCY_PATTERN, { message: 'currency must be upper case' })
   currency: string;
 
   @LowerCase() @IsUUID('all')
   categoryId: string;
 
-  @IsOptional() @IsBoolean()
+  @ValidateIf((_, value) => value !== undefined) @IsBoolean()
   active?: boolean;
 
-  /** Initial stock; 0 when omitted. */
-  @IsOptional() @IsInt() @Min(0) @Max(MAX_INT32)
+  /** Initial stock; 0 when omitted (null is refused like every other wrong type). */
+  @ValidateIf((_, value) => value !== undefined) @IsInt() @Min(0) @Max(MAX_INT32)
   stock?: number;
 }
 
 /** PUT replaces every field; an omitted description becomes empty and an omitted `active` becomes true. */
 export class ReplaceProductDto extends OmitType(CreateProductDto, ['stock'] as const) {}
 
-export class UpdateProductDto extends PartialType(ReplaceProductDto) {}
+/** Every field optional, but a field that is sent must be valid: null is refused, not written. */
+export class UpdateProductDto extends PartialType(ReplaceProductDto, { skipNullProperties: false }) {}
 
 export class SetStockDto {
   @IsInt() @Min(0) @Max(MAX_INT32)

@@ -8,7 +8,7 @@ import {
   IsInt,
   IsISO31661Alpha2,
   IsISO4217CurrencyCode,
-  IsOptional,
+  IsObject,
   IsString,
   IsUUID,
   Length,
@@ -16,12 +16,15 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { LowerCase } from '@app/http';
 
 export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_ITEM_QUANTITY = 1000;
+/** ISO 4217 codes are stored upper case (the validator alone also accepts "eur"). */
+const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 
 export class ShippingAddress {
   @IsString() @Length(1, 200)
@@ -30,13 +33,13 @@ export class ShippingAddress {
   @IsString() @Length(1, 200)
   line1: string;
 
-  @IsOptional() @IsString() @MaxLength(200)
+  @ValidateIf((_, value) => value !== undefined) @IsString() @MaxLength(200)
   line2?: string;
 
   @IsString() @Length(1, 100)
   city: string;
 
-  @IsOptional() @IsString() @MaxLength(100)
+  @ValidateIf((_, value) => value !== undefined) @IsString() @MaxLength(100)
   region?: string;
 
   @IsString() @Length(1, 20)
@@ -59,19 +62,19 @@ export class CreateOrderDto {
   @IsString() @Matches(ACCOUNT_ID_PATTERN, { message: 'accountId must match ^[A-Za-z0-9_-]{1,64}$' })
   accountId: string;
 
-  /** ISO 4217 code; every product of the order must be priced in it. */
-  @IsISO4217CurrencyCode()
+  /** ISO 4217 code, upper case; every product of the order must be priced in it. */
+  @IsISO4217CurrencyCode() @Matches(CURRENCY_PATTERN, { message: 'currency must be upper case' })
   currency: string;
 
   @IsEmail() @MaxLength(254)
   customerEmail: string;
 
-  @ValidateNested() @Type(() => ShippingAddress)
+  @IsObject() @ValidateNested() @Type(() => ShippingAddress)
   shippingAddress: ShippingAddress;
 
   /** One line per product (a product may appear once). */
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100)
   @ArrayUnique((line: OrderLineDto) => line?.productId, { message: 'items must not list a productId twice' })
-  @ValidateNested({ each: true }) @Type(() => OrderLineDto)
+  @IsObject({ each: true }) @ValidateNested({ each: true }) @Type(() => OrderLineDto)
   items: OrderLineDto[];
 }

@@ -1,0 +1,10 @@
+import { cacheKey, patternSegment, uuidSegment } from '@app/cache';
+import { ACCOUNT_ID_PATTERN } from './dto/create-order.dto';
+
+/** Every cache key of the orders domain (SPEC §5.1). Identifiers are validated here. */
+export const ORDERS = 'orders';
+
+export const ordersKeys = {
+  detail: (id: unknown) => cacheKey(ORDERS, 'detail', uuidSegment(id)),
+  account: (accountId: unknown) => cacheKey(ORDERS, 'account', patternSegment(accountId, ACCOUNT_ID_PATTERN)),
+};

@@ -1,0 +1,19 @@
+/** Counters of one bucket, in the shape of SPEC §4's /health/<domain>/cache. */
+export interface BucketCounters {
+  hits: number;
+  misses: number;
+  l1Hits: number;
+  l2Hits: number;
+  /** Misses served by another caller's source read (same process or another instance). */
+  coalesced: number;
+  /** Fills not written because an invalidation ran while they read the source (SPEC §5.4). */
+  staleFillsDiscarded: number;
+  /** Reads served from the source without the cache (disabled, or Redis unreachable). */
+  bypassed: number;
+  /** TTL buckets: expired entries served within grace because the source failed. */
+  stale: number;
+}
+
+export function newBucketCounters(): BucketCounters {
+  return { hits: 0, misses: 0, l1Hits: 0, l2Hits: 0, coalesced: 0, staleFillsDiscarded: 0, bypassed: 0, stale: 0 };
+}

@@ -1,0 +1,3 @@
+/** Injection tokens of the cache module. */
+export const CACHE_REDIS = Symbol('CACHE_REDIS');
+export const CACHE_SUBSCRIBER = Symbol('CACHE_SUBSCRIBER');

@@ -1,0 +1,12 @@
+export { CacheModule } from './cache.module';
+export { TwoTierCache, CacheRead, CacheStatus } from './two-tier-cache';
+export { DomainCache, DomainCacheStats } from './domain-cache';
+export { CacheBucket, BucketOptions, CacheStrategy } from './cache-bucket';
+export { BucketCounters } from './cache-metrics';
+export { cacheKey, dependencyKey, uuidSegment, patternSegment, InvalidCacheKeyError } from './cache-key';
+export { CachedRead, CachedReadInterceptor, sendEntry } from './http/cached-read';
+export { assertIfMatch, serializeView } from './representation';
+export { computeEtag, ifMatchMatches, ifNoneMatchMatches } from './etag';
+export { RedisHealthIndicator, withTimeout, PROBE_TIMEOUT_MS } from './redis.health';
+export { CacheUnavailableError } from './cache-errors';
+export { CACHE_REDIS } from './cache.constants';

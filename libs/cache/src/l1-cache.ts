@@ -1,0 +1,102 @@
+import { LRUCache } from 'lru-cache';
+import { CacheEntry } from './entry-codec';
+
+/** Bytes an entry costs beyond its body and key (object, etag, LRU bookkeeping); an estimate. */
+const ENTRY_OVERHEAD_BYTES = 160;
+
+/**
+ * An open read of one key (an L2 get or a fill). If an invalidation of the key
+ * arrives while it is open, the ticket turns dirty and what the read brings
+ * back is not put in L1: it may predate the invalidation.
+ */
+export interface ReadTicket {
+  readonly key: string;
+  dirty: boolean;
+}
+
+/**
+ * The in-process tier: an LRU bounded in bytes holding the serialised body and
+ * its ETag, so a hit sends stored bytes. It is only trusted while the
+ * invalidation channel is up: losing the channel clears it and turns it off
+ * until the channel is back (SPEC §5.6), since any message may have been lost.
+ */
+export class L1Cache {
+  private readonly lru: LRUCache<string, CacheEntry>;
+  private readonly open = new Map<string, Set<ReadTicket>>();
+  private connected = false;
+
+  constructor(
+    readonly enabled: boolean,
+    maxBytes: number,
+  ) {
+    this.lru = new LRUCache<string, CacheEntry>({
+      maxSize: maxBytes,
+      sizeCalculation: (entry, key) => entry.body.length + entry.etag.length + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+    });
+  }
+
+  /** Whether L1 is being used right now (enabled and the channel is up). */
+  get active(): boolean {
+    return this.enabled && this.connected;
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  get(key: string): CacheEntry | undefined {
+    return this.active ? this.lru.get(key) : undefined;
+  }
+
+  /** Opens a read of `key`; pass the ticket to `commit` or `close` when the read is over. */
+  begin(key: string): ReadTicket {
+    const ticket: ReadTicket = { key, dirty: !this.active };
+    let tickets = this.open.get(key);
+    if (!tickets) this.open.set(key, (tickets = new Set()));
+    tickets.add(ticket);
+    return ticket;
+  }
+
+  /** Stores what a read brought back, unless the key was invalidated (or the channel dropped) meanwhile. */
+  commit(ticket: ReadTicket, entry: CacheEntry, ttlMs?: number): void {
+    if (!ticket.dirty && this.active) this.lru.set(ticket.key, entry, ttlMs ? { ttl: ttlMs } : undefined);
+    this.close(ticket);
+  }
+
+  close(ticket: ReadTicket): void {
+    const tickets = this.open.get(ticket.key);
+    if (!tickets) return;
+    tickets.delete(ticket);
+    if (tickets.size === 0) this.open.delete(ticket.key);
+  }
+
+  delete(keys: Iterable<string>): void {
+    for (const key of keys) {
+      this.lru.delete(key);
+      for (const ticket of this.open.get(key) ?? []) ticket.dirty = true;
+    }
+  }
+
+  /** Drops keys matching a glob (`*`, `?`), for admin flushes. */
+  deleteMatching(glob: string): void {
+    const pattern = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const matching = [...this.lru.keys()].filter((k) => pattern.test(k));
+    const open = [...this.open.keys()].filter((k) => pattern.test(k));
+    this.delete(new Set([...matching, ...open]));
+  }
+
+  clear(): void {
+    this.lru.clear();
+    for (const tickets of this.open.values()) for (const ticket of tickets) ticket.dirty = true;
+  }
+
+  /** Called by the invalidation bus: L1 is usable only while its channel is subscribed. */
+  setConnected(connected: boolean): void {
+    if (this.connected !== connected) this.clear();
+    this.connected = connected;
+  }
+}

@@ -1,0 +1,170 @@
+import type { Redis } from 'ioredis';
+import { CacheUnavailableError } from './cache-errors';
+import { CircuitBreaker } from './circuit-breaker';
+import { RedisNames } from './redis-names';
+import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA } from './stale-fill-guard';
+
+interface FencedRedis extends Redis {
+  cacheAcquireLease(lease: string, sequence: string, token: string, leaseMs: number): Promise<string | null>;
+  cacheFill(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
+  cacheInvalidate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+}
+
+export interface FillOptions {
+  /** Fence sequence read when the lease was taken, before the source read. */
+  sequence: number;
+  token: string;
+  ttlMs: number;
+  dependencies: readonly string[];
+}
+
+export interface UsageReport {
+  keys: number;
+  bytes: number;
+}
+
+/**
+ * The cache's only I/O boundary to Redis. Every call runs under the circuit
+ * breaker and turns any Redis failure into CacheUnavailableError, which callers
+ * treat as "serve from the source".
+ */
+export class RedisCacheStore {
+  private readonly redis: FencedRedis;
+  errors = 0;
+
+  constructor(
+    redis: Redis,
+    readonly names: RedisNames,
+    readonly breaker: CircuitBreaker,
+  ) {
+    redis.defineCommand('cacheAcquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
+    redis.defineCommand('cacheFill', { lua: FILL_LUA });
+    redis.defineCommand('cacheInvalidate', { lua: INVALIDATE_LUA });
+    this.redis = redis as FencedRedis;
+  }
+
+  get client(): Redis {
+    return this.redis;
+  }
+
+  get available(): boolean {
+    return this.breaker.state !== 'open' && this.redis.status === 'ready';
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    return this.guard(() => this.redis.getBuffer(this.names.entry(key)));
+  }
+
+  /** The entry if present, and whether a filler still holds the key's lease. */
+  async probe(key: string): Promise<{ value: Buffer | null; leased: boolean }> {
+    return this.guard(async () => {
+      const results = await this.redis.pipeline().getBuffer(this.names.entry(key)).exists(this.names.lease(key)).exec();
+      const [[getErr, value], [existsErr, leased]] = results ?? [];
+      if (getErr || existsErr) throw getErr ?? existsErr;
+      return { value: value as Buffer | null, leased: leased === 1 };
+    });
+  }
+
+  /** Takes the fill lease; answers the fence sequence, or undefined when another filler holds it. */
+  async acquireLease(key: string, token: string, leaseMs: number): Promise<number | undefined> {
+    const seq = await this.guard(() =>
+      this.redis.cacheAcquireLease(this.names.lease(key), this.names.fenceSequence, token, leaseMs),
+    );
+    return seq === null ? undefined : Number(seq);
+  }
+
+  /** Writes a fill unless an invalidation fenced it off; true when written. */
+  async fill(key: string, value: Buffer, options: FillOptions): Promise<boolean> {
+    const { dependencies: deps } = options;
+    const keys = [
+      this.names.entry(key),
+      this.names.lease(key),
+      this.names.fence(key),
+      ...deps.map((d) => this.names.fence(d)),
+      ...deps.map((d) => this.names.entry(d)),
+    ];
+    const written = await this.guard(() =>
+      this.redis.cacheFill(keys.length, ...keys, options.sequence, options.ttlMs, options.token, deps.length, value, key),
+    );
+    return written === 1;
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    await this.guard(async () => {
+      if ((await this.redis.get(this.names.lease(key))) === token) await this.redis.del(this.names.lease(key));
+    });
+  }
+
+  /** Drops keys and every view recorded under the dependencies; publishes them for L1. Returns what was dropped. */
+  async invalidate(keys: readonly string[], dependencies: readonly string[], origin: string): Promise<string[]> {
+    if (keys.length === 0 && dependencies.length === 0) return [];
+    const n = this.names;
+    return this.guard(() =>
+      this.redis.cacheInvalidate(
+        1,
+        n.fenceSequence,
+        n.entryPrefix,
+        n.leasePrefix,
+        n.fencePrefix,
+        n.invalidationChannel,
+        FENCE_TTL_MS,
+        keys.length,
+        ...keys,
+        ...dependencies,
+        origin,
+      ),
+    );
+  }
+
+  async publish(message: object): Promise<void> {
+    await this.guard(() => this.redis.publish(this.names.invalidationChannel, JSON.stringify(message)));
+  }
+
+  /** Deletes entries matching a domain pattern with SCAN (never KEYS); returns how many. */
+  async deleteMatching(pattern: string): Promise<number> {
+    let deleted = 0;
+    await this.scan(pattern, async (names) => {
+      deleted += await this.redis.unlink(...names);
+    });
+    return deleted;
+  }
+
+  /** Counts entries matching a pattern and their MEMORY USAGE. */
+  async usage(pattern: string): Promise<UsageReport> {
+    const report = { keys: 0, bytes: 0 };
+    await this.scan(pattern, async (names) => {
+      const pipeline = this.redis.pipeline();
+      for (const name of names) pipeline.memory('USAGE', name);
+      for (const [err, bytes] of (await pipeline.exec()) ?? []) {
+        if (err || bytes === null) continue; // expired between SCAN and MEMORY USAGE
+        report.keys++;
+        report.bytes += Number(bytes);
+      }
+    });
+    return report;
+  }
+
+  private async scan(pattern: string, each: (names: string[]) => Promise<void>): Promise<void> {
+    await this.guard(async () => {
+      let cursor = '0';
+      do {
+        const [next, names] = await this.redis.scan(cursor, 'MATCH', this.names.entry(pattern), 'COUNT', 1000);
+        if (names.length > 0) await each(names);
+        cursor = next;
+      } while (cursor !== '0');
+    });
+  }
+
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    if (!this.breaker.allow()) throw new CacheUnavailableError('redis circuit open');
+    try {
+      const result = await operation();
+      this.breaker.success();
+      return result;
+    } catch (err) {
+      this.errors++;
+      this.breaker.failure();
+      throw new CacheUnavailableError(`redis: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Every Redis name the cache uses, all under CACHE_KEY_PREFIX so deployments
+ * and test runs can share one Redis. Entries and dependency sets use the
+ * logical key as is (`catalog:product:<id>`); the cache's own bookkeeping lives
+ * under `cache:` (no domain may be called "cache").
+ */
+export class RedisNames {
+  readonly entryPrefix: string;
+  readonly leasePrefix: string;
+  readonly fencePrefix: string;
+  readonly fenceSequence: string;
+  readonly invalidationChannel: string;
+
+  constructor(readonly prefix: string) {
+    this.entryPrefix = prefix;
+    this.leasePrefix = `${prefix}cache:lease:`;
+    this.fencePrefix = `${prefix}cache:fence:`;
+    this.fenceSequence = `${prefix}cache:fence-seq`;
+    this.invalidationChannel = `${prefix}cache:invalidations`;
+  }
+
+  entry(key: string): string {
+    return this.entryPrefix + key;
+  }
+
+  lease(key: string): string {
+    return this.leasePrefix + key;
+  }
+
+  fence(name: string): string {
+    return this.fencePrefix + name;
+  }
+}
