@@ -4,7 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx nest build bff
+RUN npx nest build bff && npx nest build cache-sync
 
 FROM node:20-bookworm-slim
 WORKDIR /app
@@ -13,4 +13,4 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 USER node
-CMD ["node", "dist/apps/bff/main"]
+CMD ["node", "dist/apps/bff/src/main"]

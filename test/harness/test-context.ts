@@ -42,6 +42,9 @@ export class TestContext {
       CACHE_KEY_PREFIX: this.redisPrefix,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       CDC_CONSUMER_NAME: `test-${process.pid}-${this.apps.length + 1}`,
+      // Off unless a test asks for the pipeline (tests of the read path invalidate through the API).
+      CDC_RELAY: 'false',
+      CDC_SUBSCRIBER: 'false',
       ...overrides,
     };
   }
@@ -49,6 +52,7 @@ export class TestContext {
   /** Starts a BFF instance (not listening; use `inject`). Several may run against the same database and prefix. */
   async startBff(overrides: Record<string, string> = {}): Promise<NestFastifyApplication> {
     const app = await createBffApp({ overrides: this.env(overrides) });
+    await app.startAllMicroservices();
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     this.apps.push(app);

@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfigOptions } from '@app/config';
+import { connectCdcSubscriber } from '@app/cdc';
 import { configureHttpApp, createFastifyAdapter } from '@app/http';
 import { AppModule } from './app.module';
 
@@ -14,5 +15,7 @@ export async function createBffApp(options: AppConfigOptions = {}): Promise<Nest
     title: 'cachegate BFF',
     description: 'Catalog and orders, read through a two-tier cache invalidated by CDC events.',
   });
+  // CDC_SUBSCRIBER (default on): the domain modules' @EventPattern handlers consume the change streams.
+  connectCdcSubscriber(app);
   return app;
 }

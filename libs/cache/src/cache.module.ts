@@ -31,11 +31,12 @@ type Config = ConfigService<EnvironmentVariables, true>;
 @Global()
 @Module({})
 export class CacheModule {
-  static forRoot(): DynamicModule {
+  /** `http: false` (apps/cache-sync) leaves out the health, admin and metrics routes. */
+  static forRoot(options: { http: boolean } = { http: true }): DynamicModule {
     return {
       module: CacheModule,
       imports: [TerminusModule],
-      controllers: [CacheHealthController, CacheAdminController],
+      controllers: options.http ? [CacheHealthController, CacheAdminController] : [],
       providers: [
         {
           provide: RedisNames,
@@ -85,7 +86,7 @@ export class CacheModule {
             new InvalidationBus(subscriber, names, l1, (keys) => cache.countInvalidated(keys)),
         },
         CacheLifecycle,
-        CacheMetricsCollector,
+        ...(options.http ? [CacheMetricsCollector] : []),
         RedisHealthIndicator,
         CachedReadInterceptor,
         AdminTokenGuard,

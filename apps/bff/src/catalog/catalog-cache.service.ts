@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainCache, TwoTierCache } from '@app/cache';
+import type { CdcEvent } from '@app/cdc';
 import { CategoryListingView, CategorySummaryView } from './catalog.views';
 import { CATALOG, catalogDependencies as deps, catalogKeys as keys } from './catalog.keys';
 
@@ -16,6 +17,37 @@ export type CatalogChange =
     }
   | { aggregate: 'category'; id: string; kind: 'inserted' | 'updated' | 'deleted' }
   | { aggregate: 'stock'; id: string; kind: 'inserted' | 'updated' | 'deleted' };
+
+const KINDS = new Set(['inserted', 'updated', 'deleted']);
+
+/**
+ * Reads a catalog CDC event (SPEC §6.2). Product events carry `categoryId`
+ * (and on updates `previousCategoryId`, `active`, `previousActive`); an event
+ * from another publisher that omits them is treated as a membership change.
+ * Unknown aggregates map to nothing (their explicit keys still apply).
+ */
+export function catalogChangeFromEvent(event: CdcEvent): CatalogChange | undefined {
+  const [, aggregate, kind] = event.type.split('.');
+  if (!KINDS.has(kind)) return undefined;
+  const k = kind as CatalogChange['kind'];
+  const id = event.aggregate.id;
+  const data = event.data as { categoryId?: unknown; previousCategoryId?: unknown; active?: unknown; previousActive?: unknown };
+  switch (aggregate) {
+    case 'product': {
+      const categoryIds = [data.categoryId, data.previousCategoryId].filter((c): c is string => typeof c === 'string');
+      const known = typeof data.previousActive === 'boolean' && typeof data.previousCategoryId === 'string';
+      const membershipChanged =
+        !known || data.categoryId !== data.previousCategoryId || data.active !== data.previousActive;
+      return { aggregate: 'product', id, kind: k, categoryIds: [...new Set(categoryIds)], membershipChanged };
+    }
+    case 'category':
+      return { aggregate: 'category', id, kind: k };
+    case 'stock':
+      return { aggregate: 'stock', id, kind: k };
+    default:
+      return undefined;
+  }
+}
 
 /** The keys and dependency sets a change makes stale; only those (SPEC §9.5, granular). */
 export function catalogInvalidation(change: CatalogChange): { keys: string[]; dependencies: string[] } {
@@ -56,6 +88,12 @@ export class CatalogCacheService extends DomainCache<'product' | 'listing' | 'ca
       },
       availability: { strategy: 'hybrid', ttlSeconds: 60 },
     });
+  }
+
+  /** Applies a change (from a CDC event): drops what it makes stale. Throws when Redis cannot be reached. */
+  async apply(change: CatalogChange | undefined, explicitKeys: readonly string[] = []): Promise<void> {
+    const { keys: k, dependencies } = change ? catalogInvalidation(change) : { keys: [], dependencies: [] };
+    await this.invalidate([...k, ...explicitKeys], dependencies);
   }
 
   async changed(change: CatalogChange): Promise<void> {

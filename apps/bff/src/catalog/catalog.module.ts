@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { CatalogCacheService } from './catalog-cache.service';
+import { CatalogCdcModule } from './catalog-cdc.module';
 import { CatalogService } from './catalog.service';
 import { CategoriesService } from './categories.service';
 import { CategoriesController } from './controllers/categories.controller';
@@ -12,9 +12,9 @@ import { ProductsService } from './products.service';
 
 /** Categories, products and stock. Other modules use only CatalogService. */
 @Module({
-  imports: [TypeOrmModule.forFeature([CategoryEntity, ProductEntity, StockLevelEntity])],
+  imports: [TypeOrmModule.forFeature([CategoryEntity, ProductEntity, StockLevelEntity]), CatalogCdcModule],
   controllers: [CategoriesController, ProductsController],
-  providers: [CategoriesService, ProductsService, CatalogService, CatalogCacheService],
+  providers: [CategoriesService, ProductsService, CatalogService],
   exports: [CatalogService, CategoriesService, ProductsService],
 })
 export class CatalogModule {}

@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { PROBE_TIMEOUT_MS, RedisHealthIndicator } from '@app/cache';
+import { CdcHealthIndicator } from '@app/cdc';
 
 @ApiTags('health')
 @Controller('health')
@@ -10,6 +11,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
     private readonly redis: RedisHealthIndicator,
+    private readonly cdc: CdcHealthIndicator,
   ) {}
 
   /** 200 when every dependency is up, 503 otherwise (Terminus's `{status, info, error, details}`). */
@@ -19,6 +21,7 @@ export class HealthController {
     return this.health.check([
       () => this.database.pingCheck('database', { timeout: PROBE_TIMEOUT_MS }),
       () => this.redis.isHealthy('redis'),
+      () => this.cdc.isHealthy('cdc'),
     ]);
   }
 }

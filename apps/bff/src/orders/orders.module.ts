@@ -3,15 +3,15 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogModule } from '../catalog/catalog.module';
 import { OrderItemEntity } from './entities/order-item.entity';
 import { OrderEntity } from './entities/order.entity';
+import { OrdersCdcModule } from './orders-cdc.module';
 import { OrdersController } from './orders.controller';
-import { OrdersCacheService } from './orders-cache.service';
 import { OrdersService } from './orders.service';
 
 /** Orders and their items; prices and stock come from CatalogModule's exported service. */
 @Module({
-  imports: [TypeOrmModule.forFeature([OrderEntity, OrderItemEntity]), CatalogModule],
+  imports: [TypeOrmModule.forFeature([OrderEntity, OrderItemEntity]), CatalogModule, OrdersCdcModule],
   controllers: [OrdersController],
-  providers: [OrdersService, OrdersCacheService],
+  providers: [OrdersService],
   exports: [OrdersService],
 })
 export class OrdersModule {}

@@ -28,7 +28,7 @@ export class CreateProductDto {
   @IsString() @Length(1, 200)
   name: string;
 
-  /** Omit it for an empty description; null is refused (the column is not nullable). */
+  /** Empty when omitted; null is refused. */
   @ValidateIf((_, value) => value !== undefined) @IsString() @MaxLength(5000)
   description?: string;
 
@@ -45,7 +45,7 @@ export class CreateProductDto {
   @ValidateIf((_, value) => value !== undefined) @IsBoolean()
   active?: boolean;
 
-  /** Initial stock; 0 when omitted (null is refused like every other wrong type). */
+  /** Initial stock; 0 when omitted, null is refused. */
   @ValidateIf((_, value) => value !== undefined) @IsInt() @Min(0) @Max(MAX_INT32)
   stock?: number;
 }

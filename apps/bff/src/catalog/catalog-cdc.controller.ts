@@ -1,0 +1,15 @@
+import { Controller } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
+import type { CdcEvent } from '@app/cdc';
+import { CatalogCacheService, catalogChangeFromEvent } from './catalog-cache.service';
+
+/** Catalog change events (SPEC §6.3): each drops exactly the views it makes stale, on every instance. */
+@Controller()
+export class CatalogCdcController {
+  constructor(private readonly cache: CatalogCacheService) {}
+
+  @EventPattern('cdc.catalog.v1')
+  async onCatalogChange(@Payload() event: CdcEvent): Promise<void> {
+    await this.cache.apply(catalogChangeFromEvent(event), event.keys);
+  }
+}

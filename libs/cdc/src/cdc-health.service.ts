@@ -1,0 +1,93 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import { CONSUMER_GROUP } from './cdc-event';
+import { CdcStats } from './cdc-stats';
+import { CDC_OPTIONS, CdcModuleOptions } from './cdc.options';
+import { RedisStreamsClient } from './redis-streams.client';
+
+export interface StreamReport {
+  length: number;
+  lastDeliveredId: string | null;
+  pending: number;
+  /** Entries not yet delivered to the group (Redis ≥ 7). */
+  lag: number | null;
+  deadLetters: number;
+}
+
+export interface CdcReport {
+  timestamp: string;
+  streams: Record<string, StreamReport>;
+  totals: { processed: number; failed: number; deadLettered: number; redelivered: number };
+  relay: { backlog: number; lastPublishedAt: string | null; activeHere: boolean };
+  invalidationLagMs: { p50: number | null; p99: number | null; max: number | null };
+}
+
+/** Gathers /health/cdc (SPEC §4) from Redis (streams, group), Postgres (outbox) and this process's counters. */
+@Injectable()
+export class CdcHealthService {
+  constructor(
+    @Inject(CDC_OPTIONS) private readonly options: CdcModuleOptions,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly publisher: RedisStreamsClient,
+    private readonly stats: CdcStats,
+  ) {}
+
+  async report(): Promise<CdcReport> {
+    const [streams, relay] = await Promise.all([this.streams(), this.relay()]);
+    const { processed, failed, deadLettered, redelivered } = this.stats;
+    return {
+      timestamp: new Date().toISOString(),
+      streams,
+      totals: { processed, failed, deadLettered, redelivered },
+      relay,
+      invalidationLagMs: this.stats.invalidationLag.summary(),
+    };
+  }
+
+  async relay(): Promise<CdcReport['relay']> {
+    const [row] = await this.dataSource.query(
+      `SELECT (SELECT count(*)::int FROM cdc.outbox WHERE published_at IS NULL) AS backlog,
+              (SELECT max(published_at) FROM cdc.outbox WHERE published_at IS NOT NULL) AS "lastPublishedAt"`,
+    );
+    return {
+      backlog: row.backlog,
+      lastPublishedAt: row.lastPublishedAt ? new Date(row.lastPublishedAt).toISOString() : null,
+      activeHere: this.options.relayActive(),
+    };
+  }
+
+  async streams(): Promise<Record<string, StreamReport>> {
+    const redis = await this.publisher.connect();
+    const report: Record<string, StreamReport> = {};
+    for (const pattern of this.options.streams) {
+      report[pattern] = await this.stream(redis, this.options.prefix + pattern);
+    }
+    return report;
+  }
+
+  private async stream(redis: Redis, name: string): Promise<StreamReport> {
+    const [length, deadLetters] = await Promise.all([redis.xlen(name), redis.xlen(`${name}:dlq`)]);
+    let groups: unknown[][] = [];
+    try {
+      groups = (await redis.xinfo('GROUPS', name)) as unknown[][];
+    } catch {
+      // No such stream yet: nothing published, nobody subscribed.
+    }
+    const group = groups.map(toRecord).find((g) => g.name === CONSUMER_GROUP);
+    return {
+      length,
+      lastDeliveredId: (group?.['last-delivered-id'] as string) ?? null,
+      pending: Number(group?.pending ?? 0),
+      lag: group?.lag === undefined || group.lag === null ? null : Number(group.lag),
+      deadLetters,
+    };
+  }
+}
+
+function toRecord(flat: unknown[]): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length - 1; i += 2) record[String(flat[i])] = flat[i + 1];
+  return record;
+}

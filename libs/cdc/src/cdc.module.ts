@@ -1,0 +1,148 @@
+import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { INestApplication } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { EnvironmentVariables } from '@app/config';
+import { parseDualPublish } from './cdc-event';
+import { CdcHealthController } from './cdc-health.controller';
+import { CdcHealthService } from './cdc-health.service';
+import { CdcStats } from './cdc-stats';
+import { CdcHealthIndicator } from './cdc.health';
+import { CDC_OPTIONS, CdcModuleOptions } from './cdc.options';
+import { durationMs, OutboxRelay } from './outbox-relay';
+import { RedisStreamsClient } from './redis-streams.client';
+import { RedisStreamsServer } from './redis-streams.server';
+
+type Config = ConfigService<EnvironmentVariables, true>;
+
+/** Starts the outbox relay when CDC_RELAY is on, and stops it on shutdown. */
+@Injectable()
+class OutboxRelayLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    private readonly relay: OutboxRelay,
+    @Inject(ConfigService) private readonly config: Config,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.get('CDC_RELAY')) this.relay.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.relay.stop();
+  }
+}
+
+/** Exposes the subscriber's counters and the invalidation lag histogram on /metrics, when the app has a registry. */
+@Injectable()
+class CdcMetrics {
+  constructor(stats: CdcStats, @Inject(Registry) registry: Registry) {
+    const lag = new Histogram({
+      name: 'cachegate_cdc_invalidation_lag_seconds',
+      help: 'Commit (event occurredAt) to invalidation applied (L2 keys deleted)',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [registry],
+    });
+    stats.lagListeners.push((ms) => lag.observe(ms / 1000));
+    for (const field of ['processed', 'failed', 'deadLettered', 'redelivered'] as const) {
+      new Counter({
+        name: `cachegate_cdc_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`,
+        help: `CDC stream entries ${field} by this process's subscriber`,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(stats[field]);
+        },
+      });
+    }
+  }
+}
+
+export interface CdcModuleConfig {
+  /** Stream patterns of the deployment's domains, e.g. ['cdc.catalog.v1', 'cdc.orders.v1']. */
+  streams: string[];
+  /** Register /health/cdc and /metrics collectors (HTTP apps). */
+  http: boolean;
+}
+
+/**
+ * The CDC pipeline's runtime: the outbox relay (CDC_RELAY), the stats the
+ * subscriber writes, and its health. The subscriber itself is a microservice
+ * transport: connect it with `connectCdcSubscriber(app)`.
+ */
+@Module({})
+export class CdcModule {
+  static forRoot(config: CdcModuleConfig): DynamicModule {
+    return {
+      module: CdcModule,
+      global: true,
+      imports: [TerminusModule],
+      controllers: config.http ? [CdcHealthController] : [],
+      providers: [
+        CdcStats,
+        {
+          provide: RedisStreamsClient,
+          inject: [ConfigService],
+          useFactory: (c: Config) =>
+            new RedisStreamsClient({
+              redisUrl: c.get('REDIS_URL'),
+              prefix: c.get('CACHE_KEY_PREFIX'),
+              maxLen: c.get('CDC_STREAM_MAXLEN'),
+            }),
+        },
+        {
+          provide: OutboxRelay,
+          inject: [RedisStreamsClient, ConfigService],
+          useFactory: (publisher: RedisStreamsClient, c: Config) =>
+            new OutboxRelay(publisher, {
+              databaseUrl: c.get('DATABASE_URL'),
+              dualPublish: parseDualPublish(c.get('CDC_DUAL_PUBLISH')),
+              retentionMs: durationMs(c.get('CDC_OUTBOX_RETENTION')),
+            }),
+        },
+        {
+          provide: CDC_OPTIONS,
+          inject: [OutboxRelay, ConfigService],
+          useFactory: (relay: OutboxRelay, c: Config): CdcModuleOptions => ({
+            streams: config.streams,
+            prefix: c.get('CACHE_KEY_PREFIX'),
+            relayActive: () => relay.leader,
+          }),
+        },
+        OutboxRelayLifecycle,
+        CdcHealthService,
+        CdcHealthIndicator,
+        ...(config.http ? [CdcMetrics] : []),
+      ],
+      exports: [CdcStats, CdcHealthIndicator, CdcHealthService, RedisStreamsClient, OutboxRelay],
+    };
+  }
+}
+
+/**
+ * Attaches the Redis Streams subscriber to an app when CDC_SUBSCRIBER is on;
+ * the domain modules' @EventPattern handlers become its handlers. Call before
+ * `startAllMicroservices()` / `listen()`.
+ */
+export function connectCdcSubscriber(app: INestApplication): RedisStreamsServer | undefined {
+  const config = app.get<Config>(ConfigService);
+  if (!config.get('CDC_SUBSCRIBER')) return undefined;
+  const server = createCdcServer(config, app.get(CdcStats));
+  app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
+  return server;
+}
+
+export function createCdcServer(config: Config, stats: CdcStats): RedisStreamsServer {
+  return new RedisStreamsServer(
+    {
+      redisUrl: config.get('REDIS_URL'),
+      prefix: config.get('CACHE_KEY_PREFIX'),
+      consumer: config.get('CDC_CONSUMER_NAME'),
+      claimIdleMs: config.get('CDC_CLAIM_IDLE_MS'),
+      maxDeliveries: config.get('CDC_MAX_DELIVERIES'),
+    },
+    stats,
+  );
+}
+
+

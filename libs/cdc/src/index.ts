@@ -1,0 +1,9 @@
+export { CdcModule, CdcModuleConfig, connectCdcSubscriber, createCdcServer } from './cdc.module';
+export { CdcEvent, parseEnvelope, streamPattern, parseDualPublish, InvalidEnvelopeError, CONSUMER_GROUP, MESSAGE_VERSION } from './cdc-event';
+export { CdcStats, LatencyWindow } from './cdc-stats';
+export { CdcHealthIndicator } from './cdc.health';
+export { CdcHealthService, CdcReport } from './cdc-health.service';
+export { RedisStreamsServer, RedisStreamsServerOptions } from './redis-streams.server';
+export { RedisStreamsClient } from './redis-streams.client';
+export { RedisStreamsContext } from './redis-streams.context';
+export { OutboxRelay, durationMs } from './outbox-relay';

@@ -1,0 +1,62 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { CDC_ON, waitForCdc } from '../harness/cdc';
+import { call, json } from '../harness/http';
+import { useTestContext } from '../harness/test-context';
+
+describe('CDC pipeline', () => {
+  const ctx = useTestContext();
+  let app: NestFastifyApplication;
+  let categoryId: string;
+  let productId: string;
+
+  beforeAll(async () => {
+    app = await ctx().startBff(CDC_ON);
+    categoryId = json(await call(app, 'POST', '/catalog/categories', { slug: 'tea', name: 'Tea' })).id;
+    productId = json(
+      await call(app, 'POST', '/catalog/products', { sku: 'TEA-1', name: 'Green', priceCents: 100, currency: 'EUR', categoryId, stock: 5 }),
+    ).id;
+    await waitForCdc(app);
+  });
+
+  it('publishes a captured change and drops the cached product after a plain-SQL write', async () => {
+    await call(app, 'GET', `/catalog/products/${productId}`);
+    expect((await call(app, 'GET', `/catalog/products/${productId}`)).headers['x-cache']).toBe('HIT-L1');
+    await ctx().sql.query(`UPDATE catalog.products SET name = 'Sencha' WHERE id = $1`, [productId]);
+    await waitForCdc(app);
+    const after = await call(app, 'GET', `/catalog/products/${productId}`);
+    expect(after.headers['x-cache']).toBe('MISS');
+    expect(json(after).name).toBe('Sencha');
+  });
+
+  it('emits nothing for a rolled-back transaction', async () => {
+    const count = async () => Number((await ctx().sql.query('SELECT count(*) FROM cdc.outbox')).rows[0].count);
+    const before = await count();
+    const client = await ctx().sql.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`UPDATE catalog.products SET name = 'Never' WHERE id = $1`, [productId]);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('refreshes availability after a plain-SQL stock change', async () => {
+    await call(app, 'GET', `/catalog/products/${productId}/availability`);
+    await ctx().sql.query(`UPDATE catalog.stock_levels SET quantity = 42 WHERE product_id = $1`, [productId]);
+    await waitForCdc(app);
+    expect(json(await call(app, 'GET', `/catalog/products/${productId}/availability`)).quantity).toBe(42);
+  });
+
+  it('reports the pipeline on /health/cdc', async () => {
+    const report = json(await call(app, 'GET', '/health/cdc'));
+    expect(report.streams['cdc.catalog.v1']).toMatchObject({ pending: 0, lag: 0, deadLetters: 0 });
+    expect(report.streams['cdc.catalog.v1'].length).toBeGreaterThan(0);
+    expect(report.relay).toMatchObject({ backlog: 0, activeHere: true });
+    expect(report.totals.processed).toBeGreaterThan(0);
+    expect(report.invalidationLagMs.p50).toEqual(expect.any(Number));
+    const health = json(await call(app, 'GET', '/health'));
+    expect(health.info.cdc.status).toBe('up');
+  });
+});

@@ -1,0 +1,30 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CdcHealthService } from '../../libs/cdc/src/cdc-health.service';
+
+/** Environment that turns the CDC pipeline on for a test BFF (the harness default is off). */
+export const CDC_ON = { CDC_RELAY: 'true', CDC_SUBSCRIBER: 'true', CDC_CLAIM_IDLE_MS: '1000' } as const;
+
+/**
+ * Waits until every committed change has been published and applied: no
+ * unpublished outbox rows, and every stream's group has no lag and nothing
+ * pending. The guarantees of SPEC §9 are stated "once the lag is 0".
+ */
+export async function waitForCdc(app: NestFastifyApplication, timeoutMs = 10_000): Promise<void> {
+  const health = app.get(CdcHealthService);
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const report = await health.report().catch((err: Error) => ({ error: err.message }) as const);
+    if (!('error' in report)) {
+      const settled =
+        report.relay.backlog === 0 && Object.values(report.streams).every((s) => s.lag === 0 && s.pending === 0);
+      if (settled) return;
+      last = JSON.stringify({ relay: report.relay, streams: report.streams });
+    } else {
+      last = report.error;
+    }
+    await sleep(10);
+  }
+  throw new Error(`CDC did not settle within ${timeoutMs} ms: ${last}`);
+}
