@@ -4,13 +4,10 @@ import { DatabaseModule } from '@app/database';
 import { CacheModule } from '@app/cache';
 import { CdcModule } from '@app/cdc';
 import { LoggingModule, MetricsModule } from '@app/http';
-import { CatalogModule } from './catalog/catalog.module';
+import { CDC_STREAMS } from './cdc-domains.module';
 import { DemoModule } from './demo/demo.module';
+import { DomainsModule } from './domains.module';
 import { HealthModule } from './health/health.module';
-import { OrdersModule } from './orders/orders.module';
-
-/** The streams the BFF's domains publish to and consume. */
-export const CDC_STREAMS = ['cdc.catalog.v1', 'cdc.orders.v1'];
 
 /** The BFF: configuration and infrastructure first, then the domain modules. */
 @Module({})
@@ -26,8 +23,7 @@ export class AppModule {
         CacheModule.forRoot(),
         CdcModule.forRoot({ streams: CDC_STREAMS, http: true }),
         HealthModule,
-        CatalogModule,
-        OrdersModule,
+        DomainsModule,
         DemoModule,
       ],
     };

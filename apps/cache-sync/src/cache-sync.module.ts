@@ -4,9 +4,7 @@ import { CdcModule } from '@app/cdc';
 import { AppConfigModule, AppConfigOptions } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { LoggingModule } from '@app/http';
-import { CDC_STREAMS } from '../../bff/src/app.module';
-import { CatalogCdcModule } from '../../bff/src/catalog/catalog-cdc.module';
-import { OrdersCdcModule } from '../../bff/src/orders/orders-cdc.module';
+import { CDC_STREAMS, CdcDomainsModule } from '../../bff/src/cdc-domains.module';
 
 /**
  * The outbox relay and the CDC subscriber without HTTP, for deployments that
@@ -24,8 +22,7 @@ export class CacheSyncModule {
         DatabaseModule.forRoot({ applicationName: 'cachegate-cache-sync' }),
         CacheModule.forRoot({ http: false }),
         CdcModule.forRoot({ streams: CDC_STREAMS, http: false }),
-        CatalogCdcModule,
-        OrdersCdcModule,
+        CdcDomainsModule,
       ],
     };
   }
