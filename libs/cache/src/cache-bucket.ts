@@ -12,6 +12,8 @@ export interface BucketOptions<View = any> {
   strategy: CacheStrategy;
   /** Required for hybrid and ttl; for cdc an optional safety TTL (default none). */
   ttlSeconds?: number | null;
+  /** ttl buckets: how long past its TTL an entry may still be served when the source fails. */
+  graceSeconds?: number;
   /** Holds personal data: encrypted in Redis (SPEC §5.7). */
   sensitive?: boolean;
   /** Dependency sets a view belongs to, recorded when it is filled (SPEC §5.5). */
@@ -21,6 +23,8 @@ export interface BucketOptions<View = any> {
 export class CacheBucket<View = any> {
   readonly counters: BucketCounters = newBucketCounters();
   readonly ttlMs: number;
+  /** How long Redis keeps an entry: its TTL, plus the grace period for ttl buckets. */
+  readonly retentionMs: number;
 
   constructor(
     readonly domain: string,
@@ -30,6 +34,7 @@ export class CacheBucket<View = any> {
     const ttl = options.ttlSeconds ?? null;
     if (options.strategy !== 'cdc' && !ttl) throw new Error(`bucket ${domain}.${name}: ${options.strategy} needs ttlSeconds`);
     this.ttlMs = ttl ? ttl * 1000 : 0;
+    this.retentionMs = this.ttlMs + (options.strategy === 'ttl' ? (options.graceSeconds ?? 0) * 1000 : 0);
   }
 
   get ttlSeconds(): number | null {

@@ -12,8 +12,23 @@ export interface BucketCounters {
   bypassed: number;
   /** TTL buckets: expired entries served within grace because the source failed. */
   stale: number;
+  /** TTL buckets: expired entries the source confirmed unchanged (304: body neither sent nor stored again). */
+  revalidatedNotModified: number;
+  /** TTL buckets: expired entries the source replaced (200). */
+  revalidatedModified: number;
 }
 
 export function newBucketCounters(): BucketCounters {
-  return { hits: 0, misses: 0, l1Hits: 0, l2Hits: 0, coalesced: 0, staleFillsDiscarded: 0, bypassed: 0, stale: 0 };
+  return {
+    hits: 0,
+    misses: 0,
+    l1Hits: 0,
+    l2Hits: 0,
+    coalesced: 0,
+    staleFillsDiscarded: 0,
+    bypassed: 0,
+    stale: 0,
+    revalidatedNotModified: 0,
+    revalidatedModified: 0,
+  };
 }

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { CacheBucket, BucketOptions } from './cache-bucket';
 import { CacheUnavailableError } from './cache-errors';
 import { BucketCounters } from './cache-metrics';
+import { UpstreamFetch } from './revalidating-reads';
 import { CacheRead, TwoTierCache } from './two-tier-cache';
 import { CacheEntry } from './entry-codec';
 
@@ -39,6 +40,11 @@ export abstract class DomainCache<Buckets extends string = string> {
 
   read<View>(bucket: Buckets, key: string, load: () => Promise<View>): Promise<CacheRead> {
     return this.cache.read(this.buckets[bucket], key, load);
+  }
+
+  /** Reads a `ttl` bucket through conditional requests to its source (SPEC §3 "Invoices"). */
+  readRevalidating<View>(bucket: Buckets, key: string, fetch: UpstreamFetch<View>): Promise<CacheRead> {
+    return this.cache.readRevalidating(this.buckets[bucket], key, fetch);
   }
 
   /** Drops keys and the views recorded under the dependencies, on every instance. */

@@ -1,6 +1,7 @@
 export { CacheModule } from './cache.module';
 export { TwoTierCache, CacheRead, CacheStatus } from './two-tier-cache';
 export { DomainCache, DomainCacheStats } from './domain-cache';
+export { UpstreamFetch, UpstreamResult } from './revalidating-reads';
 export { CacheBucket, BucketOptions, CacheStrategy } from './cache-bucket';
 export { BucketCounters } from './cache-metrics';
 export { cacheKey, dependencyKey, uuidSegment, patternSegment, InvalidCacheKeyError } from './cache-key';

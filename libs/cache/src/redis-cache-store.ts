@@ -55,6 +55,34 @@ export class RedisCacheStore {
     return this.guard(() => this.redis.getBuffer(this.names.entry(key)));
   }
 
+  /** A TTL entry and the time its source last confirmed it (undefined when never revalidated). */
+  async getRevalidated(key: string): Promise<{ value: Buffer | null; confirmedAt: number | undefined }> {
+    return this.guard(async () => {
+      const results = await this.redis.pipeline().getBuffer(this.names.entry(key)).get(this.names.fresh(key)).exec();
+      const [[getErr, value], [freshErr, confirmed]] = results ?? [];
+      if (getErr || freshErr) throw getErr ?? freshErr;
+      return { value: value as Buffer | null, confirmedAt: confirmed ? Number(confirmed) : undefined };
+    });
+  }
+
+  /** Stores a TTL entry outright (no CDC, so no fence), forgetting any earlier confirmation. */
+  async put(key: string, value: Buffer, retentionMs: number): Promise<void> {
+    await this.guard(() =>
+      this.redis.multi().set(this.names.entry(key), value, 'PX', retentionMs).del(this.names.fresh(key)).exec(),
+    );
+  }
+
+  /** Records that the source confirmed a TTL entry (304) and extends its life, without rewriting it. */
+  async confirm(key: string, at: number, retentionMs: number): Promise<void> {
+    await this.guard(() =>
+      this.redis
+        .multi()
+        .set(this.names.fresh(key), String(at), 'PX', retentionMs)
+        .pexpire(this.names.entry(key), retentionMs)
+        .exec(),
+    );
+  }
+
   /** The entry if present, and whether a filler still holds the key's lease. */
   async probe(key: string): Promise<{ value: Buffer | null; leased: boolean }> {
     return this.guard(async () => {

@@ -9,6 +9,7 @@ export class RedisNames {
   readonly leasePrefix: string;
   readonly fencePrefix: string;
   readonly fenceSequence: string;
+  readonly freshPrefix: string;
   readonly invalidationChannel: string;
 
   constructor(readonly prefix: string) {
@@ -16,6 +17,7 @@ export class RedisNames {
     this.leasePrefix = `${prefix}cache:lease:`;
     this.fencePrefix = `${prefix}cache:fence:`;
     this.fenceSequence = `${prefix}cache:fence-seq`;
+    this.freshPrefix = `${prefix}cache:fresh:`;
     this.invalidationChannel = `${prefix}cache:invalidations`;
   }
 
@@ -25,6 +27,11 @@ export class RedisNames {
 
   lease(key: string): string {
     return this.leasePrefix + key;
+  }
+
+  /** When a TTL entry was last confirmed by its source (a 304 moves this, not the entry). */
+  fresh(key: string): string {
+    return this.freshPrefix + key;
   }
 
   fence(name: string): string {

@@ -9,6 +9,7 @@ import { serializeView } from './representation';
 import { L1Cache, ReadTicket } from './l1-cache';
 import { RedisCacheStore } from './redis-cache-store';
 import { SingleFlight } from './single-flight';
+import { RevalidatingReads, UpstreamFetch } from './revalidating-reads';
 import { MAX_FILL_MS } from './stale-fill-guard';
 
 export type CacheStatus = 'HIT-L1' | 'HIT-L2' | 'MISS' | 'STALE' | 'BYPASS';
@@ -49,6 +50,7 @@ export class TwoTierCache {
   private readonly leaseMs: number;
   private readonly waitMs: number;
   private tokens = 0;
+  private readonly revalidating: RevalidatingReads;
   /** Domain cache services by domain name, for health routes, metrics and invalidation counts. */
   readonly domains = new Map<string, DomainCache>();
 
@@ -58,6 +60,7 @@ export class TwoTierCache {
     private readonly codec: EntryCodec,
     readonly options: TwoTierCacheOptions,
   ) {
+    this.revalidating = new RevalidatingReads(store, l1, codec, () => this.options.enabled);
     this.leaseMs = options.leaseMs ?? 5000;
     this.waitMs = options.waitMs ?? 2000;
   }
@@ -97,6 +100,11 @@ export class TwoTierCache {
     const flight = this.flights.run(key, () => this.readThrough(bucket, key, load));
     if (flight.joined) bucket.counters.coalesced++;
     return flight.promise;
+  }
+
+  /** Reads a `ttl` bucket: fresh entries are hits, expired ones are revalidated with the source (see RevalidatingReads). */
+  readRevalidating<View>(bucket: CacheBucket<View>, key: string, fetch: UpstreamFetch<View>): Promise<CacheRead> {
+    return this.revalidating.read(bucket, key, fetch);
   }
 
   /** Drops keys and dependency views everywhere (L2, every instance's L1); returns the keys dropped. */

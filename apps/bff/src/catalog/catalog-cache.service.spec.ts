@@ -1,0 +1,80 @@
+import type { CdcEvent } from '@app/cdc';
+import { catalogChangeFromEvent, catalogInvalidation } from './catalog-cache.service';
+
+const P = '0f8fad5b-d9cb-469f-a165-70867728950e';
+const A = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+const B = '16fd2706-8baf-433b-82eb-8c7fada847da';
+
+function event(type: string, data: Record<string, unknown>, id = P): CdcEvent {
+  return {
+    id: 'e1',
+    type,
+    messageVersion: 1,
+    schemaVersion: 1,
+    source: 'postgres:catalog.products',
+    occurredAt: new Date().toISOString(),
+    aggregate: { type: type.split('.')[1], id },
+    data,
+  };
+}
+
+describe('catalog invalidation mapping', () => {
+  it('drops only the product and the views containing it on a plain update', () => {
+    const change = catalogChangeFromEvent(
+      event('catalog.product.updated', { categoryId: A, previousCategoryId: A, active: true, previousActive: true }),
+    );
+    expect(catalogInvalidation(change!)).toEqual({
+      keys: [`catalog:product:${P}`],
+      dependencies: [`catalog:deps:product:${P}`],
+    });
+  });
+
+  it('drops both listings and the categories list when a product moves', () => {
+    const change = catalogChangeFromEvent(
+      event('catalog.product.updated', { categoryId: B, previousCategoryId: A, active: true, previousActive: true }),
+    );
+    const { keys, dependencies } = catalogInvalidation(change!);
+    expect(keys).toEqual([`catalog:product:${P}`, 'catalog:categories']);
+    expect(dependencies).toEqual([`catalog:deps:product:${P}`, `catalog:deps:category:${B}`, `catalog:deps:category:${A}`]);
+  });
+
+  it('treats an active toggle as a membership change', () => {
+    const change = catalogChangeFromEvent(
+      event('catalog.product.updated', { categoryId: A, previousCategoryId: A, active: false, previousActive: true }),
+    );
+    expect(catalogInvalidation(change!).keys).toContain('catalog:categories');
+  });
+
+  it('drops availability and the category listing when a product is deleted or inserted', () => {
+    const deleted = catalogInvalidation(catalogChangeFromEvent(event('catalog.product.deleted', { categoryId: A, active: true }))!);
+    expect(deleted.keys).toEqual([`catalog:product:${P}`, `catalog:availability:${P}`, 'catalog:categories']);
+    expect(deleted.dependencies).toContain(`catalog:deps:category:${A}`);
+    const inserted = catalogInvalidation(catalogChangeFromEvent(event('catalog.product.inserted', { categoryId: A, active: true }))!);
+    expect(inserted.dependencies).toContain(`catalog:deps:category:${A}`);
+  });
+
+  it('is conservative with an event from a publisher that omits the previous state', () => {
+    const change = catalogChangeFromEvent(event('catalog.product.updated', { categoryId: A }));
+    expect(change).toMatchObject({ membershipChanged: true, categoryIds: [A] });
+  });
+
+  it('maps category and stock events', () => {
+    expect(catalogInvalidation(catalogChangeFromEvent(event('catalog.category.updated', {}, A))!)).toEqual({
+      keys: ['catalog:categories'],
+      dependencies: [`catalog:deps:category:${A}`],
+    });
+    expect(catalogInvalidation(catalogChangeFromEvent(event('catalog.stock.updated', {}))!)).toEqual({
+      keys: [`catalog:availability:${P}`],
+      dependencies: [],
+    });
+  });
+
+  it('ignores aggregates it does not know', () => {
+    expect(catalogChangeFromEvent(event('catalog.review.updated', {}))).toBeUndefined();
+  });
+
+  it('refuses an aggregate id that cannot be a key (the entry is retried, then dead-lettered)', () => {
+    const change = catalogChangeFromEvent(event('catalog.product.updated', { categoryId: A }, 'not-a-uuid'));
+    expect(() => catalogInvalidation(change!)).toThrow();
+  });
+});
