@@ -1,0 +1,119 @@
+import net from 'node:net';
+
+export type ProxyMode = 'forward' | 'refuse' | 'blackhole';
+
+/**
+ * An in-process TCP proxy for failure tests: point a client at `port` and the
+ * proxy forwards to the target (e.g. Postgres), until the test cuts it.
+ *
+ * - `cut()`       stops accepting (new connections are refused) and destroys every open one.
+ * - `blackhole()` destroys every open connection, then accepts new ones but never forwards a byte,
+ *                 so clients hang until their own timeouts: the "dead but not refusing" server.
+ * - `restore()`   forwards again on the same port.
+ */
+export class TcpProxy {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private mode: ProxyMode = 'forward';
+  private boundPort = 0;
+
+  private constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  static async start(target: { host?: string; port?: number } = {}): Promise<TcpProxy> {
+    const proxy = new TcpProxy(target.host ?? '127.0.0.1', target.port ?? 5432);
+    await proxy.listen();
+    return proxy;
+  }
+
+  /** The local port clients connect to; stays the same across cut() and restore(). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get currentMode(): ProxyMode {
+    return this.mode;
+  }
+
+  /** Open client and upstream sockets (both sides of every proxied connection). */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
+  async cut(): Promise<void> {
+    this.mode = 'refuse';
+    this.destroyAll();
+    await this.stopListening();
+  }
+
+  async blackhole(): Promise<void> {
+    this.mode = 'blackhole';
+    this.destroyAll();
+    await this.listen();
+  }
+
+  async restore(): Promise<void> {
+    // Blackholed connections would hang forever; clients must reconnect to a forwarding proxy.
+    if (this.mode === 'blackhole') this.destroyAll();
+    this.mode = 'forward';
+    await this.listen();
+  }
+
+  async close(): Promise<void> {
+    this.mode = 'refuse';
+    this.destroyAll();
+    await this.stopListening();
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    // Resets are the point of this proxy; they must not crash the test process.
+    socket.on('error', () => socket.destroy());
+  }
+
+  private onConnection(client: net.Socket): void {
+    // A connection that raced cut() (accepted before the listener closed) is refused too.
+    if (this.mode === 'refuse') {
+      client.destroy();
+      return;
+    }
+    this.track(client);
+    if (this.mode === 'blackhole') return; // hold the connection, send nothing
+    const upstream = net.connect({ host: this.targetHost, port: this.targetPort });
+    this.track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  }
+
+  private destroyAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  private async listen(): Promise<void> {
+    if (this.server) return;
+    const server = net.createServer((socket) => this.onConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.boundPort, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.boundPort = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  private async stopListening(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    // close() waits for open connections; destroyAll() has ended them already.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
