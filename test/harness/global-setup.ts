@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../libs/database/src/data-source-options';
+import { DataSourceSettings, dataSourceOptions } from '../../libs/database/src/data-source-options';
 import { runMigrationsLocked } from '../../libs/database/src/open-data-source';
+import { BILLING_MIGRATIONS, BILLING_MIGRATIONS_TABLE } from '../../apps/billing/src/migrations';
 import {
   createDatabase,
   dropDatabase,
@@ -29,23 +30,32 @@ async function dropLeftovers(): Promise<void> {
   }
 }
 
-/**
- * Runs once per `jest` run: migrates a template database that every test file
- * clones (CREATE DATABASE … TEMPLATE is far faster than migrating each time).
- */
-export default async function globalSetup(): Promise<void> {
-  await dropLeftovers();
-  const template = `${TEST_DATABASE_PREFIX}${process.pid}_template`;
-  await dropDatabase(template);
-  await createDatabase(template);
+/** Applies one owner's migration list, as that app does at boot (its own migrations table). */
+async function migrate(url: string, owner: Pick<DataSourceSettings, 'migrations' | 'migrationsTableName'> = {}): Promise<void> {
   const dataSource = await new DataSource(
-    dataSourceOptions({ url: testDatabaseUrl(template), applicationName: 'cachegate-test-setup' }),
+    dataSourceOptions({ url, applicationName: 'cachegate-test-setup', ...owner }),
   ).initialize();
   try {
     await runMigrationsLocked(dataSource, () => undefined);
   } finally {
     await dataSource.destroy();
   }
+}
+
+/**
+ * Runs once per `jest` run: migrates a template database that every test file
+ * clones (CREATE DATABASE … TEMPLATE is far faster than migrating each time).
+ * The template holds every app's schemas, as one production database does: the
+ * BFF's, and billing's (apps/billing), so a test's billing boots without DDL.
+ */
+export default async function globalSetup(): Promise<void> {
+  await dropLeftovers();
+  const template = `${TEST_DATABASE_PREFIX}${process.pid}_template`;
+  await dropDatabase(template);
+  await createDatabase(template);
+  const url = testDatabaseUrl(template);
+  await migrate(url);
+  await migrate(url, { migrations: BILLING_MIGRATIONS, migrationsTableName: BILLING_MIGRATIONS_TABLE });
   process.env.CACHEGATE_TEST_TEMPLATE = template;
   process.env.CACHEGATE_TEST_RUN = String(process.pid);
 }

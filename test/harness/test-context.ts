@@ -3,6 +3,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { createBffApp } from '../../apps/bff/src/bff-app';
+import { createBillingApp } from '../../apps/billing/src/billing-app';
 import { createDatabase, dropDatabase, TEST_DATABASE_PREFIX, TEST_REDIS_URL, testDatabaseUrl } from './test-database';
 
 let counter = 0;
@@ -55,6 +56,41 @@ export class TestContext {
     await app.startAllMicroservices();
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
+    this.apps.push(app);
+    return app;
+  }
+
+  /** The environment a billing service of this test runs with (its schema `billing` is in this test's database); `overrides` win. */
+  billingEnv(overrides: Record<string, string> = {}): Record<string, string> {
+    return {
+      NODE_ENV: 'test',
+      BILLING_DATABASE_URL: this.databaseUrl,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      ...overrides,
+    };
+  }
+
+  /**
+   * Starts a billing service (apps/billing) on this test's database, listening on
+   * 127.0.0.1 (an ephemeral port unless `port` is given, e.g. to restart it where
+   * a BFF expects it), so a BFF reaches it over real HTTP:
+   *
+   *   const billing = await ctx.startBilling();
+   *   const bff = await ctx.startBff({ BILLING_URL: await billing.getUrl() });
+   *
+   * `inject` works on it too. Closed with the context (or earlier with `app.close()`).
+   */
+  async startBilling(
+    overrides: Record<string, string> = {},
+    { port = 0 }: { port?: number } = {},
+  ): Promise<NestFastifyApplication> {
+    const app = await createBillingApp({ overrides: this.billingEnv(overrides) });
+    try {
+      await app.listen(port, '127.0.0.1');
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
     this.apps.push(app);
     return app;
   }

@@ -114,6 +114,14 @@ export class EnvironmentVariables {
   @Expose() @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }, form('an http(s) URL'))
   BILLING_URL = 'http://127.0.0.1:3001';
 
+  /** apps/billing: the port it listens on (the BFF reaches it through BILLING_URL). */
+  @Expose() @toInteger @IsInt(form('an integer port 1..65535')) @Min(1, form('an integer port 1..65535')) @Max(65535, form('an integer port 1..65535'))
+  BILLING_PORT = 3001;
+
+  /** apps/billing: the database holding its own schema `billing` (the same server and database as the BFF by default). */
+  @Expose() @Matches(/^postgres(ql)?:\/\/\S+$/, form('a postgres:// URL'))
+  BILLING_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cachegate';
+
   @Expose() @toInteger @IsInt(form('seconds >= 1')) @Min(1, form('seconds >= 1'))
   INVOICES_TTL_SECONDS = 90;
 

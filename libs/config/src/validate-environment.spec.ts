@@ -15,6 +15,9 @@ describe('validateEnvironment', () => {
       CDC_MAX_DELIVERIES: 5,
       INVOICES_TTL_SECONDS: 90,
       INVOICES_GRACE_SECONDS: 600,
+      BILLING_URL: 'http://127.0.0.1:3001',
+      BILLING_PORT: 3001,
+      BILLING_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/cachegate',
       LOG_LEVEL: 'info',
     });
     expect(env.ADMIN_TOKEN).toBeUndefined();
@@ -46,6 +49,9 @@ describe('validateEnvironment', () => {
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN must be at least 16 characters/],
     ['CDC_OUTBOX_RETENTION', '1 week', /CDC_OUTBOX_RETENTION must be a duration/],
     ['CDC_DUAL_PUBLISH', 'catalog', /CDC_DUAL_PUBLISH must be empty or domain:v,v/],
+    ['BILLING_PORT', '0', /BILLING_PORT must be an integer port 1\.\.65535 \(got 0\)/],
+    ['BILLING_PORT', '3001x', /BILLING_PORT must be an integer port/],
+    ['BILLING_DATABASE_URL', 'http://db', /BILLING_DATABASE_URL must be a postgres:\/\/ URL/],
   ])('rejects %s=%s with one line naming it', (name, value, message) => {
     const run = () => validateEnvironment({ [name]: value });
     expect(run).toThrow(InvalidEnvironmentError);
@@ -62,6 +68,12 @@ describe('validateEnvironment', () => {
     expect(validateEnvironment({ NODE_ENV: 'development' }).CACHE_ENCRYPTION_KEY).toBeUndefined();
     const key = Buffer.alloc(32, 7).toString('base64');
     expect(validateEnvironment({ NODE_ENV: 'production', CACHE_ENCRYPTION_KEY: key }).CACHE_ENCRYPTION_KEY).toBe(key);
+  });
+
+  it('reads the billing service settings', () => {
+    const env = validateEnvironment({ BILLING_PORT: '4001', BILLING_DATABASE_URL: 'postgresql://billing@db:5432/billing' });
+    expect(env.BILLING_PORT).toBe(4001);
+    expect(env.BILLING_DATABASE_URL).toBe('postgresql://billing@db:5432/billing');
   });
 
   it('accepts dual publishing lists', () => {

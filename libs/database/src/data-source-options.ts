@@ -5,6 +5,10 @@ export interface DataSourceSettings {
   url: string;
   /** Shown in pg_stat_activity, so an operator can tell the processes apart. */
   applicationName: string;
+  /** The migrations this process owns; default: the cachegate (BFF) schemas. apps/billing passes its own. */
+  migrations?: PostgresConnectionOptions['migrations'];
+  /** Where applied migrations are recorded; each owner of a migration list has its own table. */
+  migrationsTableName?: string;
 }
 
 /**
@@ -16,8 +20,8 @@ export function dataSourceOptions(settings: DataSourceSettings): PostgresConnect
   return {
     type: 'postgres',
     url: settings.url,
-    migrations: CACHEGATE_MIGRATIONS,
-    migrationsTableName: 'cachegate_migrations',
+    migrations: settings.migrations ?? CACHEGATE_MIGRATIONS,
+    migrationsTableName: settings.migrationsTableName ?? 'cachegate_migrations',
     migrationsRun: false,
     synchronize: false,
     applicationName: settings.applicationName,

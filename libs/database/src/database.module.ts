@@ -2,17 +2,23 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { EnvironmentVariables } from '@app/config';
-import { dataSourceOptions } from './data-source-options';
+import { DataSourceSettings, dataSourceOptions } from './data-source-options';
 import { openDataSource } from './open-data-source';
 
 export interface DatabaseModuleOptions {
   applicationName: string;
+  /** The variable holding the connection URL; default DATABASE_URL (apps/billing uses BILLING_DATABASE_URL). */
+  urlVariable?: 'DATABASE_URL' | 'BILLING_DATABASE_URL';
+  /** The migrations this app owns and their table; default: the cachegate (BFF) schemas. */
+  migrations?: DataSourceSettings['migrations'];
+  migrationsTableName?: DataSourceSettings['migrationsTableName'];
 }
 
 /** TypeORM over the cachegate database, migrated before the app listens (never `synchronize`). */
 @Module({})
 export class DatabaseModule {
   static forRoot(options: DatabaseModuleOptions): DynamicModule {
+    const urlVariable = options.urlVariable ?? 'DATABASE_URL';
     // Set by useFactory (which can inject config), read by dataSourceFactory (which cannot).
     let createIfMissing = false;
     return {
@@ -23,7 +29,12 @@ export class DatabaseModule {
           useFactory: (config: ConfigService<EnvironmentVariables, true>) => {
             createIfMissing = config.get('NODE_ENV') !== 'production';
             return {
-            ...dataSourceOptions({ url: config.get('DATABASE_URL'), applicationName: options.applicationName }),
+            ...dataSourceOptions({
+              url: config.get(urlVariable),
+              applicationName: options.applicationName,
+              migrations: options.migrations,
+              migrationsTableName: options.migrationsTableName,
+            }),
             autoLoadEntities: true,
             // Boot fails fast with one clear line instead of retrying for half a minute.
             retryAttempts: 0,
@@ -31,7 +42,7 @@ export class DatabaseModule {
           },
           dataSourceFactory: async (opts) => {
             if (!opts) throw new Error('missing data source options');
-            return openDataSource(opts, { createIfMissing });
+            return openDataSource(opts, { createIfMissing, urlVariable });
           },
         }),
       ],

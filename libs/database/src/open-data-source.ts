@@ -12,18 +12,20 @@ export class DatabaseUnreachableError extends Error {
 export interface OpenDataSourceOptions {
   /** Create the database when it does not exist (development and tests, never production). */
   createIfMissing: boolean;
+  /** The variable an operator sets to point the process elsewhere, named in boot errors; default DATABASE_URL. */
+  urlVariable?: string;
 }
 
 const MIGRATION_LOCK_KEY = 'cachegate:migrations';
 const logger = new Logger('Database');
 
-function unreachable(url: string, err: unknown): DatabaseUnreachableError {
+function unreachable(url: string, err: unknown, urlVariable: string): DatabaseUnreachableError {
   const { host, port } = parseDatabaseUrl(url);
   const reason = (err as { code?: string }).code ?? (err as Error).message;
   return new DatabaseUnreachableError(
     `PostgreSQL is unreachable at ${host}:${port} (${reason}). Start it with ` +
       '`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` ' +
-      'or `docker compose up -d postgres`, or set DATABASE_URL.',
+      `or \`docker compose up -d postgres\`, or set ${urlVariable}.`,
   );
 }
 
@@ -65,6 +67,7 @@ export async function runMigrationsLocked(
 /** Connects (creating the database if allowed and missing) and migrates, before the app listens. */
 export async function openDataSource(options: DataSourceOptions, open: OpenDataSourceOptions): Promise<DataSource> {
   const url = (options as { url?: string }).url ?? '';
+  const urlVariable = open.urlVariable ?? 'DATABASE_URL';
   const connect = async () => new DataSource(options).initialize();
   let dataSource: DataSource;
   try {
@@ -73,15 +76,15 @@ export async function openDataSource(options: DataSourceOptions, open: OpenDataS
     const missing = (err as { code?: string }).code === '3D000';
     if (missing && open.createIfMissing) {
       await createDatabase(url).catch((e) => {
-        throw isDatabaseUnavailable(e) ? unreachable(url, e) : e;
+        throw isDatabaseUnavailable(e) ? unreachable(url, e, urlVariable) : e;
       });
       dataSource = await connect();
     } else if (missing) {
       throw new DatabaseUnreachableError(
-        `PostgreSQL database "${parseDatabaseUrl(url).database}" does not exist; create it or set DATABASE_URL.`,
+        `PostgreSQL database "${parseDatabaseUrl(url).database}" does not exist; create it or set ${urlVariable}.`,
       );
     } else if (isDatabaseUnavailable(err)) {
-      throw unreachable(url, err);
+      throw unreachable(url, err, urlVariable);
     } else {
       throw err;
     }

@@ -1,0 +1,26 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { DEMO_ACCOUNTS as BFF_DEMO_ACCOUNTS } from '../../../bff/src/demo/demo-data';
+import { ACCOUNT_ID_PATTERN, CreateInvoiceDto } from '../invoices/dto/invoice.dto';
+import { DEMO_ACCOUNTS, demoInvoices } from './demo-invoices';
+
+describe('demo invoices', () => {
+  it('belong to the BFF demo accounts', () => {
+    expect(DEMO_ACCOUNTS).toEqual(BFF_DEMO_ACCOUNTS);
+    expect(new Set(demoInvoices().map((i) => i.accountId))).toEqual(new Set(BFF_DEMO_ACCOUNTS));
+  });
+
+  it('are deterministic and have unique numbers', () => {
+    const invoices = demoInvoices();
+    expect(demoInvoices()).toEqual(invoices);
+    expect(new Set(invoices.map((i) => i.number)).size).toBe(invoices.length);
+    expect(invoices).toHaveLength(12);
+  });
+
+  it('pass the API validation, so the seed obeys the same rules as a client', () => {
+    for (const { accountId, ...body } of demoInvoices()) {
+      expect(accountId).toMatch(ACCOUNT_ID_PATTERN);
+      expect(validateSync(plainToInstance(CreateInvoiceDto, body), { forbidUnknownValues: true })).toEqual([]);
+    }
+  });
+});
