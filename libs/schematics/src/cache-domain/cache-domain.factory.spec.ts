@@ -1,0 +1,358 @@
+import { Tree } from '@angular-devkit/schematics';
+import { SchematicTestRunner, UnitTestTree } from '@angular-devkit/schematics/testing';
+import { readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
+
+const COLLECTION = join(__dirname, '..', 'collection.json');
+const SRC = 'apps/bff/src';
+const DOMAINS = `${SRC}/domains.module.ts`;
+const CDC_DOMAINS = `${SRC}/cdc-domains.module.ts`;
+
+/** The BFF's composition files as the schematic finds them (shaped like apps/bff/src's). */
+const DOMAINS_MODULE = `import { Module } from '@nestjs/common';
+import { CatalogModule } from './catalog/catalog.module';
+import { OrdersModule } from './orders/orders.module';
+
+/** The BFF's domain modules. */
+@Module({
+  imports: [CatalogModule, OrdersModule],
+})
+export class DomainsModule {}
+`;
+
+const CDC_DOMAINS_MODULE = `import { Module } from '@nestjs/common';
+import { CatalogCdcModule } from './catalog/catalog-cdc.module';
+import { OrdersCdcModule } from './orders/orders-cdc.module';
+
+export const CDC_STREAMS: string[] = ['cdc.catalog.v1', 'cdc.orders.v1'];
+
+@Module({
+  imports: [CatalogCdcModule, OrdersCdcModule],
+})
+export class CdcDomainsModule {}
+`;
+
+const NEST_CLI = {
+  collection: '@nestjs/schematics',
+  sourceRoot: SRC,
+  monorepo: true,
+  projects: {
+    bff: { type: 'application', sourceRoot: SRC },
+    'cache-sync': { type: 'application', sourceRoot: 'apps/cache-sync/src' },
+  },
+};
+
+/** What the Nest CLI passes for `nest g -c ./libs/schematics <schematic> <name> -p bff`. */
+function fromNestCli(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    collection: './libs/schematics',
+    project: 'bff',
+    language: 'ts',
+    sourceRoot: SRC,
+    spec: true,
+    flat: false,
+    specFileSuffix: 'spec',
+    skipImport: false,
+    ...extra,
+  };
+}
+
+const runner = new SchematicTestRunner('@cachegate/schematics', COLLECTION);
+
+function bff(): UnitTestTree {
+  const tree = new UnitTestTree(Tree.empty());
+  tree.create('nest-cli.json', JSON.stringify(NEST_CLI, null, 2));
+  tree.create(DOMAINS, DOMAINS_MODULE);
+  tree.create(CDC_DOMAINS, CDC_DOMAINS_MODULE);
+  return tree;
+}
+
+function generate(schematic: string, options: Record<string, unknown>, tree = bff()): Promise<UnitTestTree> {
+  return runner.runSchematic(schematic, options, tree);
+}
+
+function domainFiles(tree: UnitTestTree, name: string): string[] {
+  return tree.files
+    .filter((f) => f.startsWith(`/${SRC}/${name}/`))
+    .map((f) => f.slice(`/${SRC}/${name}/`.length))
+    .sort();
+}
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
+const CDC_FILES = [
+  'widgets-cache.service.spec.ts',
+  'widgets-cache.service.ts',
+  'widgets-cdc.controller.ts',
+  'widgets-cdc.module.ts',
+  'widgets.controller.ts',
+  'widgets.keys.spec.ts',
+  'widgets.keys.ts',
+  'widgets.module.ts',
+  'widgets.source.ts',
+];
+const TTL_FILES = CDC_FILES.filter((f) => !f.includes('-cdc.'));
+
+describe('cache-domain schematic', () => {
+  describe('cdc (the default when nothing is asked)', () => {
+    let tree: UnitTestTree;
+    beforeAll(async () => {
+      tree = await generate('cache-domain', fromNestCli('widgets'));
+    });
+
+    it('generates the domain folder, CDC handler and specs included', () => {
+      expect(domainFiles(tree, 'widgets')).toEqual(CDC_FILES);
+    });
+
+    it('leaves no template syntax behind', () => {
+      for (const file of CDC_FILES) {
+        const content = tree.readContent(`/${SRC}/widgets/${file}`);
+        expect(content).not.toMatch(/<%|%>|__name|__specFileSuffix/);
+      }
+    });
+
+    it('declares the item bucket with the cdc strategy and an event mapping', () => {
+      const service = tree.readContent(`/${SRC}/widgets/widgets-cache.service.ts`);
+      expect(service).toContain(`export class WidgetsCacheService extends DomainCache<'item'>`);
+      expect(service).toContain(`item: { strategy: 'cdc' },`);
+      expect(service).toContain('export function widgetsChangeFromEvent(event: CdcEvent)');
+      expect(service).toContain('async apply(change: WidgetsChange | undefined');
+    });
+
+    it('builds keys widgets:item:<uuid>', () => {
+      const keys = tree.readContent(`/${SRC}/widgets/widgets.keys.ts`);
+      expect(keys).toContain(`export const WIDGETS = 'widgets';`);
+      expect(keys).toContain(`item: (id: unknown) => cacheKey(WIDGETS, 'item', uuidSegment(id)),`);
+    });
+
+    it('serves GET /widgets/:id through @CachedRead, reading an inert source', () => {
+      const controller = tree.readContent(`/${SRC}/widgets/widgets.controller.ts`);
+      expect(controller).toContain(`@Controller('widgets')`);
+      expect(controller).toContain(`@Get(':id')`);
+      expect(controller).toContain(
+        `@CachedRead(WidgetsCacheService, 'item', (req) => widgetsKeys.item((req.params as IdParams).id))`,
+      );
+      expect(controller).toContain(`import { IdParams } from '@app/http';`);
+      const source = tree.readContent(`/${SRC}/widgets/widgets.source.ts`);
+      expect(source).toContain('// TODO:');
+      expect(source).toContain('throw new NotImplementedException(');
+    });
+
+    it('handles cdc.widgets.v1 in a CDC module that the HTTP module imports', () => {
+      expect(tree.readContent(`/${SRC}/widgets/widgets-cdc.controller.ts`)).toContain(
+        `@EventPattern('cdc.widgets.v1')`,
+      );
+      const module = tree.readContent(`/${SRC}/widgets/widgets.module.ts`);
+      expect(module).toContain('imports: [WidgetsCdcModule],');
+      expect(module).not.toContain('WidgetsCacheService');
+    });
+
+    it('registers the module in DomainsModule', () => {
+      const domains = tree.readContent(`/${DOMAINS}`);
+      expect(domains).toContain(`import { WidgetsModule } from './widgets/widgets.module';`);
+      expect(domains).toContain('imports: [CatalogModule, OrdersModule, WidgetsModule],');
+    });
+
+    it('registers the stream and the CDC module for apps/cache-sync', () => {
+      const cdcDomains = tree.readContent(`/${CDC_DOMAINS}`);
+      expect(cdcDomains).toContain(`CDC_STREAMS: string[] = ['cdc.catalog.v1', 'cdc.orders.v1', 'cdc.widgets.v1'];`);
+      expect(cdcDomains).toContain(`import { WidgetsCdcModule } from './widgets/widgets-cdc.module';`);
+      expect(cdcDomains).toContain('imports: [CatalogCdcModule, OrdersCdcModule, WidgetsCdcModule],');
+    });
+  });
+
+  describe('ttl', () => {
+    let tree: UnitTestTree;
+    beforeAll(async () => {
+      tree = await generate('cache-domain', fromNestCli('widgets', { strategy: 'ttl' }));
+    });
+
+    it('generates no CDC handler', () => {
+      expect(domainFiles(tree, 'widgets')).toEqual(TTL_FILES);
+    });
+
+    it('declares a 90 s ttl bucket and no event mapping', () => {
+      const service = tree.readContent(`/${SRC}/widgets/widgets-cache.service.ts`);
+      expect(service).toContain(`item: { strategy: 'ttl', ttlSeconds: 90 },`);
+      expect(service).not.toMatch(/CdcEvent|apply\(/);
+      expect(tree.readContent(`/${SRC}/widgets/widgets-cache.service.spec.ts`)).toContain('toBe(90)');
+    });
+
+    it('provides the cache service in the module itself', () => {
+      const module = tree.readContent(`/${SRC}/widgets/widgets.module.ts`);
+      expect(module).toContain('providers: [WidgetsCacheService, WidgetsSource],');
+      expect(module).not.toContain('Cdc');
+    });
+
+    it('registers the module but no stream', () => {
+      expect(tree.readContent(`/${DOMAINS}`)).toContain('imports: [CatalogModule, OrdersModule, WidgetsModule],');
+      expect(tree.readContent(`/${CDC_DOMAINS}`)).toBe(CDC_DOMAINS_MODULE);
+    });
+  });
+
+  describe('hybrid', () => {
+    let tree: UnitTestTree;
+    beforeAll(async () => {
+      tree = await generate('cache-domain', fromNestCli('widgets', { strategy: 'hybrid' }));
+    });
+
+    it('generates the CDC handler and a 60 s hybrid bucket', () => {
+      expect(domainFiles(tree, 'widgets')).toEqual(CDC_FILES);
+      const service = tree.readContent(`/${SRC}/widgets/widgets-cache.service.ts`);
+      expect(service).toContain(`item: { strategy: 'hybrid', ttlSeconds: 60 },`);
+      expect(service).toContain('widgetsChangeFromEvent');
+    });
+
+    it('registers the stream', () => {
+      expect(tree.readContent(`/${CDC_DOMAINS}`)).toContain(`'cdc.widgets.v1'`);
+      expect(tree.readContent(`/${CDC_DOMAINS}`)).toContain('WidgetsCdcModule],');
+    });
+  });
+
+  describe('aliases', () => {
+    it.each(['cdc', 'ttl', 'hybrid'])(
+      'cache-domain-%s generates what cache-domain does with that strategy',
+      async (strategy) => {
+        const viaOption = await generate('cache-domain', fromNestCli('widgets', { strategy }));
+        const viaAlias = await generate(`cache-domain-${strategy}`, fromNestCli('widgets'));
+        expect(viaAlias.files.sort()).toEqual(viaOption.files.sort());
+        for (const file of viaOption.files) expect(viaAlias.readContent(file)).toBe(viaOption.readContent(file));
+      },
+    );
+
+    it('the preset schematics ignore a --strategy passed anyway', async () => {
+      const tree = await generate('cache-domain-ttl', fromNestCli('widgets', { strategy: 'cdc' }));
+      expect(domainFiles(tree, 'widgets')).toEqual(TTL_FILES);
+    });
+
+    it('cd is cache-domain', async () => {
+      const tree = await generate('cd', fromNestCli('widgets'));
+      expect(domainFiles(tree, 'widgets')).toEqual(CDC_FILES);
+    });
+  });
+
+  describe('names', () => {
+    it.each(['invoice-lines', 'InvoiceLines', 'invoiceLines'])(
+      '%s: kebab-case files, PascalCase classes',
+      async (name) => {
+        const tree = await generate('cache-domain', fromNestCli(name));
+        const dir = `/${SRC}/invoice-lines`;
+        expect(domainFiles(tree, 'invoice-lines')).toContain('invoice-lines-cache.service.ts');
+        expect(tree.readContent(`${dir}/invoice-lines.module.ts`)).toContain('export class InvoiceLinesModule {}');
+        expect(tree.readContent(`${dir}/invoice-lines.keys.ts`)).toContain(
+          `export const INVOICE_LINES = 'invoice-lines';`,
+        );
+        expect(tree.readContent(`${dir}/invoice-lines.keys.ts`)).toContain('export const invoiceLinesKeys = {');
+        expect(tree.readContent(`${dir}/invoice-lines-cdc.controller.ts`)).toContain(
+          `@EventPattern('cdc.invoice-lines.v1')`,
+        );
+        expect(tree.readContent(`/${DOMAINS}`)).toContain(
+          `import { InvoiceLinesModule } from './invoice-lines/invoice-lines.module';`,
+        );
+      },
+    );
+
+    it.each(['1st', 'a/b', 'a.b', 'a:b', '-a', 'x'.repeat(65)])('rejects %p', async (name) => {
+      await expect(generate('cache-domain', fromNestCli(name))).rejects.toThrow(/cannot name a cache domain/);
+    });
+  });
+
+  describe('registration', () => {
+    it('is idempotent: a second run registers nothing twice and keeps edited files', async () => {
+      const once = await generate('cache-domain', fromNestCli('widgets'));
+      const source = `/${SRC}/widgets/widgets.source.ts`;
+      once.overwrite(source, '// written by the developer\n');
+      const twice = await generate('cache-domain', fromNestCli('widgets'), once);
+      const domains = twice.readContent(`/${DOMAINS}`);
+      const cdcDomains = twice.readContent(`/${CDC_DOMAINS}`);
+      expect(count(domains, 'WidgetsModule')).toBe(2); // the import and the metadata entry
+      expect(count(cdcDomains, 'WidgetsCdcModule')).toBe(2);
+      expect(count(cdcDomains, `'cdc.widgets.v1'`)).toBe(1);
+      expect(twice.readContent(source)).toBe('// written by the developer\n');
+    });
+
+    it('adds a second domain after the first', async () => {
+      const tree = await generate(
+        'cache-domain',
+        fromNestCli('gadgets'),
+        await generate('cache-domain', fromNestCli('widgets')),
+      );
+      expect(tree.readContent(`/${DOMAINS}`)).toContain(
+        'imports: [CatalogModule, OrdersModule, WidgetsModule, GadgetsModule],',
+      );
+      expect(tree.readContent(`/${CDC_DOMAINS}`)).toContain(
+        `['cdc.catalog.v1', 'cdc.orders.v1', 'cdc.widgets.v1', 'cdc.gadgets.v1']`,
+      );
+    });
+
+    it('is skipped with --skip-import', async () => {
+      const tree = await generate('cache-domain', fromNestCli('widgets', { skipImport: true }));
+      expect(tree.readContent(`/${DOMAINS}`)).toBe(DOMAINS_MODULE);
+      expect(tree.readContent(`/${CDC_DOMAINS}`)).toBe(CDC_DOMAINS_MODULE);
+    });
+
+    it('fails when DomainsModule is not where it is expected', async () => {
+      const tree = bff();
+      tree.delete(DOMAINS);
+      await expect(generate('cache-domain', fromNestCli('widgets'), tree)).rejects.toThrow(
+        /domains\.module\.ts not found/,
+      );
+    });
+  });
+
+  describe('options', () => {
+    it('takes the source root from nest-cli.json when no CLI passes one', async () => {
+      const tree = await generate('cache-domain', { name: 'widgets', strategy: 'ttl', project: 'bff' });
+      expect(domainFiles(tree, 'widgets')).toEqual(TTL_FILES);
+      const defaulted = await generate('cache-domain', { name: 'widgets' });
+      expect(domainFiles(defaulted, 'widgets')).toEqual(CDC_FILES);
+    });
+
+    it('--no-spec leaves out the spec files; --spec-file-suffix renames them', async () => {
+      const noSpec = await generate('cache-domain', fromNestCli('widgets', { spec: false }));
+      expect(domainFiles(noSpec, 'widgets')).toEqual(CDC_FILES.filter((f) => !f.endsWith('.spec.ts')));
+      const suffixed = await generate('cache-domain', fromNestCli('widgets', { specFileSuffix: 'test' }));
+      expect(domainFiles(suffixed, 'widgets')).toEqual(
+        expect.arrayContaining(['widgets.keys.test.ts', 'widgets-cache.service.test.ts']),
+      );
+    });
+
+    it('refuses a path, and languages other than ts', async () => {
+      await expect(generate('cache-domain', fromNestCli('widgets', { path: 'x' }))).rejects.toThrow(
+        /leave out the path/,
+      );
+      await expect(generate('cache-domain', fromNestCli('widgets', { language: 'js' }))).rejects.toThrow(
+        /TypeScript only/,
+      );
+    });
+
+    it('rejects an unknown strategy (schema enum)', async () => {
+      await expect(generate('cache-domain', fromNestCli('widgets', { strategy: 'lru' }))).rejects.toThrow();
+    });
+  });
+
+  describe('collection', () => {
+    it('extends @nestjs/schematics: the standard generators work through it', async () => {
+      const tree = await generate('class', { name: 'money', sourceRoot: SRC, spec: false });
+      expect(tree.files).toContain(`/${SRC}/money.ts`);
+    });
+
+    it('the strategy is asked (x-prompt, default cdc); the presets share every other option', () => {
+      const schema = JSON.parse(readFileSync(join(__dirname, 'schema.json'), 'utf8'));
+      const preset = JSON.parse(readFileSync(join(__dirname, 'preset-schema.json'), 'utf8'));
+      expect(schema.properties.strategy).toMatchObject({ default: 'cdc', enum: ['cdc', 'ttl', 'hybrid'] });
+      expect(schema.properties.strategy['x-prompt'].type).toBe('list');
+      const { strategy: _strategy, ...others } = schema.properties;
+      expect(preset.properties).toEqual(others);
+    });
+
+    it('keeps templates away from tsc and jest (.template suffix)', () => {
+      const templates = readdirSync(join(__dirname, 'files'));
+      expect(templates.length).toBeGreaterThan(0);
+      for (const file of templates) expect(file).toMatch(/^__name@dasherize__.*\.ts\.template$/);
+    });
+  });
+});

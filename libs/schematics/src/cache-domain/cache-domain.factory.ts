@@ -1,0 +1,173 @@
+import { join, normalize, Path, strings } from '@angular-devkit/core';
+import {
+  apply,
+  applyTemplates,
+  chain,
+  filter,
+  forEach,
+  mergeWith,
+  move,
+  noop,
+  Rule,
+  SchematicContext,
+  SchematicsException,
+  Tree,
+  url,
+} from '@angular-devkit/schematics';
+import { addModuleImport, appendToArrayConstant } from './register-domain';
+import { CACHE_STRATEGIES, CacheDomainOptions, CacheStrategy } from './cache-domain.options';
+
+/** The `item` bucket's TTL per strategy (SPEC §5.2: hybrid is short, ttl is the invoices-like 90 s). */
+const TTL_SECONDS: Record<CacheStrategy, number | null> = { cdc: null, hybrid: 60, ttl: 90 };
+
+/** The `item` bucket's options, as they are written into the cache service. */
+const BUCKET: Record<CacheStrategy, string> = {
+  cdc: `{ strategy: 'cdc' }`,
+  hybrid: `{ strategy: 'hybrid', ttlSeconds: ${TTL_SECONDS.hybrid} }`,
+  ttl: `{ strategy: 'ttl', ttlSeconds: ${TTL_SECONDS.ttl} }`,
+};
+
+/** A domain name is a cache key segment, a route segment, the health route's `:domain` and part of a stream name. */
+const DOMAIN_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** The domain as the templates and the registration see it. */
+export interface CacheDomain {
+  /** kebab-case: files, route, cache keys, stream. */
+  name: string;
+  strategy: CacheStrategy;
+  /** Whether CDC events invalidate it (cdc, hybrid): a CDC controller and module, and a stream. */
+  cdc: boolean;
+  sourceRoot: Path;
+  /** `<sourceRoot>/<name>` */
+  directory: Path;
+}
+
+/**
+ * `cache-domain` (alias `cd`): scaffolds `<sourceRoot>/<name>/` after the
+ * hand-written domains (keys, cache service, source, controller, module, and
+ * for cdc/hybrid the CDC handler) and registers it in DomainsModule and, for
+ * cdc/hybrid, in CDC_STREAMS and CdcDomainsModule.
+ */
+export function main(options: CacheDomainOptions): Rule {
+  return (tree: Tree, context: SchematicContext) => {
+    const domain = resolveDomain(tree, options);
+    if (options.flat) context.logger.warn('--flat is ignored: a cache domain always gets its own folder.');
+    return chain([
+      generateFiles(domain, options),
+      options.skipImport ? noop() : registerDomain(domain),
+      (_tree, ctx) => ctx.logger.info(nextSteps(domain)),
+    ]);
+  };
+}
+
+/** The preset schematics: the same factory with the strategy fixed, for CLIs that cannot pass `--strategy`. */
+export const cdc = (options: CacheDomainOptions): Rule => main({ ...options, strategy: 'cdc' });
+export const ttl = (options: CacheDomainOptions): Rule => main({ ...options, strategy: 'ttl' });
+export const hybrid = (options: CacheDomainOptions): Rule => main({ ...options, strategy: 'hybrid' });
+
+function resolveDomain(tree: Tree, options: CacheDomainOptions): CacheDomain {
+  if (!options.name) throw new SchematicsException('a cache domain needs a name, e.g. `cache-domain invoices`');
+  const name = strings.dasherize(options.name);
+  if (!DOMAIN_NAME.test(name) || name.length > 64) {
+    throw new SchematicsException(
+      `"${options.name}" cannot name a cache domain: use one kebab-case word or words, e.g. invoices`,
+    );
+  }
+  const strategy = options.strategy ?? 'cdc';
+  if (!CACHE_STRATEGIES.includes(strategy)) {
+    throw new SchematicsException(`unknown strategy "${strategy}": use one of ${CACHE_STRATEGIES.join(', ')}`);
+  }
+  if (options.language && options.language !== 'ts') {
+    throw new SchematicsException(`cache-domain generates TypeScript only (language "${options.language}")`);
+  }
+  if (options.path) {
+    throw new SchematicsException(
+      `a cache domain always goes to <sourceRoot>/${name}; leave out the path ("${options.path}")`,
+    );
+  }
+  const sourceRoot = normalize(options.sourceRoot ?? sourceRootFromNestCli(tree, options.project));
+  return { name, strategy, cdc: strategy !== 'ttl', sourceRoot, directory: join(sourceRoot, name) };
+}
+
+/** The sourceRoot of `project` (or the top-level one) in nest-cli.json, for CLIs other than Nest's. */
+function sourceRootFromNestCli(tree: Tree, project: string | undefined): string {
+  const file = tree.read('nest-cli.json');
+  if (!file) throw new SchematicsException('no nest-cli.json here: run from the repository root or pass --source-root');
+  const config = JSON.parse(file.toString('utf8')) as {
+    sourceRoot?: string;
+    projects?: Record<string, { sourceRoot?: string }>;
+  };
+  const sourceRoot = project ? config.projects?.[project]?.sourceRoot : config.sourceRoot;
+  if (!sourceRoot) {
+    throw new SchematicsException(`nest-cli.json has no sourceRoot${project ? ` for project "${project}"` : ''}`);
+  }
+  return sourceRoot;
+}
+
+function generateFiles(domain: CacheDomain, options: CacheDomainOptions): Rule {
+  return (tree: Tree, context: SchematicContext) => {
+    const templates = apply(url('./files'), [
+      domain.cdc ? noop() : filter((path) => !path.includes('-cdc.')),
+      options.spec === false ? filter((path) => !path.includes('__specFileSuffix__')) : noop(),
+      applyTemplates({
+        ...strings,
+        name: domain.name,
+        constant: strings.underscore(domain.name).toUpperCase(),
+        strategy: domain.strategy,
+        cdc: domain.cdc,
+        bucket: BUCKET[domain.strategy],
+        ttlSeconds: TTL_SECONDS[domain.strategy],
+        ttlLiteral: String(TTL_SECONDS[domain.strategy]),
+        specFileSuffix: options.specFileSuffix || 'spec',
+      }),
+      move(domain.directory),
+      // A second run keeps what the developer has written since; registration below still runs.
+      forEach((entry) => {
+        if (!tree.exists(entry.path)) return entry;
+        context.logger.warn(`${entry.path} exists: kept as it is`);
+        return null;
+      }),
+    ]);
+    return mergeWith(templates);
+  };
+}
+
+function registerDomain(domain: CacheDomain): Rule {
+  return (tree: Tree) => {
+    const classified = strings.classify(domain.name);
+    const domainsModule = join(domain.sourceRoot, 'domains.module.ts');
+    edit(tree, domainsModule, (content) =>
+      addModuleImport(content, domainsModule, {
+        symbol: `${classified}Module`,
+        from: join(domain.directory, `${domain.name}.module`),
+      }),
+    );
+    if (!domain.cdc) return;
+    const cdcDomainsModule = join(domain.sourceRoot, 'cdc-domains.module.ts');
+    edit(tree, cdcDomainsModule, (content) =>
+      addModuleImport(
+        appendToArrayConstant(content, cdcDomainsModule, 'CDC_STREAMS', `cdc.${domain.name}.v1`),
+        cdcDomainsModule,
+        { symbol: `${classified}CdcModule`, from: join(domain.directory, `${domain.name}-cdc.module`) },
+      ),
+    );
+  };
+}
+
+function edit(tree: Tree, path: Path, change: (content: string) => string): void {
+  const file = tree.read(path);
+  if (!file) throw new SchematicsException(`${path} not found: cache domains are registered there`);
+  const content = file.toString('utf8');
+  const next = change(content);
+  if (next !== content) tree.overwrite(path, next);
+}
+
+function nextSteps(domain: CacheDomain): string {
+  const source = `${domain.directory}/${domain.name}.source.ts`;
+  return [
+    `cache domain "${domain.name}" (${domain.strategy}) is wired: GET /${domain.name}/:id answers 501 until ${source} reads the source (see its TODO).`,
+    ...(domain.cdc
+      ? [`It consumes cdc.${domain.name}.v1; events of aggregate "item" drop ${domain.name}:item:<id>.`]
+      : []),
+  ].join('\n');
+}

@@ -1,0 +1,18 @@
+/** How the domain's `item` bucket ends (SPEC §5.2). */
+export type CacheStrategy = 'cdc' | 'ttl' | 'hybrid';
+
+export const CACHE_STRATEGIES: readonly CacheStrategy[] = ['cdc', 'ttl', 'hybrid'];
+
+/** The options of schema.json (preset-schema.json: the same without `strategy`, which the preset fixes). */
+export interface CacheDomainOptions {
+  name: string;
+  strategy?: CacheStrategy;
+  sourceRoot?: string;
+  project?: string;
+  path?: string;
+  spec?: boolean;
+  specFileSuffix?: string;
+  flat?: boolean;
+  skipImport?: boolean;
+  language?: string;
+}

@@ -1,0 +1,162 @@
+import { execFile } from 'child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { promisify } from 'util';
+
+/**
+ * The cache-domain schematic end to end, as a developer runs it: the real Nest
+ * CLI on a scratch copy of the repository, then the TypeScript compiler and the
+ * generated spec files. Nothing here needs Postgres or Redis.
+ */
+
+const ROOT = join(__dirname, '..', '..');
+const BFF = 'apps/bff/src';
+const execFileAsync = promisify(execFile);
+
+interface Result {
+  code: number;
+  output: string;
+}
+
+/** Runs a command in the scratch copy; never throws, so a failure's output reaches the assertion. */
+async function run(dir: string, command: string, args: string[]): Promise<Result> {
+  // A jest run inside this one must not think it is one of its workers.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('JEST_')));
+  try {
+    const { stdout, stderr } = await execFileAsync(command, args, {
+      cwd: dir,
+      env: { ...env, CI: 'true', FORCE_COLOR: '0' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const failed = err as { code?: number; stdout?: string; stderr?: string; message: string };
+    return {
+      code: typeof failed.code === 'number' ? failed.code : 1,
+      output: `${failed.stdout ?? ''}${failed.stderr ?? ''}${failed.message}`,
+    };
+  }
+}
+
+/** The repository without node_modules (linked), build output or other helpers' tests. */
+function scratchCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cachegate-schematics-'));
+  const skip = (from: string) => !/[\\/](node_modules|dist|coverage)([\\/]|$)/.test(from.slice(ROOT.length));
+  for (const entry of ['apps', 'libs']) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true, filter: skip });
+  const rootFiles = readdirSync(ROOT).filter((f) =>
+    /^(tsconfig.*\.json|nest-cli\.json|package\.json|jest\..*\.js)$/.test(f),
+  );
+  for (const file of rootFiles) cpSync(join(ROOT, file), join(dir, file));
+  // jest.base.js applies the swagger transformer from test/.
+  for (const file of ['test/jest-e2e.config.js', 'test/swagger-transformer.js'])
+    cpSync(join(ROOT, file), join(dir, file));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
+  let dir: string;
+  const read = (file: string) => readFileSync(join(dir, file), 'utf8');
+
+  beforeAll(async () => {
+    dir = scratchCopy();
+    // What `npm ci` does through `prepare`, on this copy's sources.
+    const build = await run(dir, process.execPath, ['libs/schematics/build.js']);
+    expect(build).toMatchObject({ code: 0 });
+  }, 60_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('generates a ttl domain with the preset schematic', async () => {
+    const result = await run(dir, 'npx', [
+      '--no',
+      'nest',
+      'g',
+      '-c',
+      './libs/schematics',
+      'cache-domain-ttl',
+      'widgets',
+      '-p',
+      'bff',
+    ]);
+    expect(result.code).toBe(0);
+    expect(existsSync(join(dir, BFF, 'widgets/widgets.module.ts'))).toBe(true);
+    expect(existsSync(join(dir, BFF, 'widgets/widgets-cdc.controller.ts'))).toBe(false);
+    expect(read(`${BFF}/widgets/widgets-cache.service.ts`)).toContain(`item: { strategy: 'ttl', ttlSeconds: 90 },`);
+    expect(read(`${BFF}/domains.module.ts`)).toMatch(/imports: \[[^\]]*WidgetsModule\]/);
+    expect(read(`${BFF}/cdc-domains.module.ts`)).not.toContain('widgets');
+  }, 60_000);
+
+  it('generates a cdc domain when nobody can answer the strategy prompt', async () => {
+    const result = await run(dir, 'npx', [
+      '--no',
+      'nest',
+      'g',
+      '-c',
+      './libs/schematics',
+      'cache-domain',
+      'gadgets',
+      '-p',
+      'bff',
+    ]);
+    expect(result.code).toBe(0);
+    expect(read(`${BFF}/gadgets/gadgets-cdc.controller.ts`)).toContain(`@EventPattern('cdc.gadgets.v1')`);
+    expect(read(`${BFF}/gadgets/gadgets-cache.service.ts`)).toContain(`item: { strategy: 'cdc' },`);
+    const cdcDomains = read(`${BFF}/cdc-domains.module.ts`);
+    expect(cdcDomains).toMatch(/CDC_STREAMS: string\[\] = \[[^\]]*'cdc\.gadgets\.v1'\]/);
+    expect(cdcDomains).toMatch(/imports: \[[^\]]*GadgetsCdcModule\]/);
+  }, 60_000);
+
+  it('registers nothing twice when run again', async () => {
+    const before = [read(`${BFF}/domains.module.ts`), read(`${BFF}/cdc-domains.module.ts`)];
+    const result = await run(dir, 'npx', [
+      '--no',
+      'nest',
+      'g',
+      '-c',
+      './libs/schematics',
+      'cache-domain-cdc',
+      'gadgets',
+      '-p',
+      'bff',
+    ]);
+    expect(result.code).toBe(0);
+    expect([read(`${BFF}/domains.module.ts`), read(`${BFF}/cdc-domains.module.ts`)]).toEqual(before);
+  }, 60_000);
+
+  it('leaves a repository that compiles', async () => {
+    const result = await run(dir, process.execPath, [
+      'node_modules/typescript/bin/tsc',
+      '-p',
+      'tsconfig.json',
+      '--noEmit',
+    ]);
+    expect(result.output).toBe('');
+    expect(result.code).toBe(0);
+  }, 90_000);
+
+  it('generates spec files that pass without edits', async () => {
+    const report = join(dir, 'jest-report.json');
+    const result = await run(dir, process.execPath, [
+      'node_modules/jest/bin/jest.js',
+      '--config',
+      'jest.config.js',
+      '--ci',
+      '--json',
+      `--outputFile=${report}`,
+      `${BFF}/widgets/`,
+      `${BFF}/gadgets/`,
+    ]);
+    expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({ code: 0, output: '' });
+    const summary = JSON.parse(readFileSync(report, 'utf8')) as {
+      numTotalTestSuites: number;
+      numFailedTests: number;
+      numPassedTests: number;
+    };
+    expect(summary).toMatchObject({ numTotalTestSuites: 4, numFailedTests: 0 });
+    expect(summary.numPassedTests).toBeGreaterThan(10);
+  }, 90_000);
+});
