@@ -1,5 +1,6 @@
 import { call, json } from '../harness/http';
 import { useTestContext } from '../harness/test-context';
+import { settle } from './support';
 
 describe('cache read path (basic)', () => {
   const ctx = useTestContext();
@@ -10,6 +11,8 @@ describe('cache read path (basic)', () => {
     const product = json(
       await call(app, 'POST', '/catalog/products', { sku: 'TEA-1', name: 'Green', priceCents: 100, currency: 'EUR', categoryId: category.id }),
     );
+    // The create's own invalidation echo must not land while the first GET fills (it would keep the fill out of L1).
+    await settle(app);
     const first = await call(app, 'GET', `/catalog/products/${product.id}`);
     const second = await call(app, 'GET', `/catalog/products/${product.id}`);
     expect(first.headers['x-cache']).toBe('MISS');

@@ -5,7 +5,7 @@ import { RedisNames } from './redis-names';
 import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA } from './stale-fill-guard';
 
 interface FencedRedis extends Redis {
-  cacheAcquireLease(lease: string, sequence: string, token: string, leaseMs: number): Promise<string | null>;
+  cacheAcquireLease(lease: string, sequence: string, entry: string, token: string, leaseMs: number, unlessFilled: number): Promise<string | null>;
   cacheFill(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
   cacheInvalidate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
 }
@@ -37,7 +37,7 @@ export class RedisCacheStore {
     readonly names: RedisNames,
     readonly breaker: CircuitBreaker,
   ) {
-    redis.defineCommand('cacheAcquireLease', { numberOfKeys: 2, lua: ACQUIRE_LEASE_LUA });
+    redis.defineCommand('cacheAcquireLease', { numberOfKeys: 3, lua: ACQUIRE_LEASE_LUA });
     redis.defineCommand('cacheFill', { lua: FILL_LUA });
     redis.defineCommand('cacheInvalidate', { lua: INVALIDATE_LUA });
     this.redis = redis as FencedRedis;
@@ -93,10 +93,14 @@ export class RedisCacheStore {
     });
   }
 
-  /** Takes the fill lease; answers the fence sequence, or undefined when another filler holds it. */
-  async acquireLease(key: string, token: string, leaseMs: number): Promise<number | undefined> {
+  /**
+   * Takes the fill lease; answers the fence sequence, or undefined when another
+   * filler holds it or (`unlessFilled`) the entry has been written meanwhile.
+   */
+  async acquireLease(key: string, token: string, leaseMs: number, unlessFilled = true): Promise<number | undefined> {
+    const n = this.names;
     const seq = await this.guard(() =>
-      this.redis.cacheAcquireLease(this.names.lease(key), this.names.fenceSequence, token, leaseMs),
+      this.redis.cacheAcquireLease(n.lease(key), n.fenceSequence, n.entry(key), token, leaseMs, unlessFilled ? 1 : 0),
     );
     return seq === null ? undefined : Number(seq);
   }

@@ -36,4 +36,30 @@ describe('SingleFlight', () => {
     expect(again.joined).toBe(false);
     expect(await again.promise).toBe(1);
   });
+
+  it('after forget, new callers start a new flight and the old one does not remove it', async () => {
+    const flights = new SingleFlight<string>();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const old = flights.run('k', async () => {
+      await gate;
+      return 'old';
+    });
+    flights.forget(['k']);
+    let releaseNew!: () => void;
+    const gateNew = new Promise<void>((r) => (releaseNew = r));
+    const fresh = flights.run('k', async () => {
+      await gateNew;
+      return 'new';
+    });
+    expect(fresh.joined).toBe(false);
+    release();
+    expect(await old.promise).toBe('old');
+    // The old flight settled; the new one is still joinable.
+    const joiner = flights.run('k', async () => 'unused');
+    expect(joiner.joined).toBe(true);
+    releaseNew();
+    expect(await Promise.all([fresh.promise, joiner.promise])).toEqual(['new', 'new']);
+    expect(flights.size).toBe(0);
+  });
 });

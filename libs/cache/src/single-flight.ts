@@ -10,15 +10,27 @@ export class SingleFlight<T> {
   run(key: string, fn: () => Promise<T>): { promise: Promise<T>; joined: boolean } {
     const running = this.flights.get(key);
     if (running) return { promise: running, joined: true };
-    const promise = (async () => {
+    let promise: Promise<T> | undefined = undefined;
+    promise = (async () => {
       try {
         return await fn();
       } finally {
-        this.flights.delete(key);
+        // Only our own entry: after `forget` the key may belong to a newer flight.
+        if (this.flights.get(key) === promise) this.flights.delete(key);
       }
     })();
     this.flights.set(key, promise);
     return { promise, joined: false };
+  }
+
+  /**
+   * Stops new callers from joining the running flights of these keys (they
+   * start their own); the running ones still settle for those already waiting.
+   * Used when a key is invalidated: a flight that began before may bring back
+   * the old value, and nobody asking after the invalidation should get it.
+   */
+  forget(keys: Iterable<string>): void {
+    for (const key of keys) this.flights.delete(key);
   }
 
   get size(): number {

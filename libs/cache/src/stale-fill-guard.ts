@@ -41,11 +41,14 @@ export const FENCE_TTL_MS = 60_000;
 export const MAX_FILL_MS = 30_000;
 
 /**
- * KEYS: lease, fence sequence.  ARGV: token, lease ms.
+ * KEYS: lease, fence sequence, entry.  ARGV: token, lease ms, unless filled (1/0).
  * Takes the lease and returns the fence sequence at this instant, or nil when
- * another filler holds the lease.
+ * another filler holds the lease or, with "unless filled", has already written
+ * the entry (it finished between our L2 miss and this call: poll, do not read
+ * the source again). A caller that found an unreadable entry passes 0 to replace it.
  */
 export const ACQUIRE_LEASE_LUA = `
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return false end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return redis.call('GET', KEYS[2]) or '0'
 end

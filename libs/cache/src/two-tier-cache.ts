@@ -70,8 +70,12 @@ export class TwoTierCache {
     this.domains.set(domain.domain, domain);
   }
 
-  /** Counts keys dropped anywhere (as seen on the channel) against their domain. */
+  /**
+   * Keys dropped anywhere, as seen on the channel: in-process fills of them that
+   * began before are not joined any more, and the keys count against their domain.
+   */
   countInvalidated(keys: readonly string[]): void {
+    this.flights.forget(keys);
     for (const key of keys) {
       const domain = this.domains.get(key.slice(0, key.indexOf(':')));
       if (domain) domain.invalidations++;
@@ -110,9 +114,12 @@ export class TwoTierCache {
   /** Drops keys and dependency views everywhere (L2, every instance's L1); returns the keys dropped. */
   async invalidate(keys: readonly string[], dependencies: readonly string[] = []): Promise<string[]> {
     this.l1.delete(keys);
+    // A fill that began before this may bring back the old value: later readers must not join it.
+    this.flights.forget(keys);
     const dropped = await this.store.invalidate(keys, dependencies, this.options.instanceId);
     // The channel echoes this to us too; dropping now gives read-your-writes on this instance.
     this.l1.delete(dropped);
+    this.flights.forget(dropped);
     return dropped;
   }
 
@@ -143,14 +150,15 @@ export class TwoTierCache {
     // Opened before L2 is read: an invalidation arriving while we read fences the L1 write.
     const ticket = this.l1.begin(key);
     try {
-      const cached = this.decode(await this.store.get(key));
+      const raw = await this.store.get(key);
+      const cached = this.decode(raw);
       if (cached) {
         bucket.counters.hits++;
         bucket.counters.l2Hits++;
         this.l1.commit(ticket, cached, this.remainingTtl(bucket, cached));
         return { entry: cached, status: 'HIT-L2' };
       }
-      return await this.fillOrWait(bucket, key, load, ticket);
+      return await this.fillOrWait(bucket, key, load, ticket, raw === null);
     } catch (err) {
       if (!(err instanceof CacheUnavailableError)) throw err;
       return this.bypass(bucket, load);
@@ -170,13 +178,16 @@ export class TwoTierCache {
     key: string,
     load: () => Promise<View>,
     ticket: ReadTicket,
+    /** False when L2 holds an entry this instance cannot read: the fill replaces it. */
+    absent: boolean,
   ): Promise<CacheRead> {
     const token = `${this.options.instanceId}:${++this.tokens}`;
     const deadline = Date.now() + this.waitMs;
     let leased = false;
     for (let attempt = 0; ; attempt++) {
       if (!leased) {
-        const sequence = await this.store.acquireLease(key, token, this.leaseMs);
+        // "Unless filled": someone who filled between our L2 miss and now is polled for, not read again.
+        const sequence = await this.store.acquireLease(key, token, this.leaseMs, absent);
         if (sequence !== undefined) return this.fill(bucket, key, load, ticket, token, sequence);
       }
       if (Date.now() >= deadline) {
@@ -192,6 +203,7 @@ export class TwoTierCache {
         return { entry: filled, status: 'HIT-L2' };
       }
       leased = probe.leased;
+      absent = probe.value === null;
     }
   }
 

@@ -21,6 +21,9 @@ export class AppConfigModule {
           // Tests must not pick up a developer's .env.
           ignoreEnvFile: (overrides.NODE_ENV ?? process.env.NODE_ENV) === 'test',
           validate: (raw) => validateEnvironment({ ...raw, ...overrides }),
+          // Read only the validated values: @nestjs/config copies them into process.env, so
+          // falling back to process.env would let one app see another's settings in tests.
+          skipProcessEnv: true,
         }),
       ],
       exports: [ConfigModule],

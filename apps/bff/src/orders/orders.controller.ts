@@ -1,11 +1,11 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { CachedRead } from '@app/cache';
-import { IdParams } from '@app/http';
+import { AccountParams, IdParams } from '@app/http';
 import { OrdersCacheService } from './orders-cache.service';
 import { ordersKeys } from './orders.keys';
 import { CreateOrderDto } from './dto/create-order.dto';
-import { AccountParams, AddOrderItemDto, ChangeOrderItemDto, ChangeOrderStatusDto, OrderItemParams } from './dto/order-changes.dto';
+import { AddOrderItemDto, ChangeOrderItemDto, ChangeOrderStatusDto, OrderItemParams } from './dto/order-changes.dto';
 import { OrderSummaryView, OrderView } from './orders.views';
 import { OrdersService } from './orders.service';
 

@@ -1,5 +1,5 @@
 import { cacheKey, patternSegment, uuidSegment } from '@app/cache';
-import { ACCOUNT_ID_PATTERN } from './dto/create-order.dto';
+import { ACCOUNT_ID_PATTERN } from '@app/http';
 
 /** Every cache key of the orders domain (SPEC §5.1). Identifiers are validated here. */
 export const ORDERS = 'orders';

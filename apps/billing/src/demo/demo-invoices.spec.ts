@@ -1,7 +1,8 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { DEMO_ACCOUNTS as BFF_DEMO_ACCOUNTS } from '../../../bff/src/demo/demo-data';
-import { ACCOUNT_ID_PATTERN, CreateInvoiceDto } from '../invoices/dto/invoice.dto';
+import { ACCOUNT_ID_PATTERN } from '@app/http';
+import { CreateInvoiceDto } from '../invoices/dto/invoice.dto';
 import { DEMO_ACCOUNTS, demoInvoices } from './demo-invoices';
 
 describe('demo invoices', () => {

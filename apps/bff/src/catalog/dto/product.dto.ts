@@ -12,10 +12,7 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
-import { LowerCase } from '@app/http';
-
-/** ISO 4217 codes are stored upper case (the validator alone also accepts "eur"). */
-export const CURRENCY_PATTERN = /^[A-Z]{3}$/;
+import { IsUpperCaseCurrency, LowerCase } from '@app/http';
 
 /** The largest value of a Postgres `integer` column. */
 export const MAX_INT32 = 2_147_483_647;
@@ -36,7 +33,7 @@ export class CreateProductDto {
   priceCents: number;
 
   /** ISO 4217 code, upper case (e.g. EUR). */
-  @IsISO4217CurrencyCode() @Matches(CURRENCY_PATTERN, { message: 'currency must be upper case' })
+  @IsISO4217CurrencyCode() @IsUpperCaseCurrency()
   currency: string;
 
   @LowerCase() @IsUUID('all')

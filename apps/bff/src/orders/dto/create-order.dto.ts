@@ -19,12 +19,9 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { LowerCase } from '@app/http';
+import { IsAccountId, IsUpperCaseCurrency, LowerCase } from '@app/http';
 
-export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_ITEM_QUANTITY = 1000;
-/** ISO 4217 codes are stored upper case (the validator alone also accepts "eur"). */
-const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 
 export class ShippingAddress {
   @IsString() @Length(1, 200)
@@ -59,11 +56,11 @@ export class OrderLineDto {
 }
 
 export class CreateOrderDto {
-  @IsString() @Matches(ACCOUNT_ID_PATTERN, { message: 'accountId must match ^[A-Za-z0-9_-]{1,64}$' })
+  @IsString() @IsAccountId()
   accountId: string;
 
   /** ISO 4217 code, upper case; every product of the order must be priced in it. */
-  @IsISO4217CurrencyCode() @Matches(CURRENCY_PATTERN, { message: 'currency must be upper case' })
+  @IsISO4217CurrencyCode() @IsUpperCaseCurrency()
   currency: string;
 
   @IsEmail() @MaxLength(254)

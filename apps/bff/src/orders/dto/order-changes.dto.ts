@@ -1,7 +1,7 @@
 import { IsIn, IsInt, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
 import { LowerCase } from '@app/http';
 import { ORDER_STATUSES, OrderStatus } from '../order-status';
-import { ACCOUNT_ID_PATTERN, MAX_ITEM_QUANTITY, OrderLineDto } from './create-order.dto';
+import { MAX_ITEM_QUANTITY, OrderLineDto } from './create-order.dto';
 
 export class ChangeOrderStatusDto {
   @IsIn(ORDER_STATUSES)
@@ -22,10 +22,4 @@ export class OrderItemParams {
 
   @LowerCase() @IsUUID('all')
   itemId: string;
-}
-
-/** `:accountId` path parameter. */
-export class AccountParams {
-  @IsString() @Matches(ACCOUNT_ID_PATTERN, { message: 'accountId must match ^[A-Za-z0-9_-]{1,64}$' })
-  accountId: string;
 }

@@ -1,15 +1,12 @@
 import { PartialType, PickType } from '@nestjs/swagger';
 import { IsIn, IsInt, IsISO4217CurrencyCode, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsUpperCaseCurrency } from '@app/http';
 import { IsCalendarDate } from '../calendar-date';
 import { INVOICE_STATUSES, InvoiceStatus } from '../invoice-status';
 
-/** The same account ids as the BFF's (SPEC §2), checked again by the database. */
-export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const INVOICE_NUMBER_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 /** The largest value of a Postgres integer. */
 export const MAX_TOTAL_CENTS = 2_147_483_647;
-/** ISO 4217 codes are stored upper case (the validator alone also accepts "eur"). */
-const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 
 export class CreateInvoiceDto {
   /** Unique across all accounts, e.g. INV-2026-0001: letters, digits and dashes. */
@@ -29,7 +26,7 @@ export class CreateInvoiceDto {
 
   /** ISO 4217 code, upper case. */
   @IsISO4217CurrencyCode()
-  @Matches(CURRENCY_PATTERN, { message: 'currency must be upper case' })
+  @IsUpperCaseCurrency()
   currency: string;
 
   /** A calendar date, YYYY-MM-DD. */
@@ -47,10 +44,3 @@ export class UpdateInvoiceDto extends PartialType(
     skipNullProperties: false,
   },
 ) {}
-
-/** `:accountId` path parameter. */
-export class AccountParams {
-  @IsString()
-  @Matches(ACCOUNT_ID_PATTERN, { message: 'accountId must match ^[A-Za-z0-9_-]{1,64}$' })
-  accountId: string;
-}

@@ -1,0 +1,132 @@
+import { createCategory, createProduct, ProductBody } from '../harness/fixtures';
+import { useTestContext } from '../harness/test-context';
+import { App, call, expectStatus, get200, json, settle, xcache } from './support';
+
+/**
+ * SPEC §5.5 / §9.5 (granular): a change drops exactly the views built from
+ * what changed. Listings record their products and category; the categories
+ * list records every category and is dropped only when a productCount can
+ * change (a product inserted, deleted, moved, or (de)activated).
+ */
+describe('dependency tracking (catalog)', () => {
+  const ctx = useTestContext();
+  let app: App;
+  let a1: ProductBody;
+  let a2: ProductBody;
+  let slugA: string;
+  let slugB: string;
+  let categoryA: string;
+  let categoryB: string;
+
+  const views = () => ({
+    categories: '/catalog/categories',
+    listingA: `/catalog/categories/${slugA}/products`,
+    listingB: `/catalog/categories/${slugB}/products`,
+    productA1: `/catalog/products/${a1.id}`,
+    availabilityA1: `/catalog/products/${a1.id}/availability`,
+  });
+  type View = keyof ReturnType<typeof views>;
+
+  /** Reads every view until each is in L1. */
+  async function warm(): Promise<void> {
+    await settle(app);
+    for (const url of Object.values(views())) {
+      await get200(app, url);
+      expect([url, xcache(await get200(app, url))]).toEqual([url, 'HIT-L1']);
+    }
+  }
+
+  /** The X-Cache each view answers now (reading it once). */
+  async function statuses(): Promise<Record<View, string | undefined>> {
+    const result = {} as Record<View, string | undefined>;
+    for (const [name, url] of Object.entries(views()) as [View, string][]) result[name] = xcache(await get200(app, url));
+    return result;
+  }
+
+  const countOf = async (categoryId: string): Promise<number> =>
+    json<any[]>(await get200(app, '/catalog/categories')).find((c) => c.id === categoryId).productCount;
+  const idsIn = async (slug: string): Promise<string[]> =>
+    json(await get200(app, `/catalog/categories/${slug}/products`)).products.map((p: any) => p.id);
+
+  beforeAll(async () => {
+    app = await ctx().startBff();
+    const a = await createCategory(app, { name: 'A dependency test' });
+    const b = await createCategory(app, { name: 'B dependency test' });
+    [slugA, slugB, categoryA, categoryB] = [a.slug, b.slug, a.id, b.id];
+    a1 = await createProduct(app, a.id, { name: 'A one', stock: 5 });
+    a2 = await createProduct(app, a.id, { name: 'A two', stock: 5 });
+    await createProduct(app, b.id, { name: 'B one', stock: 5 });
+  });
+
+  it("a price change refills the product and A's listing only; B's listing and the categories list stay cached", async () => {
+    await warm();
+    expectStatus(await call(app, 'PATCH', `/catalog/products/${a1.id}`, { priceCents: 4242 }), 200);
+    expect(await statuses()).toEqual({ categories: 'HIT-L1', listingA: 'MISS', listingB: 'HIT-L1', productA1: 'MISS', availabilityA1: 'HIT-L1' });
+    const listing = json(await get200(app, views().listingA));
+    expect(listing.products.find((p: any) => p.id === a1.id).priceCents).toBe(4242);
+  });
+
+  it('a stock change refills the availability only', async () => {
+    await warm();
+    expectStatus(await call(app, 'PUT', `/catalog/products/${a1.id}/stock`, { quantity: 99 }), 200);
+    expect(await statuses()).toEqual({ categories: 'HIT-L1', listingA: 'HIT-L1', listingB: 'HIT-L1', productA1: 'HIT-L1', availabilityA1: 'MISS' });
+    expect(json(await get200(app, views().availabilityA1)).quantity).toBe(99);
+  });
+
+  it('deactivating and reactivating a product changes productCount: categories and its listing are refilled', async () => {
+    await warm();
+    const count = await countOf(categoryA);
+    expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { active: false }), 200);
+    expect(await statuses()).toMatchObject({ categories: 'MISS', listingA: 'MISS', listingB: 'HIT-L1' });
+    expect(await countOf(categoryA)).toBe(count - 1);
+    expect(await idsIn(slugA)).not.toContain(a2.id);
+
+    // An inactive product is in no listing's dependency set: its category's set brings it back.
+    await warm();
+    expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { active: true }), 200);
+    expect(await statuses()).toMatchObject({ categories: 'MISS', listingA: 'MISS', listingB: 'HIT-L1' });
+    expect(await countOf(categoryA)).toBe(count);
+    expect(await idsIn(slugA)).toContain(a2.id);
+  });
+
+  it('moving a product refills both listings and the categories list', async () => {
+    await warm();
+    const [countA, countB] = [await countOf(categoryA), await countOf(categoryB)];
+    expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { categoryId: categoryB }), 200);
+    expect(await statuses()).toMatchObject({ categories: 'MISS', listingA: 'MISS', listingB: 'MISS', productA1: 'HIT-L1' });
+    expect([await countOf(categoryA), await countOf(categoryB)]).toEqual([countA - 1, countB + 1]);
+    expect(await idsIn(slugA)).not.toContain(a2.id);
+    expect(await idsIn(slugB)).toContain(a2.id);
+    expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { categoryId: categoryA }), 200);
+  });
+
+  it("inserting and deleting a product in B refills B's listing and the categories list, not A's listing", async () => {
+    await warm();
+    const countB = await countOf(categoryB);
+    const added = await createProduct(app, categoryB, { name: 'B added' });
+    expect(await statuses()).toMatchObject({ categories: 'MISS', listingA: 'HIT-L1', listingB: 'MISS', productA1: 'HIT-L1' });
+    expect(await countOf(categoryB)).toBe(countB + 1);
+    expect(await idsIn(slugB)).toContain(added.id);
+
+    await get200(app, `/catalog/products/${added.id}`);
+    await warm();
+    expectStatus(await call(app, 'DELETE', `/catalog/products/${added.id}`), 204);
+    expect(await statuses()).toMatchObject({ categories: 'MISS', listingA: 'HIT-L1', listingB: 'MISS', productA1: 'HIT-L1' });
+    expect(await countOf(categoryB)).toBe(countB);
+    expect(await idsIn(slugB)).not.toContain(added.id);
+    expect((await call(app, 'GET', `/catalog/products/${added.id}`)).statusCode).toBe(404);
+  });
+
+  it("a product change in A with a plain description edit leaves B's listing cached", async () => {
+    await warm();
+    expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { description: 'edited' }), 200);
+    expect(await statuses()).toEqual({ categories: 'HIT-L1', listingA: 'MISS', listingB: 'HIT-L1', productA1: 'HIT-L1', availabilityA1: 'HIT-L1' });
+  });
+
+  it('renaming a category refills the categories list and its own listing', async () => {
+    await warm();
+    expectStatus(await call(app, 'PATCH', `/catalog/categories/${categoryB}`, { name: 'B renamed' }), 200);
+    expect(await statuses()).toEqual({ categories: 'MISS', listingA: 'HIT-L1', listingB: 'MISS', productA1: 'HIT-L1', availabilityA1: 'HIT-L1' });
+    expect(json(await get200(app, views().listingB)).category.name).toBe('B renamed');
+  });
+});

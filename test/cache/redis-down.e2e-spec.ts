@@ -1,0 +1,143 @@
+import { createCategoryWithProduct, createOrder, ProductBody, productBody, tag } from '../harness/fixtures';
+import { HttpMethod } from '../harness/http';
+import { RedisServer } from '../harness/redis-server';
+import { useTestContext } from '../harness/test-context';
+import { App, call, expectStatus, get200, json, l1Of, Response, waitFor, xcache } from './support';
+
+/**
+ * SPEC §3 errors / §5.8: Redis unreachable is not an error. Reads go to the
+ * source (BYPASS), writes succeed, /health says redis is down; when Redis is
+ * back the cache is used again. Runs against a throwaway redis-server.
+ */
+
+/** Refused connections fail at once (tens of ms); the budget only leaves room for a loaded machine. */
+const DOWN_BUDGET_MS = 2500;
+/** A hung server costs at most the command timeout (1 s) before the call falls back. */
+const HUNG_BUDGET_MS = 4000;
+
+describe('Redis unreachable', () => {
+  const ctx = useTestContext();
+  let redis: RedisServer;
+  let app: App;
+  let product: ProductBody;
+  let orderId: string;
+  let accountId: string;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    app = await ctx().startBff({ REDIS_URL: redis.url });
+    ({ product } = await createCategoryWithProduct(app, { stock: 100 }));
+    const order = await createOrder(app, [{ productId: product.id, quantity: 1 }]);
+    [orderId, accountId] = [order.id, order.accountId];
+  });
+
+  afterEach(async () => {
+    // A failed test must not leave the next one without Redis.
+    redis.resume();
+    await redis.start();
+  });
+
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  /** Sends a request and checks it did not fail with a 5xx (but the health check's 503) nor take longer than `budgetMs`. */
+  async function timed(method: HttpMethod, url: string, body: unknown, budgetMs: number): Promise<Response> {
+    const started = Date.now();
+    const res = await call(app, method, url, body);
+    const elapsed = Date.now() - started;
+    const failed = res.statusCode >= 500 && !(url === '/health' && res.statusCode === 503);
+    expect([method, url, failed ? res.body : 'no 5xx', elapsed <= budgetMs ? 'in time' : `${elapsed} ms`]).toEqual([method, url, 'no 5xx', 'in time']);
+    return res;
+  }
+
+  const health = () => call(app, 'GET', '/health');
+
+  async function cachedAgain(url: string): Promise<void> {
+    await waitFor(async () => (await health()).statusCode === 200, '/health to answer 200 again', 10_000);
+    await waitFor(() => l1Of(app).active, 'L1 to be back on', 5000);
+    // The breaker may still let only a probe through; wait until a read is cached again.
+    await waitFor(async () => xcache(await get200(app, url)) === 'HIT-L1', `${url} to be served from L1 again`, 10_000);
+  }
+
+  it('down: reads bypass, writes succeed, /health is 503; back up: cached again', async () => {
+    const productUrl = `/catalog/products/${product.id}`;
+    expect(xcache(await get200(app, productUrl))).toBe('MISS');
+    expect(xcache(await get200(app, productUrl))).toBe('HIT-L1');
+    expect((await health()).statusCode).toBe(200);
+
+    await redis.stop();
+    await waitFor(() => !l1Of(app).active, 'the invalidation channel to drop', 3000);
+    expect(l1Of(app).size).toBe(0);
+
+    // Reads: every cached route, including one that was cached, answers from the source.
+    const reads = [
+      productUrl,
+      `${productUrl}/availability`,
+      '/catalog/categories',
+      `/orders/${orderId}`,
+      `/accounts/${accountId}/orders`,
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const url of reads) {
+        const res = await timed('GET', url, undefined, DOWN_BUDGET_MS);
+        expect([url, res.statusCode, xcache(res)]).toEqual([url, 200, 'BYPASS']);
+      }
+    }
+
+    // Writes succeed, and the reads that follow show them.
+    const patched = await timed('PATCH', productUrl, { name: 'Written while Redis was down' }, DOWN_BUDGET_MS);
+    expectStatus(patched, 200);
+    expect(json(await timed('GET', productUrl, undefined, DOWN_BUDGET_MS)).name).toBe('Written while Redis was down');
+    expectStatus(await timed('PUT', `${productUrl}/stock`, { quantity: 77 }, DOWN_BUDGET_MS), 200);
+    expect(json(await timed('GET', `${productUrl}/availability`, undefined, DOWN_BUDGET_MS)).quantity).toBe(77);
+    expectStatus(await timed('POST', '/catalog/products', productBody(product.categoryId), DOWN_BUDGET_MS), 201);
+    const order = await timed('POST', '/orders', { accountId, currency: 'EUR', customerEmail: 'down@example.com', shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' }, items: [{ productId: product.id, quantity: 1 }] }, DOWN_BUDGET_MS);
+    expectStatus(order, 201);
+    expectStatus(await timed('PATCH', `/orders/${orderId}`, { status: 'paid' }, DOWN_BUDGET_MS), 200);
+    expect(json<any[]>(await timed('GET', `/accounts/${accountId}/orders`, undefined, DOWN_BUDGET_MS))).toHaveLength(2);
+
+    // Health: redis down (503), database still up; the cache's own stats still answer.
+    const down = await timed('GET', '/health', undefined, DOWN_BUDGET_MS);
+    expect(down.statusCode).toBe(503);
+    const body = json(down);
+    expect(body.status).toBe('error');
+    expect(body.error.redis.status).toBe('down');
+    expect(body.details.database.status).toBe('up');
+    const stats = json(await timed('GET', '/health/catalog/cache', undefined, DOWN_BUDGET_MS));
+    expect(stats.metrics.product.bypassed).toBeGreaterThan(0);
+
+    // Back on the same port (empty, as a replaced node would be).
+    await redis.start();
+    await cachedAgain(productUrl);
+    expect(json(await get200(app, productUrl)).name).toBe('Written while Redis was down');
+    const newOrder = `/orders/${json(order).id}`;
+    expect(xcache(await get200(app, newOrder))).toBe('MISS');
+    expect(xcache(await get200(app, newOrder))).toBe('HIT-L1');
+    const up = json(await health());
+    expect(up.info.redis).toMatchObject({ status: 'up', l1: 'on' });
+  });
+
+  it('hung (accepts, never answers): requests fall back within the command timeout, none hangs', async () => {
+    const productUrl = `/catalog/products/${product.id}`;
+    await cachedAgain(productUrl);
+    redis.pause();
+    try {
+      const cold = [`/catalog/products/${product.id}/availability`, `/accounts/acct-${tag()}/orders`, `/orders/${orderId}`];
+      for (const url of cold) {
+        const res = await timed('GET', url, undefined, HUNG_BUDGET_MS);
+        expect([url, res.statusCode]).toEqual([url, 200]);
+        expect(['BYPASS', 'MISS']).toContain(xcache(res));
+      }
+      expectStatus(await timed('PATCH', productUrl, { name: 'Written while Redis hung' }, HUNG_BUDGET_MS), 200);
+      // Redis could not be told: this instance dropped its own L1 copy at least, so it reads its write.
+      expect(json(await timed('GET', productUrl, undefined, HUNG_BUDGET_MS)).name).toBe('Written while Redis hung');
+      const res = await timed('GET', '/health', undefined, HUNG_BUDGET_MS);
+      expect(res.statusCode).toBe(503);
+      expect(json(res).error.redis.status).toBe('down');
+    } finally {
+      redis.resume();
+    }
+    await waitFor(async () => (await health()).statusCode === 200, '/health to answer 200 again', 10_000);
+  });
+});

@@ -1,0 +1,169 @@
+import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
+import { CategoriesService } from '../../apps/bff/src/catalog/categories.service';
+import { ProductsService } from '../../apps/bff/src/catalog/products.service';
+import { createCategoryWithProduct, createProduct } from '../harness/fixtures';
+import { useTestContext } from '../harness/test-context';
+import { InvalidationBus } from '../../libs/cache/src/invalidation-bus';
+import { App, call, counters, delta, expectStatus, get, get200, holdFirstCall, json, l1Of, rawRedis, waitFor, within, xcache } from './support';
+
+/**
+ * SPEC §5.4, made deterministic: a fill reads the source (t1), the data changes
+ * and is invalidated, then the fill tries to write (t2). The fill must be
+ * discarded in both tiers, returned to its caller, and counted.
+ */
+describe('stale fills are discarded', () => {
+  const ctx = useTestContext();
+  let app: App;
+  let other: App;
+  const redis = rawRedis();
+
+  beforeAll(async () => {
+    app = await ctx().startBff();
+    other = await ctx().startBff();
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+  afterAll(() => redis.disconnect());
+
+  const entryExists = async (key: string) => (await redis.exists(`${ctx().redisPrefix}${key}`)) === 1;
+
+  it('a product fill that raced with a change + invalidation returns the old body, is not stored, and is counted', async () => {
+    const { product, category } = await createCategoryWithProduct(app, { name: 'Old name' });
+    const url = `/catalog/products/${product.id}`;
+    const before = await counters(app, 'catalog', 'product');
+    const held = holdFirstCall(app.get(ProductsService), 'get');
+
+    const pending = get(app, url);
+    await held.read;
+    // The change lands after the fill read the row: plain SQL, then the invalidation a writer would send.
+    await ctx().sql.query(`UPDATE catalog.products SET name = 'New name' WHERE id = $1`, [product.id]);
+    await app.get(CatalogCacheService).changed({
+      aggregate: 'product',
+      id: product.id,
+      kind: 'updated',
+      categoryIds: [category.id],
+      membershipChanged: false,
+    });
+    held.release();
+
+    const stale = await pending;
+    expect(stale.statusCode).toBe(200);
+    expect(json(stale).name).toBe('Old name'); // the truth at t1, still answered to its caller
+    expect(xcache(stale)).toBe('MISS');
+    expect(delta(before, await counters(app, 'catalog', 'product'))).toEqual({ misses: 1, staleFillsDiscarded: 1 });
+    expect(await entryExists(`catalog:product:${product.id}`)).toBe(false);
+    expect(l1Of(app).get(`catalog:product:${product.id}`)).toBeUndefined();
+
+    const next = await get200(app, url);
+    expect(xcache(next)).toBe('MISS');
+    expect(json(next).name).toBe('New name');
+    expect(xcache(await get200(app, url))).toBe('HIT-L1');
+    expect(json(await get200(other, url)).name).toBe('New name');
+  });
+
+  it('the same race with the change made by a PATCH on another instance', async () => {
+    const { product } = await createCategoryWithProduct(app, { priceCents: 100 });
+    const url = `/catalog/products/${product.id}`;
+    const held = holdFirstCall(app.get(ProductsService), 'get');
+
+    const pending = get(app, url);
+    await held.read;
+    expectStatus(await call(other, 'PATCH', url, { priceCents: 200 }), 200);
+    held.release();
+
+    expect(json(await pending).priceCents).toBe(100);
+    for (const instance of [app, other]) {
+      const res = await get200(instance, url);
+      expect(json(res).priceCents).toBe(200);
+    }
+  });
+
+  it('a listing fill held open while a product of its category changes is discarded (dependency fence)', async () => {
+    const { product, category } = await createCategoryWithProduct(app, { priceCents: 500 });
+    await createProduct(app, category.id);
+    const url = `/catalog/categories/${category.slug}/products`;
+    const before = await counters(app, 'catalog', 'listing');
+    const held = holdFirstCall(app.get(CategoriesService), 'listing');
+
+    const pending = get(app, url);
+    await held.read;
+    // The listing's key is in no dependency set yet (its first fill is in flight): only the fence can catch this.
+    await ctx().sql.query(`UPDATE catalog.products SET price_cents = 900 WHERE id = $1`, [product.id]);
+    await app.get(CatalogCacheService).changed({
+      aggregate: 'product',
+      id: product.id,
+      kind: 'updated',
+      categoryIds: [category.id],
+      membershipChanged: false,
+    });
+    held.release();
+
+    const stale = await pending;
+    expect(json(stale).products.find((p: any) => p.id === product.id).priceCents).toBe(500);
+    expect(delta(before, await counters(app, 'catalog', 'listing'))).toEqual({ misses: 1, staleFillsDiscarded: 1 });
+    expect(await entryExists(`catalog:listing:${category.slug}`)).toBe(false);
+
+    const next = await get200(app, url);
+    expect(xcache(next)).toBe('MISS');
+    expect(json(next).products.find((p: any) => p.id === product.id).priceCents).toBe(900);
+  });
+
+  it('a read sent after the invalidation does not join the stale fill still in flight (read-your-writes)', async () => {
+    const { product } = await createCategoryWithProduct(app, { name: 'Before' });
+    const url = `/catalog/products/${product.id}`;
+    const held = holdFirstCall(app.get(ProductsService), 'get');
+
+    const pending = get(app, url);
+    await held.read;
+    expectStatus(await call(app, 'PATCH', url, { name: 'After' }), 200);
+
+    // Same instance, after the write answered: must see the write, and must not wait for the doomed fill.
+    const afterWrite = await within(get(app, url), 2000);
+    held.release();
+    expect(afterWrite).not.toBe('pending');
+    if (afterWrite === 'pending') return;
+    expect(json(afterWrite).name).toBe('After');
+    expect(json(await pending).name).toBe('Before');
+    expect(json(await get200(app, url)).name).toBe('After');
+  });
+
+  it('on another instance too, once the invalidation reached it', async () => {
+    const { product } = await createCategoryWithProduct(app, { name: 'Before' });
+    const url = `/catalog/products/${product.id}`;
+    const held = holdFirstCall(other.get(ProductsService), 'get');
+
+    const pending = get(other, url);
+    await held.read;
+    const received = other.get(InvalidationBus).received;
+    expectStatus(await call(app, 'PATCH', url, { name: 'After' }), 200);
+    await waitFor(() => other.get(InvalidationBus).received > received, 'the invalidation to reach the other instance');
+
+    const afterWrite = await within(get(other, url), 2000);
+    held.release();
+    expect(afterWrite).not.toBe('pending');
+    if (afterWrite === 'pending') return;
+    expect(json(afterWrite).name).toBe('After');
+    expect(json(await pending).name).toBe('Before');
+  });
+
+  it("another instance waiting on a doomed fill's lease fills afresh instead of waiting for it", async () => {
+    const { product } = await createCategoryWithProduct(app, { name: 'Before' });
+    const url = `/catalog/products/${product.id}`;
+    const held = holdFirstCall(app.get(ProductsService), 'get');
+
+    const pending = get(app, url);
+    await held.read;
+    // `other` misses L2 and waits for app's lease.
+    const waiting = get(other, url);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The write's invalidation revokes the lease: the waiter takes it and reads the new row.
+    expectStatus(await call(app, 'PATCH', url, { name: 'After' }), 200);
+    const waited = await within(waiting, 1500);
+    held.release();
+    expect(waited).not.toBe('pending');
+    if (waited === 'pending') return;
+    expect(json(waited).name).toBe('After');
+    expect(json(await pending).name).toBe('Before');
+    for (const instance of [app, other]) expect(json(await get200(instance, url)).name).toBe('After');
+  });
+});

@@ -1,0 +1,215 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CACHE_REDIS, CACHE_SUBSCRIBER } from '../../libs/cache/src/cache.constants';
+import { L1Cache } from '../../libs/cache/src/l1-cache';
+import { RedisNames } from '../../libs/cache/src/redis-names';
+import { createCategory, createOrder, createProduct, expectStatus, tag } from '../harness/fixtures';
+import { call, json, Response } from '../harness/http';
+import { TEST_REDIS_URL } from '../harness/test-database';
+
+/** Shared by the test/cache suites: reading cache headers, waiting, gating source reads, seeding. */
+
+export type App = NestFastifyApplication;
+
+export function xcache(res: Response): string | undefined {
+  const value = res.headers['x-cache'];
+  return value === undefined ? undefined : String(value);
+}
+
+export async function get(app: App, url: string, headers: Record<string, string> = {}): Promise<Response> {
+  return call(app, 'GET', url, undefined, headers);
+}
+
+/** A GET that must answer 200; returns the response. */
+export async function get200(app: App, url: string, headers: Record<string, string> = {}): Promise<Response> {
+  const res = await get(app, url, headers);
+  expectStatus(res, 200);
+  return res;
+}
+
+/** Polls `check` until it holds; fails with `what` after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(10);
+  }
+}
+
+/** A promise the test opens by hand. */
+export class Gate {
+  readonly promise: Promise<void>;
+  open!: () => void;
+  constructor() {
+    this.promise = new Promise<void>((resolve) => (this.open = resolve));
+  }
+}
+
+type AsyncMethodKeys<T> = { [K in keyof T]: T[K] extends (...args: any[]) => Promise<any> ? K : never }[keyof T];
+
+/**
+ * Spies on a source method (a service the cached handler calls on a miss): every
+ * call goes through to the real method (real Postgres), then waits `delayMs` (also when it throws), so
+ * concurrent misses overlap for certain. `spy.mock.calls.length` = source reads.
+ */
+export function slowSource<T extends object, K extends AsyncMethodKeys<T>>(target: T, method: K, delayMs: number): jest.SpyInstance {
+  const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
+  return jest.spyOn(target as any, method as any).mockImplementation((async (...args: unknown[]) => {
+    try {
+      return await original(...args);
+    } finally {
+      await sleep(delayMs);
+    }
+  }) as any);
+}
+
+export interface HeldSource {
+  spy: jest.SpyInstance;
+  /** Resolves once the held call has read the source (the value it will return is fixed from then on). */
+  read: Promise<void>;
+  /** Lets the held call return. */
+  release: () => void;
+}
+
+/**
+ * Holds the first call of a source method open: it reads the source for real,
+ * then waits until `release()`. Later calls go straight through. This makes the
+ * window between a fill's source read (t1) and its cache write (t2) as long as
+ * the test wants (SPEC §5.4).
+ */
+export function holdFirstCall<T extends object, K extends AsyncMethodKeys<T>>(target: T, method: K): HeldSource {
+  const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
+  const read = new Gate();
+  const release = new Gate();
+  let first = true;
+  const spy = jest.spyOn(target as any, method as any).mockImplementation((async (...args: unknown[]) => {
+    if (!first) return original(...args);
+    first = false;
+    const value = await original(...args);
+    read.open();
+    await release.promise;
+    return value;
+  }) as any);
+  return { spy, read: read.promise, release: () => release.open() };
+}
+
+/** Settles with `promise`'s value, or with 'pending' if it has not settled within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
+  const timer = sleep(ms, 'pending' as const, { ref: false });
+  return Promise.race([promise, timer]);
+}
+
+export async function cacheStats(app: App, domain: 'catalog' | 'orders'): Promise<any> {
+  return json(await get200(app, `/health/${domain}/cache`));
+}
+
+export type Counters = Record<'hits' | 'misses' | 'l1Hits' | 'l2Hits' | 'coalesced' | 'staleFillsDiscarded' | 'bypassed', number>;
+
+/** One bucket's counters now (from /health/<domain>/cache). */
+export async function counters(app: App, domain: 'catalog' | 'orders', bucket: string): Promise<Counters> {
+  return (await cacheStats(app, domain)).metrics[bucket];
+}
+
+/** Counter changes between two readings (only the fields that moved). */
+export function delta(before: Counters, after: Counters): Partial<Counters> {
+  const moved: Partial<Counters> = {};
+  for (const field of Object.keys(after) as (keyof Counters)[]) {
+    const d = after[field] - (before[field] ?? 0);
+    if (d !== 0) moved[field] = d;
+  }
+  return moved;
+}
+
+/**
+ * Waits until every invalidation published so far has reached `app`'s
+ * invalidation channel. A write's own echo arrives a moment after the write
+ * answered; if it lands while the next read of that key is filling, that fill
+ * is (safely) kept out of L1. Tests that expect HIT-L1 right after writing
+ * settle first: a sentinel message is published and awaited, and pub/sub keeps
+ * order, so everything before it has been handled.
+ */
+export async function settle(app: App): Promise<void> {
+  const subscriber = app.get<symbol, Redis>(CACHE_SUBSCRIBER);
+  const channel = app.get(RedisNames).invalidationChannel;
+  const token = `settle-${randomBytes(4).toString('hex')}`;
+  let listener: (channel: string, text: string) => void = () => undefined;
+  const seen = new Promise<void>((resolve) => {
+    listener = (ch, text) => {
+      if (ch === channel && text.includes(token)) resolve();
+    };
+    subscriber.on('message', listener);
+  });
+  try {
+    // Republished now and then: one sent while the subscriber is reconnecting is lost, like any pub/sub message.
+    for (let attempt = 0; ; attempt++) {
+      await app.get<symbol, Redis>(CACHE_REDIS).publish(channel, JSON.stringify({ keys: [], origin: token }));
+      if ((await within(seen, 200)) !== 'pending') return;
+      if (attempt >= 15) throw new Error('the invalidation channel did not deliver a sentinel within 3 s');
+    }
+  } finally {
+    subscriber.off('message', listener);
+  }
+}
+
+export function l1Of(app: App): L1Cache {
+  return app.get(L1Cache);
+}
+
+/** A plain ioredis client on the test Redis (or another URL), for looking at raw values; disconnect it when done. */
+export function rawRedis(url = TEST_REDIS_URL): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1 });
+}
+
+/** One of everything the cached routes serve, created through `app`. */
+export interface World {
+  categoryId: string;
+  slug: string;
+  productId: string;
+  orderId: string;
+  accountId: string;
+  /** The six cached GET routes (SPEC §3), by bucket. */
+  routes: Record<'product' | 'availability' | 'categories' | 'listing' | 'detail' | 'summaries', string>;
+}
+
+export async function seedWorld(app: App): Promise<World> {
+  const category = await createCategory(app);
+  const product = await createProduct(app, category.id, { stock: 50 });
+  await createProduct(app, category.id, { stock: 5 });
+  const accountId = `acct-${tag()}`;
+  const order = await createOrder(app, [{ productId: product.id, quantity: 2 }], { accountId });
+  return {
+    categoryId: category.id,
+    slug: category.slug,
+    productId: product.id,
+    orderId: order.id,
+    accountId,
+    routes: {
+      product: `/catalog/products/${product.id}`,
+      availability: `/catalog/products/${product.id}/availability`,
+      categories: '/catalog/categories',
+      listing: `/catalog/categories/${category.slug}/products`,
+      detail: `/orders/${order.id}`,
+      summaries: `/accounts/${accountId}/orders`,
+    },
+  };
+}
+
+/**
+ * Changes, with plain SQL and without telling any cache, something every one
+ * of the world's routes shows.
+ */
+export async function changeWorldBehindTheCache(sql: import('pg').Pool, world: World): Promise<void> {
+  const t = tag();
+  await sql.query(`UPDATE catalog.products SET name = $2 WHERE id = $1`, [world.productId, `Renamed ${t}`]);
+  await sql.query(`UPDATE catalog.stock_levels SET quantity = quantity + 7 WHERE product_id = $1`, [world.productId]);
+  await sql.query(`UPDATE catalog.categories SET name = $2 WHERE id = $1`, [world.categoryId, `Category renamed ${t}`]);
+  await sql.query(`UPDATE orders.orders SET customer_email = $2, total_cents = total_cents + 1 WHERE id = $1`, [
+    world.orderId,
+    `changed-${t}@example.com`,
+  ]);
+}
+
+export { call, json, Response, expectStatus, tag };
