@@ -122,6 +122,10 @@ export class EnvironmentVariables {
   @Expose() @Matches(/^postgres(ql)?:\/\/\S+$/, form('a postgres:// URL'))
   BILLING_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cachegate';
 
+  /** The BFF gives up on a billing call after this long (then serves a stale entry within grace, or 503). */
+  @Expose() @toInteger @IsInt(form('milliseconds 100..60000')) @Min(100, form('milliseconds 100..60000')) @Max(60000, form('milliseconds 100..60000'))
+  BILLING_TIMEOUT_MS = 2000;
+
   @Expose() @toInteger @IsInt(form('seconds >= 1')) @Min(1, form('seconds >= 1'))
   INVOICES_TTL_SECONDS = 90;
 

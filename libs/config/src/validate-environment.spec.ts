@@ -14,6 +14,7 @@ describe('validateEnvironment', () => {
       L1_MAX_BYTES: 64 * 1024 * 1024,
       CDC_MAX_DELIVERIES: 5,
       INVOICES_TTL_SECONDS: 90,
+      BILLING_TIMEOUT_MS: 2000,
       INVOICES_GRACE_SECONDS: 600,
       BILLING_URL: 'http://127.0.0.1:3001',
       BILLING_PORT: 3001,

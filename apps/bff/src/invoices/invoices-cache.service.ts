@@ -1,30 +1,32 @@
 import { Injectable } from '@nestjs/common';
-import { DomainCache, TwoTierCache } from '@app/cache';
+import { ConfigService } from '@nestjs/config';
+import { CacheRead, DomainCache, TwoTierCache } from '@app/cache';
+import type { EnvironmentVariables } from '@app/config';
 import { INVOICES, invoicesKeys as keys } from './invoices.keys';
-
-/** A invoices item changed (inserted, updated or deleted). */
-export interface InvoicesChange {
-  id: string;
-}
-
-/** The keys a change makes stale; only those. */
-export function invoicesInvalidation(change: InvoicesChange): string[] {
-  return [keys.item(change.id)];
-}
+import { InvoicesSource } from './invoices.source';
 
 /**
- * The invoices buckets (SPEC §5.2). `item`: a 90 s TTL, then the source is read again (no CDC).
+ * The invoices bucket (SPEC §5.2): `account`, a TTL (INVOICES_TTL_SECONDS)
+ * with revalidation against apps/billing, which has no CDC. Expired entries
+ * are served for INVOICES_GRACE_SECONDS more while billing is failing.
  */
 @Injectable()
-export class InvoicesCacheService extends DomainCache<'item'> {
-  constructor(cache: TwoTierCache) {
+export class InvoicesCacheService extends DomainCache<'account'> {
+  constructor(
+    cache: TwoTierCache,
+    config: ConfigService<EnvironmentVariables, true>,
+    private readonly source: InvoicesSource,
+  ) {
     super(cache, INVOICES, {
-      item: { strategy: 'ttl', ttlSeconds: 90 },
+      account: {
+        strategy: 'ttl',
+        ttlSeconds: config.get('INVOICES_TTL_SECONDS'),
+        graceSeconds: config.get('INVOICES_GRACE_SECONDS'),
+      },
     });
   }
 
-  /** For writers in this process, after their commit: drops what the change makes stale, never failing the write. */
-  async changed(change: InvoicesChange): Promise<void> {
-    await this.invalidateOrWarn(invoicesInvalidation(change));
+  accountInvoices(accountId: string): Promise<CacheRead> {
+    return this.readRevalidating('account', keys.account(accountId), (etag) => this.source.accountInvoices(accountId, etag));
   }
 }

@@ -1,20 +1,27 @@
-import { Controller, Get, Param } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
-import { CachedRead } from '@app/cache';
-import { IdParams } from '@app/http';
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sendEntry } from '@app/cache';
+import { AccountParams } from '@app/http';
 import { InvoicesCacheService } from './invoices-cache.service';
-import { invoicesKeys } from './invoices.keys';
-import { InvoicesItemView, InvoicesSource } from './invoices.source';
 
 @ApiTags('invoices')
-@Controller('invoices')
+@Controller()
 export class InvoicesController {
-  constructor(private readonly source: InvoicesSource) {}
+  constructor(private readonly invoices: InvoicesCacheService) {}
 
-  /** One item, through the cache: the source is read only on a miss. */
-  @Get(':id')
-  @CachedRead(InvoicesCacheService, 'item', (req) => invoicesKeys.item((req.params as IdParams).id))
-  get(@Param() { id }: IdParams): Promise<InvoicesItemView> {
-    return this.source.read(id);
+  /**
+   * An account's invoices from apps/billing, cached with a TTL and revalidated
+   * with If-None-Match; X-Cache: STALE while billing fails within the grace period.
+   */
+  @Get('accounts/:accountId/invoices')
+  @ApiOkResponse({ description: '[{id, number, status, totalCents, currency, dueDate}]' })
+  async list(
+    @Param() { accountId }: AccountParams,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer | undefined> {
+    const read = await this.invoices.accountInvoices(accountId);
+    return sendEntry(request, reply, read.entry, read.status);
   }
 }

@@ -1,8 +1,10 @@
-import { cacheKey, uuidSegment } from '@app/cache';
+import { cacheKey, patternSegment } from '@app/cache';
+import { ACCOUNT_ID_PATTERN } from '@app/http';
 
 /** Every cache key of the invoices domain (SPEC §5.1). Identifiers are validated here. */
 export const INVOICES = 'invoices';
 
 export const invoicesKeys = {
-  item: (id: unknown) => cacheKey(INVOICES, 'item', uuidSegment(id)),
+  /** An account's invoice list, as apps/billing serves it. */
+  account: (accountId: unknown) => cacheKey(INVOICES, 'account', patternSegment(accountId, ACCOUNT_ID_PATTERN)),
 };

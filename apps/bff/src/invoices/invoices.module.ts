@@ -3,7 +3,7 @@ import { InvoicesCacheService } from './invoices-cache.service';
 import { InvoicesController } from './invoices.controller';
 import { InvoicesSource } from './invoices.source';
 
-/** GET /invoices/:id through the cache (ttl: no CDC handler, so the cache service lives here). */
+/** GET /accounts/:accountId/invoices through a TTL cache over apps/billing (no CDC: the cache service lives here). */
 @Module({
   controllers: [InvoicesController],
   providers: [InvoicesCacheService, InvoicesSource],
