@@ -38,6 +38,7 @@ export class DatabaseModule {
             autoLoadEntities: true,
             // Boot fails fast with one clear line instead of retrying for half a minute.
             retryAttempts: 0,
+            toRetry: () => false,
             };
           },
           dataSourceFactory: async (opts) => {

@@ -37,8 +37,9 @@ async function createDatabase(url: string): Promise<void> {
     await client.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
     logger.log(`created database ${database}`);
   } catch (err) {
-    // Another instance created it between our check and now.
-    if ((err as { code?: string }).code !== '42P04') throw err;
+    // Another process created it between our check and now (42P04, or 23505 when both raced in the catalog).
+    const code = (err as { code?: string }).code;
+    if (code !== '42P04' && code !== '23505') throw err;
   } finally {
     await client.end();
   }
