@@ -4,7 +4,7 @@ import { OrdersService } from '../../apps/bff/src/orders/orders.service';
 import { RedisCacheStore } from '../../libs/cache/src/redis-cache-store';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
-import { App, counters, delta, Gate, get, get200, json, Response, slowSource, xcache } from './support';
+import { App, counters, delta, Gate, get, get200, json, Response, settle, slowSource, xcache } from './support';
 
 /**
  * SPEC §5.3 / §9.4: concurrent misses for one key are served by one source
@@ -34,6 +34,8 @@ describe('coalescing in one process', () => {
 
   it(`${N} concurrent cold GETs of a product → exactly one source read; health shows misses 1, coalesced ${N - 1}`, async () => {
     const { product } = await createCategoryWithProduct(app);
+    // The creation's invalidations (CDC) must not land during the fill (it would be discarded as stale).
+    await settle(app);
     const source = slowSource(app.get(ProductsService), 'get', SOURCE_DELAY_MS);
     const before = await counters(app, 'catalog', 'product');
 
@@ -51,6 +53,7 @@ describe('coalescing in one process', () => {
   it('coalesces listings and orders the same way', async () => {
     const { product, category } = await createCategoryWithProduct(app);
     const order = await createOrder(app, [{ productId: product.id, quantity: 1 }]);
+    await settle(app);
     const listing = slowSource(app.get(CategoriesService), 'listing', SOURCE_DELAY_MS);
     const detail = slowSource(app.get(OrdersService), 'get', SOURCE_DELAY_MS);
     const before = await counters(app, 'orders', 'detail');
@@ -91,6 +94,7 @@ describe('coalescing across two instances', () => {
 
   it(`${N} concurrent cold GETs split over two instances → exactly one source read in total`, async () => {
     const { product } = await createCategoryWithProduct(a);
+    await Promise.all([settle(a), settle(b)]);
     const url = `/catalog/products/${product.id}`;
     const sources = [slowSource(a.get(ProductsService), 'get', SOURCE_DELAY_MS), slowSource(b.get(ProductsService), 'get', SOURCE_DELAY_MS)];
     const before = [await counters(a, 'catalog', 'product'), await counters(b, 'catalog', 'product')];
@@ -110,6 +114,7 @@ describe('coalescing across two instances', () => {
 
   it('an instance that finds the lease free only after the other filled does not read the source again', async () => {
     const { product } = await createCategoryWithProduct(a);
+    await Promise.all([settle(a), settle(b)]);
     const url = `/catalog/products/${product.id}`;
     const sources = [slowSource(a.get(ProductsService), 'get', 0), slowSource(b.get(ProductsService), 'get', 0)];
 

@@ -36,8 +36,12 @@ describe('dependency tracking (catalog)', () => {
     }
   }
 
-  /** The X-Cache each view answers now (reading it once). */
+  /**
+   * The X-Cache each view answers once the writes so far have been invalidated
+   * (through CDC, a moment after they answered), reading each view once.
+   */
   async function statuses(): Promise<Record<View, string | undefined>> {
+    await settle(app);
     const result = {} as Record<View, string | undefined>;
     for (const [name, url] of Object.entries(views()) as [View, string][]) result[name] = xcache(await get200(app, url));
     return result;

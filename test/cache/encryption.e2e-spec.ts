@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createCategoryWithProduct, createOrder, tag } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
-import { App, get200, json, rawRedis, xcache } from './support';
+import { App, get200, json, rawRedis, settle, xcache } from './support';
 
 /** SPEC §5.7: buckets holding personal data are AES-256-GCM encrypted in Redis; the others are readable. */
 describe('encryption at rest', () => {
@@ -29,6 +29,8 @@ describe('encryption at rest', () => {
     const address = { name: `Grace ${t}`, line1: `${t} Compiler Lane`, city: `Arlington${t}`, postalCode: `PC${t}`, country: 'US' };
     const email = `grace.${t}@example.com`;
     const order = await createOrder(app, [{ productId: product.id, quantity: 1 }], { customerEmail: email, shippingAddress: address });
+    // The creation's invalidations (CDC) must not drop the entry the test fills and then looks at in Redis.
+    await settle(app);
     return { order, email, address };
   }
 
@@ -63,6 +65,7 @@ describe('encryption at rest', () => {
 
   it('a catalog product is stored as readable JSON after its header line', async () => {
     const { product } = await createCategoryWithProduct(app, { name: `Readable ${tag()}` });
+    await settle(app);
     const res = await get200(app, `/catalog/products/${product.id}`);
     const value = await raw(`catalog:product:${product.id}`);
     const newline = value.indexOf(0x0a);

@@ -187,6 +187,8 @@ describe('If-Match on writes (optimistic concurrency)', () => {
 
     const interfered = (await interfere()) as Response;
     if (interfered.statusCode >= 300) throw new Error(`interfering write failed: ${interfered.statusCode} ${interfered.body}`);
+    // Its invalidation comes through CDC, a moment after it answered.
+    await settle(app);
 
     const before = await snapshotDatabase(ctx().sql);
     const refused = await send(write, staleEtag);
@@ -205,7 +207,8 @@ describe('If-Match on writes (optimistic concurrency)', () => {
     expectStatus(accepted, status);
     await written(ctx().sql);
 
-    // The write invalidated the resource: its GET shows the new state, not the cached one.
+    // The write invalidated the resource (through CDC): its GET shows the new state, not the cached one.
+    await settle(app);
     const after = await call(app, 'GET', resource);
     if (after.statusCode === 200) {
       expect(xcache(after)).toBe('MISS');
@@ -221,6 +224,7 @@ describe('If-Match on writes (optimistic concurrency)', () => {
     expectStatus(await call(app, 'PATCH', url, { priceCents: 10 }, { 'if-match': '*' }), 200);
     const etag = String((await get200(app, url)).headers.etag);
     expectStatus(await call(app, 'PATCH', url, { priceCents: 11 }, { 'if-match': `"old", ${etag}` }), 200);
+    await settle(app);
     expect(json(await get200(app, url)).priceCents).toBe(11);
   });
 });

@@ -3,7 +3,7 @@ import { CACHE_SUBSCRIBER } from '../../libs/cache/src/cache.constants';
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
-import { App, call, expectStatus, get200, json, l1Of, rawRedis, settle, waitFor, xcache } from './support';
+import { App, call, expectStatus, get200, json, l1Of, rawRedis, settle, sqlUnseenByCdc, waitFor, waitForCdc, xcache } from './support';
 
 /** SPEC §5.6: invalidations reach every instance's L1 over a Redis channel; losing the channel clears L1. */
 describe('L1 across instances', () => {
@@ -55,14 +55,25 @@ describe('L1 across instances', () => {
       expect(json(l).products[0].name).toBe('New');
     });
 
-    it('a change made with plain SQL and announced on one instance', async () => {
-      const { product, category } = await createCategoryWithProduct(one, { priceCents: 100 });
+    it('a change made with plain SQL reaches both L1s through CDC, nobody announcing it', async () => {
+      const { product } = await createCategoryWithProduct(one, { priceCents: 100 });
       const url = `/catalog/products/${product.id}`;
       await inBothL1(url);
       await ctx().sql.query('UPDATE catalog.products SET price_cents = 321 WHERE id = $1', [product.id]);
+      await dropped(one, `catalog:product:${product.id}`);
+      await dropped(two, `catalog:product:${product.id}`);
+      for (const app of [one, two]) expect(json(await get200(app, url)).priceCents).toBe(321);
+    });
+
+    it('an invalidation applied on one instance (the CDC handler\'s call) reaches the L1 of the other', async () => {
+      const { product, category } = await createCategoryWithProduct(one, { priceCents: 100 });
+      const url = `/catalog/products/${product.id}`;
+      await inBothL1(url);
+      // Capture off: no CDC event, so the only announcement is the one made here, on `one`.
+      await sqlUnseenByCdc(ctx().sql, [['UPDATE catalog.products SET price_cents = 321 WHERE id = $1', [product.id]]]);
       await one
         .get(CatalogCacheService)
-        .changed({ aggregate: 'product', id: product.id, kind: 'updated', categoryIds: [category.id], membershipChanged: false });
+        .apply({ aggregate: 'product', id: product.id, kind: 'updated', categoryIds: [category.id], membershipChanged: false });
       await dropped(two, `catalog:product:${product.id}`);
       expect(json(await get200(two, url)).priceCents).toBe(321);
     });
@@ -129,9 +140,20 @@ describe('L1 across instances', () => {
       const url = `/catalog/products/${product.id}`;
       await inBothL1(url);
 
-      await killSubscriber(two);
-      // Published while `two` is not subscribed: `two` never receives this message.
-      expectStatus(await call(one, 'PATCH', url, { name: 'During partition' }), 200);
+      // `two` stays disconnected until the test reconnects it (ioredis reads retryStrategy at each close).
+      const subscriber = two.get<symbol, Redis>(CACHE_SUBSCRIBER);
+      const retryStrategy = subscriber.options.retryStrategy;
+      subscriber.options.retryStrategy = () => null;
+      try {
+        await killSubscriber(two);
+        // Applied and published (through CDC) while `two` is not subscribed: `two` never receives this message.
+        expectStatus(await call(one, 'PATCH', url, { name: 'During partition' }), 200);
+        await waitForCdc(one);
+        expect(l1Of(two).active).toBe(false);
+      } finally {
+        subscriber.options.retryStrategy = retryStrategy;
+      }
+      await subscriber.connect();
       await waitFor(() => l1Of(two).active, 'the subscriber to reconnect', 5000);
 
       const res = await get200(two, url);

@@ -11,7 +11,8 @@ describe('cache read path (basic)', () => {
     const product = json(
       await call(app, 'POST', '/catalog/products', { sku: 'TEA-1', name: 'Green', priceCents: 100, currency: 'EUR', categoryId: category.id }),
     );
-    // The create's own invalidation echo must not land while the first GET fills (it would keep the fill out of L1).
+    // The create's invalidation (CDC, a moment after the write answered) must not land while the first GET fills
+    // (it would keep the fill out of L1, or drop it).
     await settle(app);
     const first = await call(app, 'GET', `/catalog/products/${product.id}`);
     const second = await call(app, 'GET', `/catalog/products/${product.id}`);
@@ -24,6 +25,8 @@ describe('cache read path (basic)', () => {
     expect(notModified.body).toBe('');
 
     await call(app, 'PATCH', `/catalog/products/${product.id}`, { name: 'Sencha' });
+    // The write does not touch the cache: the CDC pipeline drops the entry once the change is processed.
+    await settle(app);
     const after = await call(app, 'GET', `/catalog/products/${product.id}`);
     expect(after.headers['x-cache']).toBe('MISS');
     expect(json(after).name).toBe('Sencha');

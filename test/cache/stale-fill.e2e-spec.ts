@@ -1,15 +1,18 @@
-import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { CategoriesService } from '../../apps/bff/src/catalog/categories.service';
 import { ProductsService } from '../../apps/bff/src/catalog/products.service';
 import { createCategoryWithProduct, createProduct } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
-import { InvalidationBus } from '../../libs/cache/src/invalidation-bus';
-import { App, call, counters, delta, expectStatus, get, get200, holdFirstCall, json, l1Of, rawRedis, waitFor, within, xcache } from './support';
+import { App, call, counters, delta, expectStatus, get, get200, holdFirstCall, json, l1Of, rawRedis, settle, waitForCdc, within, xcache } from './support';
 
 /**
  * SPEC §5.4, made deterministic: a fill reads the source (t1), the data changes
  * and is invalidated, then the fill tries to write (t2). The fill must be
  * discarded in both tiers, returned to its caller, and counted.
+ *
+ * Writes invalidate only through the CDC pipeline (SPEC §1), so each test holds
+ * the fill open until the change has been processed (waitForCdc / settle), and
+ * settles the setup's own invalidations before the fill starts: one landing
+ * during the held fill would discard it for the wrong reason.
  */
 describe('stale fills are discarded', () => {
   const ctx = useTestContext();
@@ -28,22 +31,17 @@ describe('stale fills are discarded', () => {
   const entryExists = async (key: string) => (await redis.exists(`${ctx().redisPrefix}${key}`)) === 1;
 
   it('a product fill that raced with a change + invalidation returns the old body, is not stored, and is counted', async () => {
-    const { product, category } = await createCategoryWithProduct(app, { name: 'Old name' });
+    const { product } = await createCategoryWithProduct(app, { name: 'Old name' });
     const url = `/catalog/products/${product.id}`;
+    await Promise.all([settle(app), settle(other)]);
     const before = await counters(app, 'catalog', 'product');
     const held = holdFirstCall(app.get(ProductsService), 'get');
 
     const pending = get(app, url);
     await held.read;
-    // The change lands after the fill read the row: plain SQL, then the invalidation a writer would send.
+    // The change lands after the fill read the row: plain SQL, invalidated by the CDC pipeline alone.
     await ctx().sql.query(`UPDATE catalog.products SET name = 'New name' WHERE id = $1`, [product.id]);
-    await app.get(CatalogCacheService).changed({
-      aggregate: 'product',
-      id: product.id,
-      kind: 'updated',
-      categoryIds: [category.id],
-      membershipChanged: false,
-    });
+    await waitForCdc(app);
     held.release();
 
     const stale = await pending;
@@ -54,6 +52,8 @@ describe('stale fills are discarded', () => {
     expect(await entryExists(`catalog:product:${product.id}`)).toBe(false);
     expect(l1Of(app).get(`catalog:product:${product.id}`)).toBeUndefined();
 
+    // The invalidation's echo must not land during the refill (it would keep it out of L1).
+    await settle(app);
     const next = await get200(app, url);
     expect(xcache(next)).toBe('MISS');
     expect(json(next).name).toBe('New name');
@@ -64,14 +64,20 @@ describe('stale fills are discarded', () => {
   it('the same race with the change made by a PATCH on another instance', async () => {
     const { product } = await createCategoryWithProduct(app, { priceCents: 100 });
     const url = `/catalog/products/${product.id}`;
+    await Promise.all([settle(app), settle(other)]);
+    const before = await counters(app, 'catalog', 'product');
     const held = holdFirstCall(app.get(ProductsService), 'get');
 
     const pending = get(app, url);
     await held.read;
     expectStatus(await call(other, 'PATCH', url, { priceCents: 200 }), 200);
+    await waitForCdc(app);
     held.release();
 
     expect(json(await pending).priceCents).toBe(100);
+    expect(delta(before, await counters(app, 'catalog', 'product'))).toEqual({ misses: 1, staleFillsDiscarded: 1 });
+    expect(await entryExists(`catalog:product:${product.id}`)).toBe(false);
+    await Promise.all([settle(app), settle(other)]);
     for (const instance of [app, other]) {
       const res = await get200(instance, url);
       expect(json(res).priceCents).toBe(200);
@@ -82,20 +88,16 @@ describe('stale fills are discarded', () => {
     const { product, category } = await createCategoryWithProduct(app, { priceCents: 500 });
     await createProduct(app, category.id);
     const url = `/catalog/categories/${category.slug}/products`;
+    await Promise.all([settle(app), settle(other)]);
     const before = await counters(app, 'catalog', 'listing');
     const held = holdFirstCall(app.get(CategoriesService), 'listing');
 
     const pending = get(app, url);
     await held.read;
     // The listing's key is in no dependency set yet (its first fill is in flight): only the fence can catch this.
+    // A price change names the product only (no membership change): the fence on its dependency must do it.
     await ctx().sql.query(`UPDATE catalog.products SET price_cents = 900 WHERE id = $1`, [product.id]);
-    await app.get(CatalogCacheService).changed({
-      aggregate: 'product',
-      id: product.id,
-      kind: 'updated',
-      categoryIds: [category.id],
-      membershipChanged: false,
-    });
+    await waitForCdc(app);
     held.release();
 
     const stale = await pending;
@@ -108,16 +110,19 @@ describe('stale fills are discarded', () => {
     expect(json(next).products.find((p: any) => p.id === product.id).priceCents).toBe(900);
   });
 
-  it('a read sent after the invalidation does not join the stale fill still in flight (read-your-writes)', async () => {
+  it('a read sent after the invalidation does not join the stale fill still in flight', async () => {
     const { product } = await createCategoryWithProduct(app, { name: 'Before' });
     const url = `/catalog/products/${product.id}`;
+    await Promise.all([settle(app), settle(other)]);
     const held = holdFirstCall(app.get(ProductsService), 'get');
 
     const pending = get(app, url);
     await held.read;
     expectStatus(await call(app, 'PATCH', url, { name: 'After' }), 200);
+    // Processed (SPEC §9.1) and heard of here, whichever instance's subscriber applied it.
+    await settle(app);
 
-    // Same instance, after the write answered: must see the write, and must not wait for the doomed fill.
+    // Same instance, after the invalidation: must see the write, and must not wait for the doomed fill.
     const afterWrite = await within(get(app, url), 2000);
     held.release();
     expect(afterWrite).not.toBe('pending');
@@ -130,13 +135,14 @@ describe('stale fills are discarded', () => {
   it('on another instance too, once the invalidation reached it', async () => {
     const { product } = await createCategoryWithProduct(app, { name: 'Before' });
     const url = `/catalog/products/${product.id}`;
+    await Promise.all([settle(app), settle(other)]);
     const held = holdFirstCall(other.get(ProductsService), 'get');
 
     const pending = get(other, url);
     await held.read;
-    const received = other.get(InvalidationBus).received;
     expectStatus(await call(app, 'PATCH', url, { name: 'After' }), 200);
-    await waitFor(() => other.get(InvalidationBus).received > received, 'the invalidation to reach the other instance');
+    // Processed, and every invalidation published before has reached `other` (whichever subscriber applied it).
+    await settle(other);
 
     const afterWrite = await within(get(other, url), 2000);
     held.release();
@@ -149,6 +155,7 @@ describe('stale fills are discarded', () => {
   it("another instance waiting on a doomed fill's lease fills afresh instead of waiting for it", async () => {
     const { product } = await createCategoryWithProduct(app, { name: 'Before' });
     const url = `/catalog/products/${product.id}`;
+    await Promise.all([settle(app), settle(other)]);
     const held = holdFirstCall(app.get(ProductsService), 'get');
 
     const pending = get(app, url);
@@ -156,8 +163,9 @@ describe('stale fills are discarded', () => {
     // `other` misses L2 and waits for app's lease.
     const waiting = get(other, url);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    // The write's invalidation revokes the lease: the waiter takes it and reads the new row.
+    // The write's invalidation (CDC) revokes the lease: the waiter takes it and reads the new row.
     expectStatus(await call(app, 'PATCH', url, { name: 'After' }), 200);
+    await waitForCdc(app);
     const waited = await within(waiting, 1500);
     held.release();
     expect(waited).not.toBe('pending');

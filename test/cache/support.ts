@@ -1,10 +1,12 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
+import type { Pool } from 'pg';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CACHE_REDIS, CACHE_SUBSCRIBER } from '../../libs/cache/src/cache.constants';
 import { L1Cache } from '../../libs/cache/src/l1-cache';
 import { RedisNames } from '../../libs/cache/src/redis-names';
+import { waitForCdc } from '../harness/cdc';
 import { createCategory, createOrder, createProduct, expectStatus, tag } from '../harness/fixtures';
 import { call, json, Response } from '../harness/http';
 import { TEST_REDIS_URL } from '../harness/test-database';
@@ -124,14 +126,19 @@ export function delta(before: Counters, after: Counters): Partial<Counters> {
 }
 
 /**
- * Waits until every invalidation published so far has reached `app`'s
- * invalidation channel. A write's own echo arrives a moment after the write
- * answered; if it lands while the next read of that key is filling, that fill
- * is (safely) kept out of L1. Tests that expect HIT-L1 right after writing
- * settle first: a sentinel message is published and awaited, and pub/sub keeps
- * order, so everything before it has been handled.
+ * Waits until every change committed so far has been invalidated and `app`
+ * has heard of it. Writes invalidate only through the CDC pipeline (SPEC §1),
+ * a few milliseconds after they answered: first every committed change is
+ * applied (waitForCdc: outbox published, every stream's group without lag or
+ * pending entries), which may have happened on another instance; then the
+ * invalidation channel is drained up to now: a sentinel message is published
+ * and awaited, and pub/sub keeps order, so every invalidation published before
+ * it has reached `app`'s L1. An echo that lands while the next read of its key
+ * is filling (safely) keeps that fill out of L1, so tests that expect exact
+ * X-Cache values or counters after writing settle first.
  */
 export async function settle(app: App): Promise<void> {
+  await waitForCdc(app);
   const subscriber = app.get<symbol, Redis>(CACHE_SUBSCRIBER);
   const channel = app.get(RedisNames).invalidationChannel;
   const token = `settle-${randomBytes(4).toString('hex')}`;
@@ -198,18 +205,40 @@ export async function seedWorld(app: App): Promise<World> {
 }
 
 /**
- * Changes, with plain SQL and without telling any cache, something every one
- * of the world's routes shows.
+ * Runs statements in one transaction that change capture does not see
+ * (`session_replication_role = replica` skips the capture triggers, the way a
+ * logical-replication apply or a data-only restore writes): no outbox row, no
+ * CDC event, so no cache is told. Needs a superuser (the test server's
+ * `postgres`). For tests that must tell a hit from a refill, or announce a
+ * change themselves without the pipeline announcing it too.
  */
-export async function changeWorldBehindTheCache(sql: import('pg').Pool, world: World): Promise<void> {
+export async function sqlUnseenByCdc(sql: Pool, statements: [text: string, params: unknown[]][]): Promise<void> {
+  const client = await sql.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL session_replication_role = replica`);
+    for (const [text, params] of statements) await client.query(text, params);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Changes, with plain SQL and without telling any cache (not even through
+ * CDC: see sqlUnseenByCdc), something every one of the world's routes shows.
+ */
+export async function changeWorldBehindTheCache(sql: Pool, world: World): Promise<void> {
   const t = tag();
-  await sql.query(`UPDATE catalog.products SET name = $2 WHERE id = $1`, [world.productId, `Renamed ${t}`]);
-  await sql.query(`UPDATE catalog.stock_levels SET quantity = quantity + 7 WHERE product_id = $1`, [world.productId]);
-  await sql.query(`UPDATE catalog.categories SET name = $2 WHERE id = $1`, [world.categoryId, `Category renamed ${t}`]);
-  await sql.query(`UPDATE orders.orders SET customer_email = $2, total_cents = total_cents + 1 WHERE id = $1`, [
-    world.orderId,
-    `changed-${t}@example.com`,
+  await sqlUnseenByCdc(sql, [
+    [`UPDATE catalog.products SET name = $2 WHERE id = $1`, [world.productId, `Renamed ${t}`]],
+    [`UPDATE catalog.stock_levels SET quantity = quantity + 7 WHERE product_id = $1`, [world.productId]],
+    [`UPDATE catalog.categories SET name = $2 WHERE id = $1`, [world.categoryId, `Category renamed ${t}`]],
+    [`UPDATE orders.orders SET customer_email = $2, total_cents = total_cents + 1 WHERE id = $1`, [world.orderId, `changed-${t}@example.com`]],
   ]);
 }
 
-export { call, json, Response, expectStatus, tag };
+export { call, json, Response, expectStatus, tag, waitForCdc };

@@ -7,7 +7,6 @@ import {
   createCategoryWithProduct,
   createProduct,
   errorOf,
-  eventually,
   expectStatus,
   FOUNDATION_ENV,
   ISO_TIMESTAMP_PATTERN,
@@ -21,6 +20,7 @@ import {
   UNKNOWN_ID,
   UUID_PATTERN,
 } from '../harness/fixtures';
+import { waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useTestContext } from '../harness/test-context';
 
@@ -56,33 +56,32 @@ describe('catalog REST API (SPEC §3)', () => {
       await createProduct(app, charlie.id, { active: false });
       await createProduct(app, bravo.id);
 
-      // The list is a shared view: an earlier test may have cached it, and the invalidation may trail the write.
-      await eventually(async () => {
-        const res = await call(app, 'GET', '/catalog/categories');
-        expectStatus(res, 200);
-        const list: any[] = json(res);
-        for (const item of list) expect(keysOf(item)).toEqual(sorted(CATEGORY_SUMMARY_FIELDS));
-        const mine = list.filter((c) => [alpha.id, bravo.id, charlie.id].includes(c.id));
-        expect(mine).toEqual([
-          { id: alpha.id, slug: `alpha-${t}`, name: `Alpha ${t}`, productCount: 2 },
-          { id: bravo.id, slug: `bravo-${t}`, name: `Bravo ${t}`, productCount: 1 },
-          { id: charlie.id, slug: `charlie-${t}`, name: `Charlie ${t}`, productCount: 0 },
-        ]);
-        // The whole list is in name order (the database's collation), not just the rows of this test.
-        const { rows } = await ctx().sql.query<{ id: string }>('SELECT id FROM catalog.categories ORDER BY name, id');
-        expect(list.map((c) => c.id)).toEqual(rows.map((r) => r.id));
-      });
+      // The list is a shared view an earlier test may have cached: it is fresh once the writes' CDC events are processed.
+      await waitForCdc(app);
+      const res = await call(app, 'GET', '/catalog/categories');
+      expectStatus(res, 200);
+      const list: any[] = json(res);
+      for (const item of list) expect(keysOf(item)).toEqual(sorted(CATEGORY_SUMMARY_FIELDS));
+      const mine = list.filter((c) => [alpha.id, bravo.id, charlie.id].includes(c.id));
+      expect(mine).toEqual([
+        { id: alpha.id, slug: `alpha-${t}`, name: `Alpha ${t}`, productCount: 2 },
+        { id: bravo.id, slug: `bravo-${t}`, name: `Bravo ${t}`, productCount: 1 },
+        { id: charlie.id, slug: `charlie-${t}`, name: `Charlie ${t}`, productCount: 0 },
+      ]);
+      // The whole list is in name order (the database's collation), not just the rows of this test.
+      const { rows } = await ctx().sql.query<{ id: string }>('SELECT id FROM catalog.categories ORDER BY name, id');
+      expect(list.map((c) => c.id)).toEqual(rows.map((r) => r.id));
     });
 
     it('productCount follows activation, deactivation and deletion of products', async () => {
       const category = await createCategory(app);
       const a = await createProduct(app, category.id);
       const b = await createProduct(app, category.id);
-      // The list is read, then changed: each read after a write must show it (allowing for invalidation lag).
-      const expectCount = (n: number) =>
-        eventually(async () => {
-          expect(json(await call(app, 'GET', '/catalog/categories')).find((c: any) => c.id === category.id).productCount).toBe(n);
-        });
+      // The list is read, then changed: each read once the write's CDC event is processed must show it.
+      const expectCount = async (n: number) => {
+        await waitForCdc(app);
+        expect(json(await call(app, 'GET', '/catalog/categories')).find((c: any) => c.id === category.id).productCount).toBe(n);
+      };
       await expectCount(2);
       expectStatus(await call(app, 'PATCH', `/catalog/products/${a.id}`, { active: false }), 200);
       await expectCount(1);
@@ -527,32 +526,36 @@ describe('catalog REST API (SPEC §3)', () => {
   });
 
   describe('writes made with plain SQL are visible through the API', () => {
-    // A view cached before such a write is dropped by the CDC pipeline a few milliseconds after the
-    // commit, hence eventually(); each read still has to show the new state within its deadline.
+    // Each view is read (cached) first. The CDC pipeline drops it a few milliseconds after the SQL commit;
+    // once the event is processed (waitForCdc) every read has to show the new state (SPEC §9.1).
     const get = (url: string) => call(app, 'GET', url);
 
     it('an UPDATE of a product shows its new name and a bumped version', async () => {
       const { product } = await createCategoryWithProduct(app);
+      await waitForCdc(app);
+      expectStatus(await get(`/catalog/products/${product.id}`), 200);
       await ctx().sql.query(`UPDATE catalog.products SET name = 'Renamed By SQL' WHERE id = $1`, [product.id]);
-      await eventually(async () => {
-        const res = await get(`/catalog/products/${product.id}`);
-        expectStatus(res, 200);
-        const body = json(res);
-        expect(body).toEqual({ ...product, name: 'Renamed By SQL', version: product.version + 1, updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN) });
-        expect(Date.parse(body.updatedAt)).toBeGreaterThan(Date.parse(product.updatedAt));
-      });
+      await waitForCdc(app);
+      const res = await get(`/catalog/products/${product.id}`);
+      expectStatus(res, 200);
+      const body = json(res);
+      expect(body).toEqual({ ...product, name: 'Renamed By SQL', version: product.version + 1, updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN) });
+      expect(Date.parse(body.updatedAt)).toBeGreaterThan(Date.parse(product.updatedAt));
     });
 
     it('an UPDATE of stock shows in the availability', async () => {
       const { product } = await createCategoryWithProduct(app, { stock: 2 });
+      await waitForCdc(app);
+      expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({ quantity: 2 });
       await ctx().sql.query('UPDATE catalog.stock_levels SET quantity = 99 WHERE product_id = $1', [product.id]);
-      await eventually(async () => {
-        expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({ quantity: 99, inStock: true });
-      });
+      await waitForCdc(app);
+      expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({ quantity: 99, inStock: true });
     });
 
     it('an INSERTed category and product show in the list and the listing; a product without a stock row has quantity 0', async () => {
       const t = tag();
+      await waitForCdc(app);
+      expectStatus(await get('/catalog/categories'), 200);
       const {
         rows: [category],
       } = await ctx().sql.query(`INSERT INTO catalog.categories (slug, name) VALUES ($1, $2) RETURNING id`, [`sql-${t}`, `Sql ${t}`]);
@@ -562,58 +565,51 @@ describe('catalog REST API (SPEC §3)', () => {
         `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id) VALUES ($1, 'From SQL', 500, 'EUR', $2) RETURNING id`,
         [`SQL-${t.toUpperCase()}`, category.id],
       );
-      await eventually(async () => {
-        const list = json(await get('/catalog/categories'));
-        expect(list.find((c: any) => c.id === category.id)).toEqual({ id: category.id, slug: `sql-${t}`, name: `Sql ${t}`, productCount: 1 });
-      });
-      await eventually(async () => {
-        expect(json(await get(`/catalog/categories/sql-${t}/products`)).products).toEqual([
-          {
-            id: product.id,
-            sku: `SQL-${t.toUpperCase()}`,
-            name: 'From SQL',
-            description: '',
-            priceCents: 500,
-            currency: 'EUR',
-            categoryId: category.id,
-            active: true,
-            version: 1,
-            updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN),
-          },
-        ]);
-      });
-      await eventually(async () => {
-        expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({ productId: product.id, quantity: 0, inStock: false });
-      });
+      await waitForCdc(app);
+      const list = json(await get('/catalog/categories'));
+      expect(list.find((c: any) => c.id === category.id)).toEqual({ id: category.id, slug: `sql-${t}`, name: `Sql ${t}`, productCount: 1 });
+      expect(json(await get(`/catalog/categories/sql-${t}/products`)).products).toEqual([
+        {
+          id: product.id,
+          sku: `SQL-${t.toUpperCase()}`,
+          name: 'From SQL',
+          description: '',
+          priceCents: 500,
+          currency: 'EUR',
+          categoryId: category.id,
+          active: true,
+          version: 1,
+          updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN),
+        },
+      ]);
+      expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({ productId: product.id, quantity: 0, inStock: false });
     });
 
     it('a deactivation by SQL removes the product from the listing and the count', async () => {
       const { category, product } = await createCategoryWithProduct(app);
       const other = await createProduct(app, category.id, { name: 'Stays Active' });
+      await waitForCdc(app);
+      for (const url of [`/catalog/categories/${category.slug}/products`, '/catalog/categories', `/catalog/products/${product.id}`]) {
+        expectStatus(await get(url), 200);
+      }
       await ctx().sql.query('UPDATE catalog.products SET active = false WHERE id = $1', [product.id]);
-      await eventually(async () => {
-        expect(json(await get(`/catalog/categories/${category.slug}/products`)).products.map((p: any) => p.id)).toEqual([other.id]);
-      });
-      await eventually(async () => {
-        expect(json(await get('/catalog/categories')).find((c: any) => c.id === category.id).productCount).toBe(1);
-      });
-      await eventually(async () => {
-        expect(json(await get(`/catalog/products/${product.id}`))).toMatchObject({ active: false, version: 2 });
-      });
+      await waitForCdc(app);
+      expect(json(await get(`/catalog/categories/${category.slug}/products`)).products.map((p: any) => p.id)).toEqual([other.id]);
+      expect(json(await get('/catalog/categories')).find((c: any) => c.id === category.id).productCount).toBe(1);
+      expect(json(await get(`/catalog/products/${product.id}`))).toMatchObject({ active: false, version: 2 });
     });
 
     it('a DELETE by SQL makes the product 404 and removes it from the listing', async () => {
       const { category, product } = await createCategoryWithProduct(app);
+      await waitForCdc(app);
+      for (const url of [`/catalog/products/${product.id}`, `/catalog/products/${product.id}/availability`, `/catalog/categories/${category.slug}/products`]) {
+        expectStatus(await get(url), 200);
+      }
       await ctx().sql.query('DELETE FROM catalog.products WHERE id = $1', [product.id]);
-      await eventually(async () => {
-        expectStatus(await get(`/catalog/products/${product.id}`), 404);
-      });
-      await eventually(async () => {
-        expectStatus(await get(`/catalog/products/${product.id}/availability`), 404);
-      });
-      await eventually(async () => {
-        expect(json(await get(`/catalog/categories/${category.slug}/products`)).products).toEqual([]);
-      });
+      await waitForCdc(app);
+      expectStatus(await get(`/catalog/products/${product.id}`), 404);
+      expectStatus(await get(`/catalog/products/${product.id}/availability`), 404);
+      expect(json(await get(`/catalog/categories/${category.slug}/products`)).products).toEqual([]);
     });
   });
 });

@@ -6,7 +6,6 @@ import {
   createOrder,
   createProduct,
   errorOf,
-  eventually,
   expectStatus,
   FOUNDATION_ENV,
   ISO_TIMESTAMP_PATTERN,
@@ -23,6 +22,7 @@ import {
   UNKNOWN_ID,
   UUID_PATTERN,
 } from '../harness/fixtures';
+import { waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useTestContext } from '../harness/test-context';
 
@@ -505,23 +505,24 @@ describe('orders REST API (SPEC §3)', () => {
     it('a status and item change by SQL shows in the order and the account summary', async () => {
       const p = await product({ priceCents: 100 });
       const order = await createOrder(app, [{ productId: p.id, quantity: 1 }]);
+      // Both views are read (cached) first: the CDC pipeline has to drop them.
+      await waitForCdc(app);
+      expectStatus(await call(app, 'GET', `/orders/${order.id}`), 200);
+      expectStatus(await call(app, 'GET', `/accounts/${order.accountId}/orders`), 200);
       await ctx().sql.query(`UPDATE orders.orders SET status = 'paid' WHERE id = $1`, [order.id]);
       await ctx().sql.query(
         `INSERT INTO orders.order_items (order_id, product_id, sku, name, quantity, unit_price_cents) VALUES ($1, $2, 'EXT-1', 'External', 2, 50)`,
         [order.id, UNKNOWN_ID],
       );
       await ctx().sql.query(`UPDATE orders.orders SET total_cents = 200 WHERE id = $1`, [order.id]);
-      // A view cached before such a write is dropped by the CDC pipeline shortly after the commit.
-      await eventually(async () => {
-        const after = json(await call(app, 'GET', `/orders/${order.id}`));
-        expect(after).toMatchObject({ status: 'paid', totalCents: 200, version: 3 });
-        expect(after.items).toHaveLength(2);
-      });
-      await eventually(async () => {
-        expect(json(await call(app, 'GET', `/accounts/${order.accountId}/orders`))).toEqual([
-          { id: order.id, status: 'paid', totalCents: 200, currency: 'EUR', itemCount: 2, createdAt: order.createdAt },
-        ]);
-      });
+      // Dropped by the CDC pipeline shortly after the commit; once the events are processed, reads show the new state.
+      await waitForCdc(app);
+      const after = json(await call(app, 'GET', `/orders/${order.id}`));
+      expect(after).toMatchObject({ status: 'paid', totalCents: 200, version: 3 });
+      expect(after.items).toHaveLength(2);
+      expect(json(await call(app, 'GET', `/accounts/${order.accountId}/orders`))).toEqual([
+        { id: order.id, status: 'paid', totalCents: 200, currency: 'EUR', itemCount: 2, createdAt: order.createdAt },
+      ]);
     });
   });
 

@@ -2,7 +2,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CdcHealthService } from '../../libs/cdc/src/cdc-health.service';
 
-/** Environment that turns the CDC pipeline on for a test BFF (the harness default is off). */
+/** Environment that turns the CDC pipeline on for a test BFF (the harness default too, since CDC is the only invalidation path). */
 export const CDC_ON = { CDC_RELAY: 'true', CDC_SUBSCRIBER: 'true', CDC_CLAIM_IDLE_MS: '1000' } as const;
 
 /**
@@ -15,7 +15,13 @@ export async function waitForCdc(app: NestFastifyApplication, timeoutMs = 10_000
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const report = await health.report().catch((err: Error) => ({ error: err.message }) as const);
+    // The outbox first, then the streams, never both at once: a row the relay publishes between the two
+    // reads is then already in the stream when it is looked at. (In parallel, a stream read just before
+    // the XADD and an outbox read just after the row was marked published looked settled.)
+    const report = await health
+      .relay()
+      .then(async (relay) => ({ relay, streams: await health.streams() }))
+      .catch((err: Error) => ({ error: err.message }) as const);
     if (!('error' in report)) {
       const settled =
         report.relay.backlog === 0 && Object.values(report.streams).every((s) => s.lag === 0 && s.pending === 0);

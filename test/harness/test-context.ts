@@ -43,9 +43,10 @@ export class TestContext {
       CACHE_KEY_PREFIX: this.redisPrefix,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       CDC_CONSUMER_NAME: `test-${process.pid}-${this.apps.length + 1}`,
-      // Off unless a test asks for the pipeline (tests of the read path invalidate through the API).
-      CDC_RELAY: 'false',
-      CDC_SUBSCRIBER: 'false',
+      // The whole system by default: writes invalidate only through the CDC pipeline (SPEC §1).
+      CDC_RELAY: 'true',
+      CDC_SUBSCRIBER: 'true',
+      CDC_CLAIM_IDLE_MS: '1000',
       ...overrides,
     };
   }

@@ -1,7 +1,8 @@
 import { NestFactory } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { createCdcServer, CdcStats } from '@app/cdc';
+import { connectCdcSubscriber } from '@app/cdc';
 import type { EnvironmentVariables } from '@app/config';
 import { exitOnBootError } from '@app/http';
 import { CacheSyncModule } from './cache-sync.module';
@@ -11,14 +12,16 @@ import { CacheSyncModule } from './cache-sync.module';
  * microservice for the subscriber (CDC_SUBSCRIBER) sharing one DI container.
  */
 async function main(): Promise<void> {
-  const app = await NestFactory.create(CacheSyncModule.forRoot(), { bufferLogs: true, abortOnError: false });
+  // An HTTP adapter is needed to host a microservice, but it never listens. Fastify, because
+  // @nestjs/platform-express (Nest's default driver) is not installed: without an adapter the boot fails.
+  const app = await NestFactory.create(CacheSyncModule.forRoot(), new FastifyAdapter({ logger: false }), {
+    bufferLogs: true,
+    abortOnError: false,
+  });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   const config = app.get(ConfigService<EnvironmentVariables, true>);
-  if (config.get('CDC_SUBSCRIBER')) {
-    app.connectMicroservice({ strategy: createCdcServer(config, app.get(CdcStats)) }, { inheritAppConfig: true });
-    await app.startAllMicroservices();
-  }
+  if (connectCdcSubscriber(app)) await app.startAllMicroservices();
   await app.init();
   app.get(Logger).log(
     `cache-sync running (relay ${config.get('CDC_RELAY') ? 'on' : 'off'}, subscriber ${config.get('CDC_SUBSCRIBER') ? 'on' : 'off'})`,

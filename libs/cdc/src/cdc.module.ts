@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { INestApplication } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { Counter, Histogram, Registry } from 'prom-client';
+import { RedisCacheStore } from '@app/cache/redis-cache-store';
 import type { EnvironmentVariables } from '@app/config';
 import { parseDualPublish } from './cdc-event';
 import { CdcHealthController } from './cdc-health.controller';
@@ -127,12 +128,16 @@ export class CdcModule {
 export function connectCdcSubscriber(app: INestApplication): RedisStreamsServer | undefined {
   const config = app.get<Config>(ConfigService);
   if (!config.get('CDC_SUBSCRIBER')) return undefined;
-  const server = createCdcServer(config, app.get(CdcStats));
-  app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
+  const store = app.get(RedisCacheStore);
+  const server = createCdcServer(config, app.get(CdcStats), () => !store.available);
+  // Not the HTTP app's global pipes and filters: an HTTP exception filter cannot answer an event (in the BFF
+  // it turned every handler error into "reply.status is not a function", logged as an HTTP 500).
+  app.connectMicroservice({ strategy: server }, { inheritAppConfig: false });
   return server;
 }
 
-export function createCdcServer(config: Config, stats: CdcStats): RedisStreamsServer {
+/** `cacheUnavailable`: whether the cache's Redis cannot be used right now (down, or its circuit breaker open). */
+export function createCdcServer(config: Config, stats: CdcStats, cacheUnavailable?: () => boolean): RedisStreamsServer {
   return new RedisStreamsServer(
     {
       redisUrl: config.get('REDIS_URL'),
@@ -140,6 +145,8 @@ export function createCdcServer(config: Config, stats: CdcStats): RedisStreamsSe
       consumer: config.get('CDC_CONSUMER_NAME'),
       claimIdleMs: config.get('CDC_CLAIM_IDLE_MS'),
       maxDeliveries: config.get('CDC_MAX_DELIVERIES'),
+      // A handler that failed while the cache could not be used is retried until it applies, never dead-lettered.
+      dependencyUnavailable: cacheUnavailable,
     },
     stats,
   );

@@ -19,6 +19,12 @@ export interface RedisStreamsServerOptions {
   maxDeliveries: number;
   batchSize?: number;
   blockMs?: number;
+  /**
+   * Whether what the handlers need is unavailable right now (the cache's Redis down, its circuit breaker
+   * open). A handler that fails meanwhile has not failed on its entry: the entry is retried in place with
+   * back-off until it applies. Re-reading it would count deliveries and dead-letter a valid invalidation.
+   */
+  dependencyUnavailable?: () => boolean;
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
@@ -134,7 +140,12 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
           lastClaim = Date.now();
           if (await this.reclaimIdle()) drainPending = true;
         }
-        if (!drainPending) drainPending = !(await this.readNew());
+        if (!drainPending) {
+          // Connected, groups in place, own backlog handled: blocked in XREADGROUP is consuming too. (Set only
+          // after the read returned, /health said "not consuming" for up to blockMs after every (re)start.)
+          this.stats.consuming = true;
+          drainPending = !(await this.readNew());
+        }
         this.stats.consuming = true;
         failures = 0;
       } catch (err) {
@@ -245,14 +256,24 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     }
     const pattern = stream.slice(this.options.prefix.length);
     const handler = this.getHandlerByPattern(pattern);
-    try {
-      if (!handler) throw new Error(`no handler for ${pattern}`);
-      const result = await handler(event, new RedisStreamsContext([stream, id, deliveries]));
-      await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
-    } catch (err) {
-      this.stats.failed++;
-      this.logger.warn(`entry ${id} of ${stream} failed (delivery ${deliveries}): ${(err as Error).message}`);
-      return false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!handler) throw new Error(`no handler for ${pattern}`);
+        const result = await handler(event, new RedisStreamsContext([stream, id, deliveries]));
+        await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+        break;
+      } catch (err) {
+        this.stats.failed++;
+        if (this.running && this.options.dependencyUnavailable?.()) {
+          // Not this entry's fault: wait for the dependency without spending its deliveries (nor skipping ahead).
+          if (attempt === 0) this.logger.warn(`entry ${id} of ${stream} waits for an unavailable dependency: ${(err as Error).message}`);
+          this.stats.consuming = false;
+          await sleep(Math.min(100 * 2 ** attempt, 2000));
+          continue;
+        }
+        this.logger.warn(`entry ${id} of ${stream} failed (delivery ${deliveries}): ${(err as Error).message}`);
+        return false;
+      }
     }
     await this.commands.xack(stream, this.group, id);
     this.stats.processed++;

@@ -4,6 +4,6 @@ export { AllExceptionsFilter } from './all-exceptions.filter';
 export { toHttpException } from './error-mapping';
 export { createValidationPipe } from './validation';
 export { requestId } from './request-id';
-export { IdParams, LowerCase, AccountParams, ACCOUNT_ID_PATTERN, IsAccountId, IsUpperCaseCurrency } from './params';
+export { IdParams, LowerCase, AccountParams, ACCOUNT_ID_PATTERN, IsAccountId, IsUpperCaseCurrency } from './params.dto';
 export { exitOnBootError } from './boot';
 export { MetricsModule } from './metrics.module';

@@ -95,9 +95,4 @@ export class CatalogCacheService extends DomainCache<'product' | 'listing' | 'ca
     const { keys: k, dependencies } = change ? catalogInvalidation(change) : { keys: [], dependencies: [] };
     await this.invalidate([...k, ...explicitKeys], dependencies);
   }
-
-  async changed(change: CatalogChange): Promise<void> {
-    const { keys: k, dependencies } = catalogInvalidation(change);
-    await this.invalidateOrWarn(k, dependencies);
-  }
 }

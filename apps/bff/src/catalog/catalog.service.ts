@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { CatalogCacheService } from './catalog-cache.service';
 import { EntityManager, In } from 'typeorm';
 import { ProductEntity } from './entities/product.entity';
 import { StockLevelEntity } from './entities/stock-level.entity';
@@ -21,13 +20,6 @@ export interface OrderableProduct {
  */
 @Injectable()
 export class CatalogService {
-  constructor(private readonly cache: CatalogCacheService) {}
-
-  /** Call after the transaction that moved stock has committed, so cached availability is dropped. */
-  async stockChanged(productIds: Iterable<string>): Promise<void> {
-    for (const id of new Set(productIds)) await this.cache.changed({ aggregate: 'stock', id, kind: 'updated' });
-  }
-
   async findProducts(em: EntityManager, ids: string[]): Promise<Map<string, OrderableProduct>> {
     if (ids.length === 0) return new Map();
     const rows = await em.find(ProductEntity, {

@@ -1,7 +1,6 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { CatalogCacheService } from './catalog-cache.service';
 import { CategoryListingView, CategorySummaryView, CategoryView, toCategoryView, toProductView } from './catalog.views';
 import { CreateCategoryDto, UpdateCategoryDto } from './dto/category.dto';
 import { CategoryEntity } from './entities/category.entity';
@@ -12,7 +11,6 @@ export class CategoriesService {
   constructor(
     @InjectRepository(CategoryEntity) private readonly categories: Repository<CategoryEntity>,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
-    private readonly cache: CatalogCacheService,
   ) {}
 
   /** Every category sorted by name, with the number of its active products. */
@@ -40,7 +38,6 @@ export class CategoriesService {
   async create(dto: CreateCategoryDto): Promise<CategoryView> {
     await this.assertSlugFree(dto.slug);
     const { id } = await this.categories.save(this.categories.create(dto));
-    await this.cache.changed({ aggregate: 'category', id, kind: 'inserted' });
     return toCategoryView(await this.categories.findOneByOrFail({ id }));
   }
 
@@ -49,7 +46,6 @@ export class CategoriesService {
     if (!category) throw new NotFoundException(`category ${id} not found`);
     if (dto.slug !== undefined && dto.slug !== category.slug) await this.assertSlugFree(dto.slug);
     await this.categories.update({ id }, dto);
-    await this.cache.changed({ aggregate: 'category', id, kind: 'updated' });
     return toCategoryView(await this.categories.findOneByOrFail({ id }));
   }
 

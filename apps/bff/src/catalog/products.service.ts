@@ -3,7 +3,6 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Not, Repository } from 'typeorm';
 import { assertIfMatch } from '@app/cache';
 import { AvailabilityView, ProductView, toAvailabilityView, toProductView } from './catalog.views';
-import { CatalogCacheService } from './catalog-cache.service';
 import { CategoriesService } from './categories.service';
 import { CreateProductDto, ReplaceProductDto, UpdateProductDto } from './dto/product.dto';
 import { ProductEntity } from './entities/product.entity';
@@ -15,7 +14,6 @@ export class ProductsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
     private readonly categories: CategoriesService,
-    private readonly cache: CatalogCacheService,
   ) {}
 
   async get(id: string): Promise<ProductView> {
@@ -37,8 +35,6 @@ export class ProductsService {
       await em.insert(StockLevelEntity, { productId: product.id, quantity: stock ?? 0 });
       return product.id;
     });
-    await this.cache.changed({ aggregate: 'product', id, kind: 'inserted', categoryIds: [dto.categoryId], membershipChanged: true });
-    await this.cache.changed({ aggregate: 'stock', id, kind: 'inserted' });
     return this.get(id);
   }
 
@@ -49,41 +45,28 @@ export class ProductsService {
   async update(id: string, dto: UpdateProductDto, ifMatch?: string): Promise<ProductView> {
     if (dto.categoryId !== undefined) await this.assertCategoryExists(dto.categoryId);
     if (dto.sku !== undefined) await this.assertSkuFree(dto.sku, id);
-    const { before, after } = await this.dataSource.transaction(async (em) => {
-      const locked = await this.lock(em, id);
-      assertIfMatch(ifMatch, toProductView(locked));
+    const updated = await this.dataSource.transaction(async (em) => {
+      assertIfMatch(ifMatch, toProductView(await this.lock(em, id)));
       await em.update(ProductEntity, { id }, dto);
-      return { before: locked, after: await em.findOneByOrFail(ProductEntity, { id }) };
+      return em.findOneByOrFail(ProductEntity, { id });
     });
-    await this.cache.changed({
-      aggregate: 'product',
-      id,
-      kind: 'updated',
-      categoryIds: [...new Set([before.categoryId, after.categoryId])],
-      membershipChanged: before.categoryId !== after.categoryId || before.active !== after.active,
-    });
-    return toProductView(after);
+    return toProductView(updated);
   }
 
   async setStock(productId: string, quantity: number, ifMatch?: string): Promise<AvailabilityView> {
-    const view = await this.dataSource.transaction(async (em) => {
+    return this.dataSource.transaction(async (em) => {
       await this.lock(em, productId);
       assertIfMatch(ifMatch, await this.availabilityIn(em, productId));
       await em.upsert(StockLevelEntity, { productId, quantity }, ['productId']);
       return toAvailabilityView(await em.findOneByOrFail(StockLevelEntity, { productId }));
     });
-    await this.cache.changed({ aggregate: 'stock', id: productId, kind: 'updated' });
-    return view;
   }
 
   async remove(id: string, ifMatch?: string): Promise<void> {
-    const product = await this.dataSource.transaction(async (em) => {
-      const locked = await this.lock(em, id);
-      assertIfMatch(ifMatch, toProductView(locked));
+    await this.dataSource.transaction(async (em) => {
+      assertIfMatch(ifMatch, toProductView(await this.lock(em, id)));
       await em.delete(ProductEntity, { id });
-      return locked;
     });
-    await this.cache.changed({ aggregate: 'product', id, kind: 'deleted', categoryIds: [product.categoryId], membershipChanged: true });
   }
 
   /** Locks the product row for the rest of the transaction (writes and If-Match checks see one state). */

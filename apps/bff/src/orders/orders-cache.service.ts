@@ -39,8 +39,4 @@ export class OrdersCacheService extends DomainCache<'detail' | 'summaries'> {
   async apply(change: OrderChange | undefined, explicitKeys: readonly string[] = []): Promise<void> {
     await this.invalidate([...(change ? ordersInvalidation(change) : []), ...explicitKeys]);
   }
-
-  async changed(change: OrderChange): Promise<void> {
-    await this.invalidateOrWarn(ordersInvalidation(change));
-  }
 }

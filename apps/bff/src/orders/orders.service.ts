@@ -8,7 +8,6 @@ import { OrderItemEntity } from './entities/order-item.entity';
 import { OrderEntity } from './entities/order.entity';
 import { canTransition, holdsReservedStock, itemsEditable, OrderStatus } from './order-status';
 import { orderTotalCents } from './order-totals';
-import { OrdersCacheService } from './orders-cache.service';
 import { OrderSummaryView, OrderView, toOrderView } from './orders.views';
 
 type PricedItem = Pick<OrderItemEntity, 'productId' | 'sku' | 'name' | 'quantity' | 'unitPriceCents'>;
@@ -24,7 +23,6 @@ export class OrdersService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(OrderEntity) private readonly orders: Repository<OrderEntity>,
     private readonly catalog: CatalogService,
-    private readonly cache: OrdersCacheService,
   ) {}
 
   /** An account's orders, newest first ([] for an account without orders). */
@@ -47,7 +45,7 @@ export class OrdersService {
   }
 
   async create(dto: CreateOrderDto): Promise<OrderView> {
-    const { id, touched } = await this.dataSource.transaction(async (em) => {
+    const id = await this.dataSource.transaction(async (em) => {
       const priced = await this.price(em, dto.currency, dto.items);
       const totalCents = orderTotalCents(priced);
       await this.reserve(em, priced);
@@ -65,28 +63,25 @@ export class OrdersService {
         OrderItemEntity,
         priced.map((p) => ({ ...p, orderId: order.id })),
       );
-      return { id: order.id, touched: { accountId: order.accountId, productIds: priced.map((p) => p.productId) } };
+      return order.id;
     });
-    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
   async changeStatus(id: string, status: OrderStatus, ifMatch?: string): Promise<OrderView> {
-    const touched = await this.dataSource.transaction(async (em) => {
+    await this.dataSource.transaction(async (em) => {
       const order = await this.lock(em, id, ifMatch);
       if (!canTransition(order.status, status)) {
         throw new ConflictException(`status cannot change from ${order.status} to ${status}`);
       }
-      const released = status === 'cancelled' ? await this.releaseAll(em, id) : [];
+      if (status === 'cancelled') await this.releaseAll(em, id);
       await em.update(OrderEntity, { id }, { status });
-      return { accountId: order.accountId, productIds: released };
     });
-    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
   async addItem(id: string, line: OrderLineDto, ifMatch?: string): Promise<OrderView> {
-    const touched = await this.dataSource.transaction(async (em) => {
+    await this.dataSource.transaction(async (em) => {
       const order = await this.lockEditable(em, id, ifMatch);
       if (await em.existsBy(OrderItemEntity, { orderId: id, productId: line.productId })) {
         throw new ConflictException(`productId ${line.productId} is already in the order; change its quantity instead`);
@@ -96,14 +91,12 @@ export class OrdersService {
       await this.reserve(em, priced);
       await em.insert(OrderItemEntity, { ...priced[0], orderId: id });
       await this.rewriteTotal(em, id);
-      return { accountId: order.accountId, productIds: [line.productId] };
     });
-    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
   async changeItemQuantity(id: string, itemId: string, quantity: number, ifMatch?: string): Promise<OrderView> {
-    const touched = await this.dataSource.transaction(async (em) => {
+    await this.dataSource.transaction(async (em) => {
       const order = await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       const delta = quantity - item.quantity;
@@ -111,34 +104,28 @@ export class OrdersService {
       if (delta < 0) await this.catalog.releaseStock(em, item.productId, -delta);
       await em.update(OrderItemEntity, { id: itemId }, { quantity });
       await this.rewriteTotal(em, id);
-      return { accountId: order.accountId, productIds: [item.productId] };
     });
-    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
   async removeItem(id: string, itemId: string, ifMatch?: string): Promise<OrderView> {
-    const touched = await this.dataSource.transaction(async (em) => {
+    await this.dataSource.transaction(async (em) => {
       const order = await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       await this.catalog.releaseStock(em, item.productId, item.quantity);
       await em.delete(OrderItemEntity, { id: itemId });
       await this.rewriteTotal(em, id);
-      return { accountId: order.accountId, productIds: [item.productId] };
     });
-    await this.afterCommit(id, touched);
     return this.get(id);
   }
 
   /** Deletes an order; one that still holds reserved stock gives it back first. */
   async remove(id: string, ifMatch?: string): Promise<void> {
-    const touched = await this.dataSource.transaction(async (em) => {
+    await this.dataSource.transaction(async (em) => {
       const order = await this.lock(em, id, ifMatch);
-      const released = holdsReservedStock(order.status) ? await this.releaseAll(em, id) : [];
+      if (holdsReservedStock(order.status)) await this.releaseAll(em, id);
       await em.delete(OrderEntity, { id });
-      return { accountId: order.accountId, productIds: released };
     });
-    await this.afterCommit(id, touched);
   }
 
   /** Prices lines from the catalog at order time; unknown, inactive or foreign-currency products → 422. */
@@ -184,17 +171,9 @@ export class OrdersService {
     }
   }
 
-  /** Gives back the stock of every item; returns the products whose stock moved. */
-  private async releaseAll(em: EntityManager, orderId: string): Promise<string[]> {
+  private async releaseAll(em: EntityManager, orderId: string): Promise<void> {
     const items = await em.find(OrderItemEntity, { where: { orderId }, order: { productId: 'ASC' } });
     for (const item of items) await this.catalog.releaseStock(em, item.productId, item.quantity);
-    return items.map((i) => i.productId);
-  }
-
-  /** After commit (never before: a read between could refill the old state): drop the cached views. */
-  private async afterCommit(orderId: string, touched: { accountId: string; productIds: string[] }): Promise<void> {
-    await this.cache.changed({ id: orderId, accountIds: [touched.accountId] });
-    await this.catalog.stockChanged(touched.productIds);
   }
 
   private async rewriteTotal(em: EntityManager, orderId: string): Promise<void> {
