@@ -1,0 +1,315 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import Redis from 'ioredis';
+import { Client, PoolClient } from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CDC_ON, waitForCdc } from '../harness/cdc';
+import { useTestContext } from '../harness/test-context';
+import { rawRedis, readStream, StreamEvent, until, uniq } from './support';
+
+interface OutboxRow {
+  id: string;
+  event_id: string;
+  domain: string;
+  type: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  source: string;
+  data: Record<string, unknown>;
+  keys: string[];
+  schema_version: number;
+  occurred_at: Date;
+  published_at: Date | null;
+}
+
+/**
+ * SPEC §6.1–6.2: what the capture triggers write (only for committed changes,
+ * with the types and data the migration defines) and what the relay publishes
+ * from it (the envelope, in capture order, without a high-water mark).
+ */
+describe('CDC capture: committed changes emit exactly their events', () => {
+  const ctx = useTestContext();
+  let app: NestFastifyApplication;
+  let redis: Redis;
+  let categoryA: string;
+  let categoryB: string;
+
+  beforeAll(async () => {
+    app = await ctx().startBff(CDC_ON);
+    redis = rawRedis();
+    const t = uniq();
+    categoryA = (
+      await ctx().sql.query(`INSERT INTO catalog.categories (slug, name) VALUES ($1, 'A') RETURNING id`, [`a-${t}`])
+    ).rows[0].id;
+    categoryB = (
+      await ctx().sql.query(`INSERT INTO catalog.categories (slug, name) VALUES ($1, 'B') RETURNING id`, [`b-${t}`])
+    ).rows[0].id;
+    await waitForCdc(app);
+  });
+
+  afterAll(() => redis.disconnect());
+
+  const stream = (domain: string) => `${ctx().redisPrefix}cdc.${domain}.v1`;
+
+  async function mark(): Promise<number> {
+    return Number((await ctx().sql.query(`SELECT coalesce(max(id), 0) AS id FROM cdc.outbox`)).rows[0].id);
+  }
+
+  async function rowsAfter(id: number): Promise<OutboxRow[]> {
+    return (await ctx().sql.query<OutboxRow>(`SELECT * FROM cdc.outbox WHERE id > $1 ORDER BY id`, [id])).rows;
+  }
+
+  /** Runs statements in one transaction on one connection; `commit` false rolls it back. */
+  async function transaction(commit: boolean, body: (c: PoolClient) => Promise<void>): Promise<void> {
+    const client = await ctx().sql.connect();
+    try {
+      await client.query('BEGIN');
+      await body(client);
+      await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  const summary = (r: OutboxRow) => ({
+    type: r.type,
+    aggregate: { type: r.aggregate_type, id: r.aggregate_id },
+    source: r.source,
+    data: r.data,
+  });
+
+  async function insertProduct(c: { query: PoolClient['query'] } = ctx().sql, categoryId = categoryA): Promise<string> {
+    const { rows } = await c.query(
+      `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id) VALUES ($1, 'P', 1, 'EUR', $2) RETURNING id`,
+      [`SKU-${uniq()}`.toUpperCase(), categoryId],
+    );
+    return rows[0].id;
+  }
+
+  it('a rolled-back transaction emits nothing: no outbox row, no NOTIFY, no stream entry', async () => {
+    const product = await insertProduct();
+    await waitForCdc(app);
+    const listener = new Client({ connectionString: ctx().databaseUrl });
+    await listener.connect();
+    const notified: string[] = [];
+    listener.on('notification', (n) => notified.push(n.payload ?? ''));
+    await listener.query('LISTEN cachegate_cdc');
+    try {
+      const before = await mark();
+      const lengths = [await redis.xlen(stream('catalog')), await redis.xlen(stream('orders'))];
+      await transaction(false, async (c) => {
+        await c.query(`UPDATE catalog.products SET name = 'never', active = false WHERE id = $1`, [product]);
+        await c.query(`INSERT INTO catalog.stock_levels (product_id, quantity) VALUES ($1, 1)`, [product]);
+        await c.query(`INSERT INTO catalog.categories (slug, name) VALUES ($1, 'never')`, [`n-${uniq()}`]);
+        await c.query(
+          `INSERT INTO orders.orders (account_id, currency, customer_email, shipping_address) VALUES ('never', 'EUR', 'x@example.com', '{}')`,
+        );
+        // Inside the transaction the rows exist: the triggers ran.
+        expect(Number((await c.query(`SELECT count(*) FROM cdc.outbox WHERE id > $1`, [before])).rows[0].count)).toBe(
+          4,
+        );
+      });
+      // A savepoint rolled back inside a committed transaction: only the kept change is emitted.
+      await transaction(true, async (c) => {
+        await c.query('SAVEPOINT s');
+        await c.query(`UPDATE catalog.products SET name = 'undone' WHERE id = $1`, [product]);
+        await c.query('ROLLBACK TO SAVEPOINT s');
+        await c.query(`UPDATE catalog.categories SET name = 'kept' WHERE id = $1`, [categoryB]);
+      });
+      const rows = await rowsAfter(before);
+      expect(rows.map(summary)).toEqual([
+        {
+          type: 'catalog.category.updated',
+          aggregate: { type: 'category', id: categoryB },
+          source: 'postgres:catalog.categories',
+          data: expect.any(Object),
+        },
+      ]);
+      await waitForCdc(app);
+      await until('the NOTIFY of the commit', async () => notified.length > 0, 5000);
+      expect(notified).toEqual(['catalog']);
+      expect(await redis.xlen(stream('catalog'))).toBe(lengths[0] + 1);
+      expect(await redis.xlen(stream('orders'))).toBe(lengths[1]);
+      const [last] = (await readStream(redis, stream('catalog'))).slice(-1);
+      expect(last.event.id).toBe(rows[0].event_id);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it('catalog rows: product insert/update/delete carry category and active state, stock and category changes raise their events', async () => {
+    const before = await mark();
+    const product = await insertProduct();
+    await ctx().sql.query(`INSERT INTO catalog.stock_levels (product_id, quantity) VALUES ($1, 5)`, [product]);
+    // A move and a deactivation in one update: both before and after are carried.
+    await ctx().sql.query(`UPDATE catalog.products SET category_id = $2, active = false WHERE id = $1`, [
+      product,
+      categoryB,
+    ]);
+    // A name change only: previous values equal the new ones.
+    await ctx().sql.query(`UPDATE catalog.products SET name = 'Q' WHERE id = $1`, [product]);
+    await ctx().sql.query(`UPDATE catalog.stock_levels SET quantity = 6 WHERE product_id = $1`, [product]);
+    const slug = `renamed-${uniq()}`;
+    const { rows: old } = await ctx().sql.query(`SELECT slug FROM catalog.categories WHERE id = $1`, [categoryA]);
+    await ctx().sql.query(`UPDATE catalog.categories SET slug = $2 WHERE id = $1`, [categoryA, slug]);
+    // Deleting the product deletes its stock row by cascade: a stock event for the same product.
+    await ctx().sql.query(`DELETE FROM catalog.products WHERE id = $1`, [product]);
+
+    const rows = await rowsAfter(before);
+    const productAgg = { type: 'product', id: product };
+    const stockAgg = { type: 'stock', id: product };
+    expect(rows.map(summary)).toEqual([
+      {
+        type: 'catalog.product.inserted',
+        aggregate: productAgg,
+        source: 'postgres:catalog.products',
+        data: { categoryId: categoryA, active: true },
+      },
+      { type: 'catalog.stock.updated', aggregate: stockAgg, source: 'postgres:catalog.stock_levels', data: {} },
+      {
+        type: 'catalog.product.updated',
+        aggregate: productAgg,
+        source: 'postgres:catalog.products',
+        data: { categoryId: categoryB, previousCategoryId: categoryA, active: false, previousActive: true },
+      },
+      {
+        type: 'catalog.product.updated',
+        aggregate: productAgg,
+        source: 'postgres:catalog.products',
+        data: { categoryId: categoryB, previousCategoryId: categoryB, active: false, previousActive: false },
+      },
+      { type: 'catalog.stock.updated', aggregate: stockAgg, source: 'postgres:catalog.stock_levels', data: {} },
+      {
+        type: 'catalog.category.updated',
+        aggregate: { type: 'category', id: categoryA },
+        source: 'postgres:catalog.categories',
+        data: { slug, previousSlug: old[0].slug },
+      },
+      expect.objectContaining({
+        type: 'catalog.product.deleted',
+        aggregate: productAgg,
+        data: { categoryId: categoryB, active: false },
+      }),
+      expect.objectContaining({ type: 'catalog.stock.updated', aggregate: stockAgg }),
+    ]);
+    expect(rows.every((r) => r.domain === 'catalog' && r.schema_version === 1 && r.keys.length === 0)).toBe(true);
+  });
+
+  it('orders rows: item changes raise orders.order.updated for the parent with its accountId; a deleted order raises one event', async () => {
+    const before = await mark();
+    const account = `acc-${uniq()}`;
+    const { rows: created } = await ctx().sql.query(
+      `INSERT INTO orders.orders (account_id, currency, customer_email, shipping_address) VALUES ($1, 'EUR', 'o@example.com', '{}') RETURNING id`,
+      [account],
+    );
+    const order = created[0].id;
+    const item = `INSERT INTO orders.order_items (order_id, product_id, sku, name, quantity, unit_price_cents)
+                  VALUES ($1, gen_random_uuid(), 'S', 'N', 1, 10) RETURNING id`;
+    const { rows: items } = await ctx().sql.query(item, [order]);
+    await ctx().sql.query(item, [order]);
+    await ctx().sql.query(`UPDATE orders.order_items SET quantity = 4 WHERE id = $1`, [items[0].id]);
+    await ctx().sql.query(`DELETE FROM orders.order_items WHERE id = $1`, [items[0].id]);
+    await ctx().sql.query(`UPDATE orders.orders SET status = 'paid' WHERE id = $1`, [order]);
+    await ctx().sql.query(`UPDATE orders.orders SET account_id = 'other-account' WHERE id = $1`, [order]);
+    await ctx().sql.query(`DELETE FROM orders.orders WHERE id = $1`, [order]); // the remaining item goes by cascade
+
+    const rows = await rowsAfter(before);
+    const agg = { type: 'order', id: order };
+    const byItems = {
+      type: 'orders.order.updated',
+      aggregate: agg,
+      source: 'postgres:orders.order_items',
+      data: { accountId: account },
+    };
+    expect(rows.map(summary)).toEqual([
+      { type: 'orders.order.inserted', aggregate: agg, source: 'postgres:orders.orders', data: { accountId: account } },
+      byItems,
+      byItems,
+      byItems,
+      byItems,
+      { type: 'orders.order.updated', aggregate: agg, source: 'postgres:orders.orders', data: { accountId: account } },
+      {
+        type: 'orders.order.updated',
+        aggregate: agg,
+        source: 'postgres:orders.orders',
+        data: { accountId: 'other-account', previousAccountId: account },
+      },
+      {
+        type: 'orders.order.deleted',
+        aggregate: agg,
+        source: 'postgres:orders.orders',
+        data: { accountId: 'other-account' },
+      },
+    ]);
+  });
+
+  it('the relay publishes each committed row as the §6.2 envelope, in capture order, and marks it published', async () => {
+    const before = await mark();
+    const lengthBefore = await redis.xlen(stream('catalog'));
+    await transaction(true, async (c) => {
+      const p = await insertProduct(c);
+      await c.query(`UPDATE catalog.products SET price_cents = 2 WHERE id = $1`, [p]);
+      await c.query(`SELECT pg_sleep(0.05)`);
+      await c.query(`UPDATE catalog.products SET price_cents = 3 WHERE id = $1`, [p]);
+    });
+    const rows = await rowsAfter(before);
+    expect(rows).toHaveLength(3);
+    // occurredAt is when the change was made (clock_timestamp), not when the transaction began.
+    expect(rows[2].occurred_at.getTime() - rows[1].occurred_at.getTime()).toBeGreaterThanOrEqual(45);
+    await waitForCdc(app);
+
+    const published = await ctx().sql.query(
+      `SELECT count(*) FROM cdc.outbox WHERE id > $1 AND published_at IS NOT NULL`,
+      [before],
+    );
+    expect(Number(published.rows[0].count)).toBe(3);
+    const entries: StreamEvent[] = (await readStream(redis, stream('catalog'))).slice(lengthBefore);
+    expect(entries).toHaveLength(3);
+    entries.forEach((entry, i) => {
+      const row = rows[i];
+      expect(Object.keys(entry.fields)).toEqual(['event']);
+      expect(entry.event).toEqual({
+        id: row.event_id,
+        type: row.type,
+        messageVersion: 1,
+        schemaVersion: 1,
+        source: 'postgres:catalog.products',
+        occurredAt: row.occurred_at.toISOString(),
+        aggregate: { type: 'product', id: row.aggregate_id },
+        data: row.data,
+      });
+    });
+  });
+
+  it('publishes a row whose transaction commits after a later row was published (no high-water mark)', async () => {
+    const early = await ctx().sql.connect();
+    try {
+      await early.query('BEGIN');
+      const p = await insertProduct(early); // takes the lower outbox id, commits last
+      const lateProduct = await insertProduct(); // a higher id, committed and published first
+      await until('the later row to be published', async () => {
+        const { rows } = await ctx().sql.query(`SELECT published_at FROM cdc.outbox WHERE aggregate_id = $1`, [
+          lateProduct,
+        ]);
+        return rows[0]?.published_at;
+      });
+      await sleep(50);
+      await early.query('COMMIT');
+      await waitForCdc(app);
+      const { rows } = await ctx().sql.query<OutboxRow>(
+        `SELECT * FROM cdc.outbox WHERE aggregate_id = ANY($1) ORDER BY id`,
+        [[p, lateProduct]],
+      );
+      expect(rows.map((r) => r.aggregate_id)).toEqual([p, lateProduct]);
+      expect(rows.every((r) => r.published_at !== null)).toBe(true);
+      const ids = (await readStream(redis, stream('catalog'))).map((e) => e.event.id);
+      expect(ids).toContain(rows[0].event_id);
+      expect(ids.indexOf(rows[0].event_id)).toBeGreaterThan(ids.indexOf(rows[1].event_id));
+    } finally {
+      await early.query('ROLLBACK').catch(() => undefined);
+      early.release();
+    }
+  });
+});

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import Redis from 'ioredis';
+import { Pool } from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { call } from '../harness/http';
+import type { ChildApp } from '../harness/processes';
+import { TEST_REDIS_URL } from '../harness/test-database';
+
+/** Shared by the test/cdc suites: seeding by plain SQL, reading views, and comparing cached views with the source. */
+
+/** A BFF without relay and subscriber (the harness default is the whole pipeline on): these tests say what runs where. */
+export const CDC_OFF = { CDC_RELAY: 'false', CDC_SUBSCRIBER: 'false' } as const;
+
+/** A BFF that reads everything from Postgres: the source of truth to compare cached views with. No CDC of its own. */
+export const TRUTH_ENV = { CACHE_ENABLED: 'false', ...CDC_OFF } as const;
+
+export interface ViewRead {
+  status: number;
+  body: unknown;
+  cache: string | undefined;
+}
+export type Reader = (url: string) => Promise<ViewRead>;
+
+export function appReader(app: NestFastifyApplication): Reader {
+  return async (url) => {
+    const res = await call(app, 'GET', url);
+    return { status: res.statusCode, body: parse(res.body), cache: header(res.headers['x-cache']) };
+  };
+}
+
+export function childReader(child: ChildApp): Reader {
+  return async (url) => {
+    const res = await fetch(child.url + url, { signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: parse(await res.text()), cache: res.headers.get('x-cache') ?? undefined };
+  };
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function header(value: string | string[] | number | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
+}
+
+/**
+ * Reads every url from the cached instance and from the source; fails naming
+ * each view that differs. Answers the cached reads (their X-Cache included).
+ */
+export async function expectViewsEqual(
+  cached: Reader,
+  truth: Reader,
+  urls: string[],
+): Promise<Record<string, ViewRead>> {
+  const reads: Record<string, ViewRead> = {};
+  const differences: string[] = [];
+  for (const url of urls) {
+    const [c, t] = await Promise.all([cached(url), truth(url)]);
+    reads[url] = c;
+    if (c.status !== t.status || JSON.stringify(c.body) !== JSON.stringify(t.body)) {
+      differences.push(
+        `${url} (X-Cache ${c.cache}):\n  cached ${c.status} ${JSON.stringify(c.body)}\n  source ${t.status} ${JSON.stringify(t.body)}`,
+      );
+    }
+  }
+  if (differences.length > 0) throw new Error(`cached views differ from the source:\n${differences.join('\n')}`);
+  return reads;
+}
+
+/** Reads every url twice so that it is in L2 and in this instance's L1; checks the second read was an L1 hit. */
+export async function warm(reader: Reader, urls: string[]): Promise<void> {
+  for (const url of urls) {
+    const first = await reader(url);
+    if (first.status !== 200) throw new Error(`warming ${url}: ${first.status} ${JSON.stringify(first.body)}`);
+    const second = await reader(url);
+    if (second.cache !== 'HIT-L1') throw new Error(`warming ${url}: second read was ${second.cache}, not HIT-L1`);
+  }
+}
+
+export const uniq = () => randomBytes(4).toString('hex');
+
+export interface SeededCatalog {
+  categories: { id: string; slug: string }[];
+  products: { id: string; categoryId: string }[];
+}
+
+/** Categories and products (with stock) written by plain SQL, as another program would. */
+export async function seedCatalog(sql: Pool, categories = 2, productsPerCategory = 3): Promise<SeededCatalog> {
+  const seeded: SeededCatalog = { categories: [], products: [] };
+  const t = uniq();
+  for (let c = 0; c < categories; c++) {
+    const slug = `cat-${t}-${c}`;
+    const { rows } = await sql.query<{ id: string }>(
+      `INSERT INTO catalog.categories (slug, name) VALUES ($1, $2) RETURNING id`,
+      [slug, `Category ${t} ${c}`],
+    );
+    seeded.categories.push({ id: rows[0].id, slug });
+    for (let p = 0; p < productsPerCategory; p++) {
+      const { rows: product } = await sql.query<{ id: string }>(
+        `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id)
+         VALUES ($1, $2, $3, 'EUR', $4) RETURNING id`,
+        [`SKU-${t}-${c}-${p}`.toUpperCase(), `Product ${c}-${p}`, 100 + p, rows[0].id],
+      );
+      await sql.query(`INSERT INTO catalog.stock_levels (product_id, quantity) VALUES ($1, 50)`, [product[0].id]);
+      seeded.products.push({ id: product[0].id, categoryId: rows[0].id });
+    }
+  }
+  return seeded;
+}
+
+/** Every cached catalog view of a seeded catalog. */
+export function catalogUrls(seeded: SeededCatalog): string[] {
+  return [
+    '/catalog/categories',
+    ...seeded.categories.map((c) => `/catalog/categories/${c.slug}/products`),
+    ...seeded.products.flatMap((p) => [`/catalog/products/${p.id}`, `/catalog/products/${p.id}/availability`]),
+  ];
+}
+
+export const SHIPPING = { name: 'Ada', line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+
+/** A raw Redis client on the test server (or another), for looking at streams as an outsider. */
+export function rawRedis(url = TEST_REDIS_URL): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+export interface StreamEvent {
+  entryId: string;
+  fields: Record<string, string>;
+  event: any;
+}
+
+/** XRANGE of a whole stream, with the `event` field parsed when it is JSON. */
+export async function readStream(redis: Redis, stream: string): Promise<StreamEvent[]> {
+  const entries = await redis.xrange(stream, '-', '+');
+  return entries.map(([entryId, flat]) => {
+    const fields: Record<string, string> = {};
+    for (let i = 0; i < flat.length - 1; i += 2) fields[flat[i]] = flat[i + 1];
+    let event: unknown;
+    try {
+      event = JSON.parse(fields.event);
+    } catch {
+      event = fields.event;
+    }
+    return { entryId, fields, event };
+  });
+}
+
+/** Polls until `check` answers a truthy value; fails with `what` (and the last value) after `timeoutMs`. */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what} (last: ${String((last as Error)?.message ?? JSON.stringify(last))})`,
+      );
+    await sleep(everyMs);
+  }
+}
+
+/** Unpublished outbox rows (the relay backlog), straight from Postgres. */
+export async function backlog(sql: Pool): Promise<number> {
+  return Number((await sql.query(`SELECT count(*) FROM cdc.outbox WHERE published_at IS NULL`)).rows[0].count);
+}
