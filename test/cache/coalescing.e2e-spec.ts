@@ -96,7 +96,10 @@ describe('coalescing across two instances', () => {
     const { product } = await createCategoryWithProduct(a);
     await Promise.all([settle(a), settle(b)]);
     const url = `/catalog/products/${product.id}`;
-    const sources = [slowSource(a.get(ProductsService), 'get', SOURCE_DELAY_MS), slowSource(b.get(ProductsService), 'get', SOURCE_DELAY_MS)];
+    const sources = [
+      slowSource(a.get(ProductsService), 'get', SOURCE_DELAY_MS),
+      slowSource(b.get(ProductsService), 'get', SOURCE_DELAY_MS),
+    ];
     const before = [await counters(a, 'catalog', 'product'), await counters(b, 'catalog', 'product')];
 
     const responses = await Promise.all(Array.from({ length: N }, (_, i) => get(i % 2 ? b : a, url)));
@@ -104,7 +107,10 @@ describe('coalescing across two instances', () => {
     expect(sources[0].mock.calls.length + sources[1].mock.calls.length).toBe(1);
     expectOneRepresentation(responses);
     for (const res of responses) expect(['MISS', 'HIT-L2']).toContain(xcache(res));
-    const moved = [delta(before[0], await counters(a, 'catalog', 'product')), delta(before[1], await counters(b, 'catalog', 'product'))];
+    const moved = [
+      delta(before[0], await counters(a, 'catalog', 'product')),
+      delta(before[1], await counters(b, 'catalog', 'product')),
+    ];
     // Every request counts once: one source read, everything else waited for it.
     expect((moved[0].misses ?? 0) + (moved[1].misses ?? 0)).toBe(1);
     expect((moved[0].coalesced ?? 0) + (moved[1].coalesced ?? 0)).toBe(N - 1);

@@ -43,7 +43,8 @@ describe('dependency tracking (catalog)', () => {
   async function statuses(): Promise<Record<View, string | undefined>> {
     await settle(app);
     const result = {} as Record<View, string | undefined>;
-    for (const [name, url] of Object.entries(views()) as [View, string][]) result[name] = xcache(await get200(app, url));
+    for (const [name, url] of Object.entries(views()) as [View, string][])
+      result[name] = xcache(await get200(app, url));
     return result;
   }
 
@@ -65,7 +66,13 @@ describe('dependency tracking (catalog)', () => {
   it("a price change refills the product and A's listing only; B's listing and the categories list stay cached", async () => {
     await warm();
     expectStatus(await call(app, 'PATCH', `/catalog/products/${a1.id}`, { priceCents: 4242 }), 200);
-    expect(await statuses()).toEqual({ categories: 'HIT-L1', listingA: 'MISS', listingB: 'HIT-L1', productA1: 'MISS', availabilityA1: 'HIT-L1' });
+    expect(await statuses()).toEqual({
+      categories: 'HIT-L1',
+      listingA: 'MISS',
+      listingB: 'HIT-L1',
+      productA1: 'MISS',
+      availabilityA1: 'HIT-L1',
+    });
     const listing = json(await get200(app, views().listingA));
     expect(listing.products.find((p: any) => p.id === a1.id).priceCents).toBe(4242);
   });
@@ -73,7 +80,13 @@ describe('dependency tracking (catalog)', () => {
   it('a stock change refills the availability only', async () => {
     await warm();
     expectStatus(await call(app, 'PUT', `/catalog/products/${a1.id}/stock`, { quantity: 99 }), 200);
-    expect(await statuses()).toEqual({ categories: 'HIT-L1', listingA: 'HIT-L1', listingB: 'HIT-L1', productA1: 'HIT-L1', availabilityA1: 'MISS' });
+    expect(await statuses()).toEqual({
+      categories: 'HIT-L1',
+      listingA: 'HIT-L1',
+      listingB: 'HIT-L1',
+      productA1: 'HIT-L1',
+      availabilityA1: 'MISS',
+    });
     expect(json(await get200(app, views().availabilityA1)).quantity).toBe(99);
   });
 
@@ -97,7 +110,12 @@ describe('dependency tracking (catalog)', () => {
     await warm();
     const [countA, countB] = [await countOf(categoryA), await countOf(categoryB)];
     expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { categoryId: categoryB }), 200);
-    expect(await statuses()).toMatchObject({ categories: 'MISS', listingA: 'MISS', listingB: 'MISS', productA1: 'HIT-L1' });
+    expect(await statuses()).toMatchObject({
+      categories: 'MISS',
+      listingA: 'MISS',
+      listingB: 'MISS',
+      productA1: 'HIT-L1',
+    });
     expect([await countOf(categoryA), await countOf(categoryB)]).toEqual([countA - 1, countB + 1]);
     expect(await idsIn(slugA)).not.toContain(a2.id);
     expect(await idsIn(slugB)).toContain(a2.id);
@@ -108,14 +126,24 @@ describe('dependency tracking (catalog)', () => {
     await warm();
     const countB = await countOf(categoryB);
     const added = await createProduct(app, categoryB, { name: 'B added' });
-    expect(await statuses()).toMatchObject({ categories: 'MISS', listingA: 'HIT-L1', listingB: 'MISS', productA1: 'HIT-L1' });
+    expect(await statuses()).toMatchObject({
+      categories: 'MISS',
+      listingA: 'HIT-L1',
+      listingB: 'MISS',
+      productA1: 'HIT-L1',
+    });
     expect(await countOf(categoryB)).toBe(countB + 1);
     expect(await idsIn(slugB)).toContain(added.id);
 
     await get200(app, `/catalog/products/${added.id}`);
     await warm();
     expectStatus(await call(app, 'DELETE', `/catalog/products/${added.id}`), 204);
-    expect(await statuses()).toMatchObject({ categories: 'MISS', listingA: 'HIT-L1', listingB: 'MISS', productA1: 'HIT-L1' });
+    expect(await statuses()).toMatchObject({
+      categories: 'MISS',
+      listingA: 'HIT-L1',
+      listingB: 'MISS',
+      productA1: 'HIT-L1',
+    });
     expect(await countOf(categoryB)).toBe(countB);
     expect(await idsIn(slugB)).not.toContain(added.id);
     expect((await call(app, 'GET', `/catalog/products/${added.id}`)).statusCode).toBe(404);
@@ -124,13 +152,25 @@ describe('dependency tracking (catalog)', () => {
   it("a product change in A with a plain description edit leaves B's listing cached", async () => {
     await warm();
     expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { description: 'edited' }), 200);
-    expect(await statuses()).toEqual({ categories: 'HIT-L1', listingA: 'MISS', listingB: 'HIT-L1', productA1: 'HIT-L1', availabilityA1: 'HIT-L1' });
+    expect(await statuses()).toEqual({
+      categories: 'HIT-L1',
+      listingA: 'MISS',
+      listingB: 'HIT-L1',
+      productA1: 'HIT-L1',
+      availabilityA1: 'HIT-L1',
+    });
   });
 
   it('renaming a category refills the categories list and its own listing', async () => {
     await warm();
     expectStatus(await call(app, 'PATCH', `/catalog/categories/${categoryB}`, { name: 'B renamed' }), 200);
-    expect(await statuses()).toEqual({ categories: 'MISS', listingA: 'HIT-L1', listingB: 'MISS', productA1: 'HIT-L1', availabilityA1: 'HIT-L1' });
+    expect(await statuses()).toEqual({
+      categories: 'MISS',
+      listingA: 'HIT-L1',
+      listingB: 'MISS',
+      productA1: 'HIT-L1',
+      availabilityA1: 'HIT-L1',
+    });
     expect(json(await get200(app, views().listingB)).category.name).toBe('B renamed');
   });
 });

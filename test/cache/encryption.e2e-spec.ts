@@ -26,9 +26,18 @@ describe('encryption at rest', () => {
   async function cachedOrder() {
     const t = tag();
     const { product } = await createCategoryWithProduct(app, { stock: 10 });
-    const address = { name: `Grace ${t}`, line1: `${t} Compiler Lane`, city: `Arlington${t}`, postalCode: `PC${t}`, country: 'US' };
+    const address = {
+      name: `Grace ${t}`,
+      line1: `${t} Compiler Lane`,
+      city: `Arlington${t}`,
+      postalCode: `PC${t}`,
+      country: 'US',
+    };
     const email = `grace.${t}@example.com`;
-    const order = await createOrder(app, [{ productId: product.id, quantity: 1 }], { customerEmail: email, shippingAddress: address });
+    const order = await createOrder(app, [{ productId: product.id, quantity: 1 }], {
+      customerEmail: email,
+      shippingAddress: address,
+    });
     // The creation's invalidations (CDC) must not drop the entry the test fills and then looks at in Redis.
     await settle(app);
     return { order, email, address };
@@ -77,7 +86,10 @@ describe('encryption at rest', () => {
   it('an entry sealed with another key is ignored (a miss), never a 500 or garbage', async () => {
     const { order } = await cachedOrder();
     const sealed = await get200(app, `/orders/${order.id}`);
-    const otherKey = await ctx().startBff({ CACHE_ENCRYPTION_KEY: randomBytes(32).toString('base64'), L1_ENABLED: 'false' });
+    const otherKey = await ctx().startBff({
+      CACHE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      L1_ENABLED: 'false',
+    });
     const res = await get200(otherKey, `/orders/${order.id}`);
     expect(xcache(res)).toBe('MISS');
     expect(res.body).toBe(sealed.body);

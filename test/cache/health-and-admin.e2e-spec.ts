@@ -14,7 +14,8 @@ function expectDomainStats(body: any, buckets: string[], ttl: Record<string, num
   expect(Number.isInteger(body.metrics.invalidations)).toBe(true);
   for (const bucket of buckets) {
     const counters = body.metrics[bucket];
-    for (const field of SPEC_COUNTERS) expect([bucket, field, Number.isInteger(counters[field]) && counters[field] >= 0]).toEqual([bucket, field, true]);
+    for (const field of SPEC_COUNTERS)
+      expect([bucket, field, Number.isInteger(counters[field]) && counters[field] >= 0]).toEqual([bucket, field, true]);
     expect(counters.hits).toBe(counters.l1Hits + counters.l2Hits);
   }
   expect(body.ttl).toEqual(ttl);
@@ -46,7 +47,11 @@ describe('health and metrics', () => {
     const before = json(await get200(app, '/health/catalog/cache')).metrics.product;
     const beforeNoL1 = json(await get200(noL1, '/health/catalog/cache')).metrics.product;
     // app: MISS, HIT-L1, HIT-L1; noL1: HIT-L2, HIT-L2.
-    expect([xcache(await get200(app, url)), xcache(await get200(app, url)), xcache(await get200(app, url))]).toEqual(['MISS', 'HIT-L1', 'HIT-L1']);
+    expect([xcache(await get200(app, url)), xcache(await get200(app, url)), xcache(await get200(app, url))]).toEqual([
+      'MISS',
+      'HIT-L1',
+      'HIT-L1',
+    ]);
     expect([xcache(await get200(noL1, url)), xcache(await get200(noL1, url))]).toEqual(['HIT-L2', 'HIT-L2']);
 
     const catalog = json(await get200(app, '/health/catalog/cache'));
@@ -57,9 +62,23 @@ describe('health and metrics', () => {
       availabilitySeconds: 60,
     });
     const moved = (now: any, then: any) => Object.fromEntries(SPEC_COUNTERS.map((f) => [f, now[f] - then[f]]));
-    expect(moved(catalog.metrics.product, before)).toEqual({ hits: 2, misses: 1, l1Hits: 2, l2Hits: 0, coalesced: 0, staleFillsDiscarded: 0 });
+    expect(moved(catalog.metrics.product, before)).toEqual({
+      hits: 2,
+      misses: 1,
+      l1Hits: 2,
+      l2Hits: 0,
+      coalesced: 0,
+      staleFillsDiscarded: 0,
+    });
     const other = json(await get200(noL1, '/health/catalog/cache')).metrics.product;
-    expect(moved(other, beforeNoL1)).toEqual({ hits: 2, misses: 0, l1Hits: 0, l2Hits: 2, coalesced: 0, staleFillsDiscarded: 0 });
+    expect(moved(other, beforeNoL1)).toEqual({
+      hits: 2,
+      misses: 0,
+      l1Hits: 0,
+      l2Hits: 2,
+      coalesced: 0,
+      staleFillsDiscarded: 0,
+    });
 
     const orders = json(await get200(app, '/health/orders/cache'));
     expectDomainStats(orders, ['detail', 'summaries'], { detailSeconds: null, summariesSeconds: null });
@@ -69,7 +88,8 @@ describe('health and metrics', () => {
     const { product } = await createCategoryWithProduct(app);
     await settle(app);
     await settle(noL1);
-    const invalidations = async (a: App) => json(await get200(a, '/health/catalog/cache')).metrics.invalidations as number;
+    const invalidations = async (a: App) =>
+      json(await get200(a, '/health/catalog/cache')).metrics.invalidations as number;
     const before = [await invalidations(app), await invalidations(noL1)];
     // A price change drops exactly one key: the product (it is in no listing yet).
     expectStatus(await call(app, 'PATCH', `/catalog/products/${product.id}`, { priceCents: 99 }), 200);
@@ -92,10 +112,14 @@ describe('health and metrics', () => {
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     const text = res.body;
     expect(text).toContain('# TYPE cachegate_cache_requests_total counter');
-    expect(text).toMatch(/^cachegate_cache_requests_total\{domain="catalog",bucket="product",result="miss"\} [1-9]\d*$/m);
+    expect(text).toMatch(
+      /^cachegate_cache_requests_total\{domain="catalog",bucket="product",result="miss"\} [1-9]\d*$/m,
+    );
     expect(text).toMatch(/^cachegate_cache_requests_total\{domain="orders",bucket="detail",result="l1_hit"\} \d+$/m);
     expect(text).toContain('# TYPE cachegate_http_request_duration_seconds histogram');
-    expect(text).toMatch(/^cachegate_http_request_duration_seconds_count\{method="GET",route="\/catalog\/products\/:id",status="200"\} [1-9]\d*$/m);
+    expect(text).toMatch(
+      /^cachegate_http_request_duration_seconds_count\{method="GET",route="\/catalog\/products\/:id",status="200"\} [1-9]\d*$/m,
+    );
   });
 });
 
@@ -116,7 +140,14 @@ describe('admin routes', () => {
     call(app, method, url, undefined, token === undefined ? {} : { authorization: token });
 
   it('refuse a missing or wrong bearer token (401)', async () => {
-    for (const auth of [undefined, 'Bearer wrong-token-wrong-token', `Basic ${TOKEN}`, `Bearer ${TOKEN}x`, TOKEN, 'Bearer ']) {
+    for (const auth of [
+      undefined,
+      'Bearer wrong-token-wrong-token',
+      `Basic ${TOKEN}`,
+      `Bearer ${TOKEN}x`,
+      TOKEN,
+      'Bearer ',
+    ]) {
       const res = await admin(a, 'GET', '/admin/cache/usage?pattern=orders:*', auth);
       expect([auth, res.statusCode]).toEqual([auth, 401]);
       expect((await admin(a, 'DELETE', '/admin/cache?pattern=orders:*', auth)).statusCode).toBe(401);
@@ -161,7 +192,11 @@ describe('admin routes', () => {
     expect(json(await admin(a, 'GET', '/admin/cache/usage?pattern=orders:*', `Bearer ${TOKEN}`)).keys).toBe(0);
 
     // b hears of the flush on the channel.
-    await waitFor(() => l1Of(b).get(`orders:detail:${order.id}`) === undefined, 'the flush to reach the other instance', 2000);
+    await waitFor(
+      () => l1Of(b).get(`orders:detail:${order.id}`) === undefined,
+      'the flush to reach the other instance',
+      2000,
+    );
     for (const url of routes) {
       const fromA = await get200(a, url);
       expect([url, xcache(fromA)]).toEqual([url, 'MISS']);

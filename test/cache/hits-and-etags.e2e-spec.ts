@@ -1,6 +1,19 @@
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { useTestContext } from '../harness/test-context';
-import { App, call, changeWorldBehindTheCache, counters, expectStatus, get, get200, json, seedWorld, settle, World, xcache } from './support';
+import {
+  App,
+  call,
+  changeWorldBehindTheCache,
+  counters,
+  expectStatus,
+  get,
+  get200,
+  json,
+  seedWorld,
+  settle,
+  World,
+  xcache,
+} from './support';
 
 /**
  * SPEC §3 "HTTP caching headers" on every cached GET route: HIT-L1 on a warm

@@ -44,9 +44,23 @@ const cases: Case[] = [
       const url = `/catalog/products/${product.id}`;
       return {
         resource: url,
-        write: { method: 'PUT', url, body: { sku: product.sku, name: 'Replaced', priceCents: 999, currency: 'EUR', categoryId: product.categoryId } },
+        write: {
+          method: 'PUT',
+          url,
+          body: {
+            sku: product.sku,
+            name: 'Replaced',
+            priceCents: 999,
+            currency: 'EUR',
+            categoryId: product.categoryId,
+          },
+        },
         interfere: () => call(app, 'PATCH', url, { description: 'someone else' }),
-        written: async (sql) => expect(await one(sql, 'SELECT name, description FROM catalog.products WHERE id = $1', [product.id])).toEqual({ name: 'Replaced', description: '' }),
+        written: async (sql) =>
+          expect(await one(sql, 'SELECT name, description FROM catalog.products WHERE id = $1', [product.id])).toEqual({
+            name: 'Replaced',
+            description: '',
+          }),
         status: 200,
       };
     },
@@ -60,7 +74,10 @@ const cases: Case[] = [
         resource: url,
         write: { method: 'PATCH', url, body: { priceCents: 777 } },
         interfere: () => call(app, 'PATCH', url, { name: 'Someone else' }),
-        written: async (sql) => expect(await one(sql, 'SELECT price_cents FROM catalog.products WHERE id = $1', [product.id])).toEqual({ price_cents: 777 }),
+        written: async (sql) =>
+          expect(await one(sql, 'SELECT price_cents FROM catalog.products WHERE id = $1', [product.id])).toEqual({
+            price_cents: 777,
+          }),
         status: 200,
       };
     },
@@ -74,7 +91,10 @@ const cases: Case[] = [
         resource: url,
         write: { method: 'DELETE', url },
         interfere: () => call(app, 'PATCH', url, { priceCents: 1 }),
-        written: async (sql) => expect(await one(sql, 'SELECT count(*)::int AS n FROM catalog.products WHERE id = $1', [product.id])).toEqual({ n: 0 }),
+        written: async (sql) =>
+          expect(await one(sql, 'SELECT count(*)::int AS n FROM catalog.products WHERE id = $1', [product.id])).toEqual(
+            { n: 0 },
+          ),
         status: 204,
       };
     },
@@ -88,7 +108,10 @@ const cases: Case[] = [
         resource: `/catalog/products/${product.id}/availability`,
         write: { method: 'PUT', url, body: { quantity: 42 } },
         interfere: () => call(app, 'PUT', url, { quantity: 4 }),
-        written: async (sql) => expect(await one(sql, 'SELECT quantity FROM catalog.stock_levels WHERE product_id = $1', [product.id])).toEqual({ quantity: 42 }),
+        written: async (sql) =>
+          expect(
+            await one(sql, 'SELECT quantity FROM catalog.stock_levels WHERE product_id = $1', [product.id]),
+          ).toEqual({ quantity: 42 }),
         status: 200,
       };
     },
@@ -102,7 +125,8 @@ const cases: Case[] = [
         resource: url,
         write: { method: 'PATCH', url, body: { status: 'paid' } },
         interfere: () => call(app, 'PATCH', `${url}/items/${item.id}`, { quantity: 3 }),
-        written: async (sql) => expect(await one(sql, 'SELECT status FROM orders.orders WHERE id = $1', [o.id])).toEqual({ status: 'paid' }),
+        written: async (sql) =>
+          expect(await one(sql, 'SELECT status FROM orders.orders WHERE id = $1', [o.id])).toEqual({ status: 'paid' }),
         status: 200,
       };
     },
@@ -116,7 +140,10 @@ const cases: Case[] = [
         resource: url,
         write: { method: 'DELETE', url },
         interfere: () => call(app, 'PATCH', `${url}/items/${item.id}`, { quantity: 1 }),
-        written: async (sql) => expect(await one(sql, 'SELECT count(*)::int AS n FROM orders.orders WHERE id = $1', [o.id])).toEqual({ n: 0 }),
+        written: async (sql) =>
+          expect(await one(sql, 'SELECT count(*)::int AS n FROM orders.orders WHERE id = $1', [o.id])).toEqual({
+            n: 0,
+          }),
         status: 204,
       };
     },
@@ -131,7 +158,12 @@ const cases: Case[] = [
         write: { method: 'POST', url: `${url}/items`, body: { productId: other.id, quantity: 5 } },
         interfere: () => call(app, 'PATCH', `${url}/items/${item.id}`, { quantity: 4 }),
         written: async (sql) =>
-          expect(await one(sql, 'SELECT quantity FROM orders.order_items WHERE order_id = $1 AND product_id = $2', [o.id, other.id])).toEqual({ quantity: 5 }),
+          expect(
+            await one(sql, 'SELECT quantity FROM orders.order_items WHERE order_id = $1 AND product_id = $2', [
+              o.id,
+              other.id,
+            ]),
+          ).toEqual({ quantity: 5 }),
         status: 201,
       };
     },
@@ -145,7 +177,10 @@ const cases: Case[] = [
         resource: url,
         write: { method: 'PATCH', url: `${url}/items/${item.id}`, body: { quantity: 9 } },
         interfere: () => call(app, 'POST', `${url}/items`, { productId: other.id, quantity: 1 }),
-        written: async (sql) => expect(await one(sql, 'SELECT quantity FROM orders.order_items WHERE id = $1', [item.id])).toEqual({ quantity: 9 }),
+        written: async (sql) =>
+          expect(await one(sql, 'SELECT quantity FROM orders.order_items WHERE id = $1', [item.id])).toEqual({
+            quantity: 9,
+          }),
         status: 200,
       };
     },
@@ -159,7 +194,10 @@ const cases: Case[] = [
         resource: url,
         write: { method: 'DELETE', url: `${url}/items/${item.id}` },
         interfere: () => call(app, 'POST', `${url}/items`, { productId: other.id, quantity: 1 }),
-        written: async (sql) => expect(await one(sql, 'SELECT count(*)::int AS n FROM orders.order_items WHERE id = $1', [item.id])).toEqual({ n: 0 }),
+        written: async (sql) =>
+          expect(await one(sql, 'SELECT count(*)::int AS n FROM orders.order_items WHERE id = $1', [item.id])).toEqual({
+            n: 0,
+          }),
         status: 200,
       };
     },
@@ -177,46 +215,50 @@ describe('If-Match on writes (optimistic concurrency)', () => {
   const send = (w: { method: HttpMethod; url: string; body?: unknown }, ifMatch: string): Promise<Response> =>
     call(app, w.method, w.url, w.body, { 'if-match': ifMatch });
 
-  it.each(cases.map((c) => [c.name, c] as const))('%s: a stale ETag → 412 and nothing written; the current one → success', async (_, c) => {
-    const { resource, write, interfere, written, status } = await c.setup(app);
-    await settle(app);
-    const stale = await get200(app, resource);
-    // Taken from the cache, as a client would get it.
-    expect(xcache(await get200(app, resource))).toBe('HIT-L1');
-    const staleEtag = String(stale.headers.etag);
+  it.each(cases.map((c) => [c.name, c] as const))(
+    '%s: a stale ETag → 412 and nothing written; the current one → success',
+    async (_, c) => {
+      const { resource, write, interfere, written, status } = await c.setup(app);
+      await settle(app);
+      const stale = await get200(app, resource);
+      // Taken from the cache, as a client would get it.
+      expect(xcache(await get200(app, resource))).toBe('HIT-L1');
+      const staleEtag = String(stale.headers.etag);
 
-    const interfered = (await interfere()) as Response;
-    if (interfered.statusCode >= 300) throw new Error(`interfering write failed: ${interfered.statusCode} ${interfered.body}`);
-    // Its invalidation comes through CDC, a moment after it answered.
-    await settle(app);
+      const interfered = (await interfere()) as Response;
+      if (interfered.statusCode >= 300)
+        throw new Error(`interfering write failed: ${interfered.statusCode} ${interfered.body}`);
+      // Its invalidation comes through CDC, a moment after it answered.
+      await settle(app);
 
-    const before = await snapshotDatabase(ctx().sql);
-    const refused = await send(write, staleEtag);
-    expectStatus(refused, 412);
-    expect(json(refused)).toMatchObject({ statusCode: 412, error: 'Precondition Failed' });
-    expect(await snapshotDatabase(ctx().sql)).toEqual(before);
+      const before = await snapshotDatabase(ctx().sql);
+      const refused = await send(write, staleEtag);
+      expectStatus(refused, 412);
+      expect(json(refused)).toMatchObject({ statusCode: 412, error: 'Precondition Failed' });
+      expect(await snapshotDatabase(ctx().sql)).toEqual(before);
 
-    // A weak validator never passes the strong comparison.
-    const current = await get200(app, resource);
-    expect(current.headers.etag).not.toBe(staleEtag);
-    const currentEtag = String(current.headers.etag);
-    expectStatus(await send(write, `W/${currentEtag}`), 412);
-    expect(await snapshotDatabase(ctx().sql)).toEqual(before);
+      // A weak validator never passes the strong comparison.
+      const current = await get200(app, resource);
+      expect(current.headers.etag).not.toBe(staleEtag);
+      const currentEtag = String(current.headers.etag);
+      expectStatus(await send(write, `W/${currentEtag}`), 412);
+      expect(await snapshotDatabase(ctx().sql)).toEqual(before);
 
-    const accepted = await send(write, currentEtag);
-    expectStatus(accepted, status);
-    await written(ctx().sql);
+      const accepted = await send(write, currentEtag);
+      expectStatus(accepted, status);
+      await written(ctx().sql);
 
-    // The write invalidated the resource (through CDC): its GET shows the new state, not the cached one.
-    await settle(app);
-    const after = await call(app, 'GET', resource);
-    if (after.statusCode === 200) {
-      expect(xcache(after)).toBe('MISS');
-      expect(after.headers.etag).not.toBe(currentEtag);
-    } else {
-      expect(after.statusCode).toBe(404);
-    }
-  });
+      // The write invalidated the resource (through CDC): its GET shows the new state, not the cached one.
+      await settle(app);
+      const after = await call(app, 'GET', resource);
+      if (after.statusCode === 200) {
+        expect(xcache(after)).toBe('MISS');
+        expect(after.headers.etag).not.toBe(currentEtag);
+      } else {
+        expect(after.statusCode).toBe(404);
+      }
+    },
+  );
 
   it('accepts If-Match: * and a list that contains the current ETag', async () => {
     const { product } = await createCategoryWithProduct(app);

@@ -3,7 +3,20 @@ import { CACHE_SUBSCRIBER } from '../../libs/cache/src/cache.constants';
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
-import { App, call, expectStatus, get200, json, l1Of, rawRedis, settle, sqlUnseenByCdc, waitFor, waitForCdc, xcache } from './support';
+import {
+  App,
+  call,
+  expectStatus,
+  get200,
+  json,
+  l1Of,
+  rawRedis,
+  settle,
+  sqlUnseenByCdc,
+  waitFor,
+  waitForCdc,
+  xcache,
+} from './support';
 
 /** SPEC §5.6: invalidations reach every instance's L1 over a Redis channel; losing the channel clears L1. */
 describe('L1 across instances', () => {
@@ -31,7 +44,8 @@ describe('L1 across instances', () => {
     return body;
   }
 
-  const dropped = (app: App, key: string) => waitFor(() => l1Of(app).get(key) === undefined, `${key} to leave L1`, 2000);
+  const dropped = (app: App, key: string) =>
+    waitFor(() => l1Of(app).get(key) === undefined, `${key} to leave L1`, 2000);
 
   describe('a write through one instance reaches the L1 of the other', () => {
     it('product and listing (dependency) views', async () => {
@@ -65,7 +79,7 @@ describe('L1 across instances', () => {
       for (const app of [one, two]) expect(json(await get200(app, url)).priceCents).toBe(321);
     });
 
-    it('an invalidation applied on one instance (the CDC handler\'s call) reaches the L1 of the other', async () => {
+    it("an invalidation applied on one instance (the CDC handler's call) reaches the L1 of the other", async () => {
       const { product, category } = await createCategoryWithProduct(one, { priceCents: 100 });
       const url = `/catalog/products/${product.id}`;
       await inBothL1(url);
@@ -73,7 +87,13 @@ describe('L1 across instances', () => {
       await sqlUnseenByCdc(ctx().sql, [['UPDATE catalog.products SET price_cents = 321 WHERE id = $1', [product.id]]]);
       await one
         .get(CatalogCacheService)
-        .apply({ aggregate: 'product', id: product.id, kind: 'updated', categoryIds: [category.id], membershipChanged: false });
+        .apply({
+          aggregate: 'product',
+          id: product.id,
+          kind: 'updated',
+          categoryIds: [category.id],
+          membershipChanged: false,
+        });
       await dropped(two, `catalog:product:${product.id}`);
       expect(json(await get200(two, url)).priceCents).toBe(321);
     });
@@ -105,7 +125,9 @@ describe('L1 across instances', () => {
       const addr = `${localAddress}:${localPort}`;
       // Our connection, by name and by its own address (every instance's bus has the same name).
       const line = (await redis.client('LIST')) as string;
-      const mine = line.split('\n').find((l) => l.includes(` addr=${addr} `) && l.includes(' name=cachegate-cache-bus '));
+      const mine = line
+        .split('\n')
+        .find((l) => l.includes(` addr=${addr} `) && l.includes(' name=cachegate-cache-bus '));
       expect(mine).toBeDefined();
       const closed = new Promise<void>((resolve) => subscriber.once('close', () => resolve()));
       expect(await redis.client('KILL', 'ADDR', addr)).toBe(1);

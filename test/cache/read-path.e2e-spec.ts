@@ -9,7 +9,13 @@ describe('cache read path (basic)', () => {
     const app = await ctx().startBff();
     const category = json(await call(app, 'POST', '/catalog/categories', { slug: 'tea', name: 'Tea' }));
     const product = json(
-      await call(app, 'POST', '/catalog/products', { sku: 'TEA-1', name: 'Green', priceCents: 100, currency: 'EUR', categoryId: category.id }),
+      await call(app, 'POST', '/catalog/products', {
+        sku: 'TEA-1',
+        name: 'Green',
+        priceCents: 100,
+        currency: 'EUR',
+        categoryId: category.id,
+      }),
     );
     // The create's invalidation (CDC, a moment after the write answered) must not land while the first GET fills
     // (it would keep the fill out of L1, or drop it).
@@ -20,7 +26,9 @@ describe('cache read path (basic)', () => {
     expect(second.headers['x-cache']).toBe('HIT-L1');
     expect(second.body).toBe(first.body);
     expect(second.headers.etag).toBe(first.headers.etag);
-    const notModified = await call(app, 'GET', `/catalog/products/${product.id}`, undefined, { 'if-none-match': String(first.headers.etag) });
+    const notModified = await call(app, 'GET', `/catalog/products/${product.id}`, undefined, {
+      'if-none-match': String(first.headers.etag),
+    });
     expect(notModified.statusCode).toBe(304);
     expect(notModified.body).toBe('');
 

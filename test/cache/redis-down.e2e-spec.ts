@@ -48,7 +48,12 @@ describe('Redis unreachable', () => {
     const res = await call(app, method, url, body);
     const elapsed = Date.now() - started;
     const failed = res.statusCode >= 500 && !(url === '/health' && res.statusCode === 503);
-    expect([method, url, failed ? res.body : 'no 5xx', elapsed <= budgetMs ? 'in time' : `${elapsed} ms`]).toEqual([method, url, 'no 5xx', 'in time']);
+    expect([method, url, failed ? res.body : 'no 5xx', elapsed <= budgetMs ? 'in time' : `${elapsed} ms`]).toEqual([
+      method,
+      url,
+      'no 5xx',
+      'in time',
+    ]);
     return res;
   }
 
@@ -95,7 +100,18 @@ describe('Redis unreachable', () => {
     expectStatus(await timed('PUT', `${productUrl}/stock`, { quantity: 77 }, DOWN_BUDGET_MS), 200);
     expect(json(await timed('GET', `${productUrl}/availability`, undefined, DOWN_BUDGET_MS)).quantity).toBe(77);
     expectStatus(await timed('POST', '/catalog/products', productBody(product.categoryId), DOWN_BUDGET_MS), 201);
-    const order = await timed('POST', '/orders', { accountId, currency: 'EUR', customerEmail: 'down@example.com', shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' }, items: [{ productId: product.id, quantity: 1 }] }, DOWN_BUDGET_MS);
+    const order = await timed(
+      'POST',
+      '/orders',
+      {
+        accountId,
+        currency: 'EUR',
+        customerEmail: 'down@example.com',
+        shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' },
+        items: [{ productId: product.id, quantity: 1 }],
+      },
+      DOWN_BUDGET_MS,
+    );
     expectStatus(order, 201);
     expectStatus(await timed('PATCH', `/orders/${orderId}`, { status: 'paid' }, DOWN_BUDGET_MS), 200);
     expect(json<any[]>(await timed('GET', `/accounts/${accountId}/orders`, undefined, DOWN_BUDGET_MS))).toHaveLength(2);
@@ -126,7 +142,11 @@ describe('Redis unreachable', () => {
     await cachedAgain(productUrl);
     redis.pause();
     try {
-      const cold = [`/catalog/products/${product.id}/availability`, `/accounts/acct-${tag()}/orders`, `/orders/${orderId}`];
+      const cold = [
+        `/catalog/products/${product.id}/availability`,
+        `/accounts/acct-${tag()}/orders`,
+        `/orders/${orderId}`,
+      ];
       for (const url of cold) {
         const res = await timed('GET', url, undefined, HUNG_BUDGET_MS);
         expect([url, res.statusCode]).toEqual([url, 200]);
@@ -137,7 +157,9 @@ describe('Redis unreachable', () => {
       // answers in time, from this instance's L1 (the old copy) or, once the breaker is open, from the source.
       const during = await timed('GET', productUrl, undefined, HUNG_BUDGET_MS);
       expect([xcache(during), json(during).name]).toEqual(
-        xcache(during) === 'HIT-L1' ? ['HIT-L1', 'Written while Redis was down'] : ['BYPASS', 'Written while Redis hung'],
+        xcache(during) === 'HIT-L1'
+          ? ['HIT-L1', 'Written while Redis was down']
+          : ['BYPASS', 'Written while Redis hung'],
       );
       const res = await timed('GET', '/health', undefined, HUNG_BUDGET_MS);
       expect(res.statusCode).toBe(503);

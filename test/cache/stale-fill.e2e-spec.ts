@@ -2,7 +2,23 @@ import { CategoriesService } from '../../apps/bff/src/catalog/categories.service
 import { ProductsService } from '../../apps/bff/src/catalog/products.service';
 import { createCategoryWithProduct, createProduct } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
-import { App, call, counters, delta, expectStatus, get, get200, holdFirstCall, json, l1Of, rawRedis, settle, waitForCdc, within, xcache } from './support';
+import {
+  App,
+  call,
+  counters,
+  delta,
+  expectStatus,
+  get,
+  get200,
+  holdFirstCall,
+  json,
+  l1Of,
+  rawRedis,
+  settle,
+  waitForCdc,
+  within,
+  xcache,
+} from './support';
 
 /**
  * SPEC §5.4, made deterministic: a fill reads the source (t1), the data changes

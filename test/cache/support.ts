@@ -57,7 +57,11 @@ type AsyncMethodKeys<T> = { [K in keyof T]: T[K] extends (...args: any[]) => Pro
  * call goes through to the real method (real Postgres), then waits `delayMs` (also when it throws), so
  * concurrent misses overlap for certain. `spy.mock.calls.length` = source reads.
  */
-export function slowSource<T extends object, K extends AsyncMethodKeys<T>>(target: T, method: K, delayMs: number): jest.SpyInstance {
+export function slowSource<T extends object, K extends AsyncMethodKeys<T>>(
+  target: T,
+  method: K,
+  delayMs: number,
+): jest.SpyInstance {
   const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
   return jest.spyOn(target as any, method as any).mockImplementation((async (...args: unknown[]) => {
     try {
@@ -108,7 +112,10 @@ export async function cacheStats(app: App, domain: 'catalog' | 'orders'): Promis
   return json(await get200(app, `/health/${domain}/cache`));
 }
 
-export type Counters = Record<'hits' | 'misses' | 'l1Hits' | 'l2Hits' | 'coalesced' | 'staleFillsDiscarded' | 'bypassed', number>;
+export type Counters = Record<
+  'hits' | 'misses' | 'l1Hits' | 'l2Hits' | 'coalesced' | 'staleFillsDiscarded' | 'bypassed',
+  number
+>;
 
 /** One bucket's counters now (from /health/<domain>/cache). */
 export async function counters(app: App, domain: 'catalog' | 'orders', bucket: string): Promise<Counters> {
@@ -237,7 +244,10 @@ export async function changeWorldBehindTheCache(sql: Pool, world: World): Promis
     [`UPDATE catalog.products SET name = $2 WHERE id = $1`, [world.productId, `Renamed ${t}`]],
     [`UPDATE catalog.stock_levels SET quantity = quantity + 7 WHERE product_id = $1`, [world.productId]],
     [`UPDATE catalog.categories SET name = $2 WHERE id = $1`, [world.categoryId, `Category renamed ${t}`]],
-    [`UPDATE orders.orders SET customer_email = $2, total_cents = total_cents + 1 WHERE id = $1`, [world.orderId, `changed-${t}@example.com`]],
+    [
+      `UPDATE orders.orders SET customer_email = $2, total_cents = total_cents + 1 WHERE id = $1`,
+      [world.orderId, `changed-${t}@example.com`],
+    ],
   ]);
 }
 

@@ -13,7 +13,14 @@ describe('CDC pipeline', () => {
     app = await ctx().startBff(CDC_ON);
     categoryId = json(await call(app, 'POST', '/catalog/categories', { slug: 'tea', name: 'Tea' })).id;
     productId = json(
-      await call(app, 'POST', '/catalog/products', { sku: 'TEA-1', name: 'Green', priceCents: 100, currency: 'EUR', categoryId, stock: 5 }),
+      await call(app, 'POST', '/catalog/products', {
+        sku: 'TEA-1',
+        name: 'Green',
+        priceCents: 100,
+        currency: 'EUR',
+        categoryId,
+        stock: 5,
+      }),
     ).id;
     await waitForCdc(app);
   });

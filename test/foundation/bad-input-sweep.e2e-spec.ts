@@ -21,7 +21,15 @@ import { useTestContext } from '../harness/test-context';
  * nothing to malform and is not swept.
  */
 
-type Ids = { categoryId: string; slug: string; productId: string; otherProductId: string; orderId: string; itemId: string; accountId: string };
+type Ids = {
+  categoryId: string;
+  slug: string;
+  productId: string;
+  otherProductId: string;
+  orderId: string;
+  itemId: string;
+  accountId: string;
+};
 type ParamKind = 'uuid' | 'slug' | 'accountId';
 
 interface Route {
@@ -37,7 +45,13 @@ interface Route {
 
 const ROUTES: Route[] = [
   { method: 'POST', path: '/catalog/categories', params: {}, body: () => ({ slug: 'swept', name: 'Swept' }) },
-  { method: 'PATCH', path: '/catalog/categories/:categoryId', params: { categoryId: 'uuid' }, body: () => ({ slug: 'swept-two', name: 'Swept Two' }), partial: true },
+  {
+    method: 'PATCH',
+    path: '/catalog/categories/:categoryId',
+    params: { categoryId: 'uuid' },
+    body: () => ({ slug: 'swept-two', name: 'Swept Two' }),
+    partial: true,
+  },
   { method: 'GET', path: '/catalog/categories/:slug/products', params: { slug: 'slug' } },
   { method: 'GET', path: '/catalog/products/:productId', params: { productId: 'uuid' } },
   { method: 'GET', path: '/catalog/products/:productId/availability', params: { productId: 'uuid' } },
@@ -45,22 +59,52 @@ const ROUTES: Route[] = [
     method: 'POST',
     path: '/catalog/products',
     params: {},
-    body: (ids) => ({ sku: 'SWEPT-1', name: 'Swept', description: 'text', priceCents: 100, currency: 'EUR', categoryId: ids.categoryId, active: true, stock: 3 }),
+    body: (ids) => ({
+      sku: 'SWEPT-1',
+      name: 'Swept',
+      description: 'text',
+      priceCents: 100,
+      currency: 'EUR',
+      categoryId: ids.categoryId,
+      active: true,
+      stock: 3,
+    }),
   },
   {
     method: 'PUT',
     path: '/catalog/products/:productId',
     params: { productId: 'uuid' },
-    body: (ids) => ({ sku: 'SWEPT-2', name: 'Swept', description: 'text', priceCents: 100, currency: 'EUR', categoryId: ids.categoryId, active: true }),
+    body: (ids) => ({
+      sku: 'SWEPT-2',
+      name: 'Swept',
+      description: 'text',
+      priceCents: 100,
+      currency: 'EUR',
+      categoryId: ids.categoryId,
+      active: true,
+    }),
   },
   {
     method: 'PATCH',
     path: '/catalog/products/:productId',
     params: { productId: 'uuid' },
-    body: (ids) => ({ sku: 'SWEPT-3', name: 'Swept', description: 'text', priceCents: 100, currency: 'EUR', categoryId: ids.categoryId, active: false }),
+    body: (ids) => ({
+      sku: 'SWEPT-3',
+      name: 'Swept',
+      description: 'text',
+      priceCents: 100,
+      currency: 'EUR',
+      categoryId: ids.categoryId,
+      active: false,
+    }),
     partial: true,
   },
-  { method: 'PUT', path: '/catalog/products/:productId/stock', params: { productId: 'uuid' }, body: () => ({ quantity: 5 }) },
+  {
+    method: 'PUT',
+    path: '/catalog/products/:productId/stock',
+    params: { productId: 'uuid' },
+    body: () => ({ quantity: 5 }),
+  },
   { method: 'DELETE', path: '/catalog/products/:productId', params: { productId: 'uuid' } },
   { method: 'GET', path: '/accounts/:accountId/orders', params: { accountId: 'accountId' } },
   { method: 'GET', path: '/orders/:orderId', params: { orderId: 'uuid' } },
@@ -68,12 +112,26 @@ const ROUTES: Route[] = [
     method: 'POST',
     path: '/orders',
     params: {},
-    body: (ids) => orderBody([{ productId: ids.otherProductId, quantity: 1 }], { accountId: ids.accountId, shippingAddress: { name: 'A', line1: 'B', line2: 'C', city: 'D', region: 'E', postalCode: 'F', country: 'DE' } }),
+    body: (ids) =>
+      orderBody([{ productId: ids.otherProductId, quantity: 1 }], {
+        accountId: ids.accountId,
+        shippingAddress: { name: 'A', line1: 'B', line2: 'C', city: 'D', region: 'E', postalCode: 'F', country: 'DE' },
+      }),
   },
   { method: 'PATCH', path: '/orders/:orderId', params: { orderId: 'uuid' }, body: () => ({ status: 'paid' }) },
   { method: 'DELETE', path: '/orders/:orderId', params: { orderId: 'uuid' } },
-  { method: 'POST', path: '/orders/:orderId/items', params: { orderId: 'uuid' }, body: (ids) => ({ productId: ids.otherProductId, quantity: 1 }) },
-  { method: 'PATCH', path: '/orders/:orderId/items/:itemId', params: { orderId: 'uuid', itemId: 'uuid' }, body: () => ({ quantity: 2 }) },
+  {
+    method: 'POST',
+    path: '/orders/:orderId/items',
+    params: { orderId: 'uuid' },
+    body: (ids) => ({ productId: ids.otherProductId, quantity: 1 }),
+  },
+  {
+    method: 'PATCH',
+    path: '/orders/:orderId/items/:itemId',
+    params: { orderId: 'uuid', itemId: 'uuid' },
+    body: () => ({ quantity: 2 }),
+  },
   { method: 'DELETE', path: '/orders/:orderId/items/:itemId', params: { orderId: 'uuid', itemId: 'uuid' } },
 ];
 
@@ -92,8 +150,25 @@ const BAD_PATH_VALUES: Record<ParamKind, (valid: string) => string[]> = {
     encodeURIComponent('*'),
     `${valid}%20`,
   ],
-  slug: () => ['Upper', 'has%20space', 's'.repeat(65), 'under_score', '%00', 'dot.ted', encodeURIComponent('*'), '%C3%A4'],
-  accountId: () => ['has%20space', 'a'.repeat(65), 'dot.ted', '%C3%A4', '%00', encodeURIComponent('acct:*'), encodeURIComponent('{}')],
+  slug: () => [
+    'Upper',
+    'has%20space',
+    's'.repeat(65),
+    'under_score',
+    '%00',
+    'dot.ted',
+    encodeURIComponent('*'),
+    '%C3%A4',
+  ],
+  accountId: () => [
+    'has%20space',
+    'a'.repeat(65),
+    'dot.ted',
+    '%C3%A4',
+    '%00',
+    encodeURIComponent('acct:*'),
+    encodeURIComponent('{}'),
+  ],
 };
 
 /** Raw payloads sent as application/json: none is a valid JSON object. */
@@ -150,34 +225,111 @@ function variantsOf(route: Route, ids: Ids): Variant[] {
   // Bad path parameters, with an otherwise valid request.
   for (const [name, kind] of Object.entries(route.params)) {
     for (const bad of BAD_PATH_VALUES[kind]((ids as Record<string, string>)[name])) {
-      variants.push({ label: `${name}=${bad}`, url: fill(route.path, ids, { [name]: bad }), payload: validPayload, contentType: validPayload && 'application/json' });
+      variants.push({
+        label: `${name}=${bad}`,
+        url: fill(route.path, ids, { [name]: bad }),
+        payload: validPayload,
+        contentType: validPayload && 'application/json',
+      });
     }
   }
 
   // Bodies that are not JSON at all, and oversized ones. DELETE routes get these too: Fastify parses a DELETE body.
   if (route.body || route.method === 'DELETE') {
-    for (const raw of BROKEN_JSON) variants.push({ label: `broken JSON ${JSON.stringify(raw)}`, url: validUrl, payload: raw, contentType: 'application/json', status: 400 });
-    variants.push({ label: '__proto__ key', url: validUrl, payload: '{"__proto__":{"polluted":true}}', contentType: 'application/json', status: 400 });
-    variants.push({ label: 'constructor.prototype key', url: validUrl, payload: '{"constructor":{"prototype":{"polluted":true}}}', contentType: 'application/json', status: 400 });
+    for (const raw of BROKEN_JSON)
+      variants.push({
+        label: `broken JSON ${JSON.stringify(raw)}`,
+        url: validUrl,
+        payload: raw,
+        contentType: 'application/json',
+        status: 400,
+      });
+    variants.push({
+      label: '__proto__ key',
+      url: validUrl,
+      payload: '{"__proto__":{"polluted":true}}',
+      contentType: 'application/json',
+      status: 400,
+    });
+    variants.push({
+      label: 'constructor.prototype key',
+      url: validUrl,
+      payload: '{"constructor":{"prototype":{"polluted":true}}}',
+      contentType: 'application/json',
+      status: 400,
+    });
     const big = JSON.stringify({ ...(validBody ?? {}), padding: 'x'.repeat(101 * 1024) });
-    variants.push({ label: 'body over 100 KiB', url: validUrl, payload: big, contentType: 'application/json', status: 413 });
+    variants.push({
+      label: 'body over 100 KiB',
+      url: validUrl,
+      payload: big,
+      contentType: 'application/json',
+      status: 413,
+    });
   }
   if (!route.body || !validBody) return variants;
 
-  for (const raw of WRONG_SHAPES.filter((w) => !(route.partial && w === '{}'))) variants.push({ label: `JSON ${raw}`, url: validUrl, payload: raw, contentType: 'application/json', status: 400 });
-  variants.push({ label: 'array of the valid body', url: validUrl, payload: JSON.stringify([validBody]), contentType: 'application/json', status: 400 });
+  for (const raw of WRONG_SHAPES.filter((w) => !(route.partial && w === '{}')))
+    variants.push({ label: `JSON ${raw}`, url: validUrl, payload: raw, contentType: 'application/json', status: 400 });
+  variants.push({
+    label: 'array of the valid body',
+    url: validUrl,
+    payload: JSON.stringify([validBody]),
+    contentType: 'application/json',
+    status: 400,
+  });
   variants.push({ label: 'no body', url: validUrl, status: 400 });
-  variants.push({ label: 'valid body as text/plain', url: validUrl, payload: validPayload, contentType: 'text/plain', status: 400 });
-  variants.push({ label: 'valid body as application/xml', url: validUrl, payload: validPayload, contentType: 'application/xml' });
-  variants.push({ label: 'valid body as form data', url: validUrl, payload: 'a=1', contentType: 'application/x-www-form-urlencoded' });
-  variants.push({ label: 'an unknown top-level field', url: validUrl, payload: JSON.stringify({ ...validBody, unexpected: 1 }), contentType: 'application/json', status: 400 });
-  variants.push({ label: 'a NUL character in a key', url: validUrl, payload: JSON.stringify({ ...validBody, 'a\u0000b': 1 }), contentType: 'application/json', status: 400 });
+  variants.push({
+    label: 'valid body as text/plain',
+    url: validUrl,
+    payload: validPayload,
+    contentType: 'text/plain',
+    status: 400,
+  });
+  variants.push({
+    label: 'valid body as application/xml',
+    url: validUrl,
+    payload: validPayload,
+    contentType: 'application/xml',
+  });
+  variants.push({
+    label: 'valid body as form data',
+    url: validUrl,
+    payload: 'a=1',
+    contentType: 'application/x-www-form-urlencoded',
+  });
+  variants.push({
+    label: 'an unknown top-level field',
+    url: validUrl,
+    payload: JSON.stringify({ ...validBody, unexpected: 1 }),
+    contentType: 'application/json',
+    status: 400,
+  });
+  variants.push({
+    label: 'a NUL character in a key',
+    url: validUrl,
+    payload: JSON.stringify({ ...validBody, 'a\u0000b': 1 }),
+    contentType: 'application/json',
+    status: 400,
+  });
   // Built as text (JSON.stringify would recurse 5000 deep); a repeated key wins, so this replaces a known field's value.
   const deep = '['.repeat(5000) + ']'.repeat(5000);
   const deepObject = '{"a":'.repeat(3000) + '1' + '}'.repeat(3000);
   const firstKey = JSON.stringify(Object.keys(validBody)[0]);
-  variants.push({ label: 'a 5000-deep array', url: validUrl, payload: `${validPayload!.slice(0, -1)},${firstKey}:${deep}}`, contentType: 'application/json', status: 400 });
-  variants.push({ label: 'a 3000-deep object', url: validUrl, payload: `${validPayload!.slice(0, -1)},${firstKey}:${deepObject}}`, contentType: 'application/json', status: 400 });
+  variants.push({
+    label: 'a 5000-deep array',
+    url: validUrl,
+    payload: `${validPayload!.slice(0, -1)},${firstKey}:${deep}}`,
+    contentType: 'application/json',
+    status: 400,
+  });
+  variants.push({
+    label: 'a 3000-deep object',
+    url: validUrl,
+    payload: `${validPayload!.slice(0, -1)},${firstKey}:${deepObject}}`,
+    contentType: 'application/json',
+    status: 400,
+  });
 
   for (const path of paths(validBody)) {
     const current = getAt(validBody, path);
@@ -245,7 +397,8 @@ describe('bad-input sweep: every route, malformed requests → 4xx and no write 
       } catch {
         body = undefined;
       }
-      const errorShape = body && body.statusCode === res.statusCode && typeof body.error === 'string' && body.message !== undefined;
+      const errorShape =
+        body && body.statusCode === res.statusCode && typeof body.error === 'string' && body.message !== undefined;
       if (!ok || !errorShape) wrong.push(`${v.label} → ${res.statusCode} ${res.body.slice(0, 200)}`);
     }
     expect(wrong).toEqual([]);
@@ -258,7 +411,17 @@ describe('bad-input sweep: every route, malformed requests → 4xx and no write 
     const rank = (r: Route) =>
       r.method === 'GET'
         ? -1
-        : r.method === 'DELETE' ? (r.path.includes('items') ? 2 : r.path.startsWith('/orders') ? 3 : 4) : r.path === '/orders/:orderId' && r.method === 'PATCH' ? 2.5 : r.path.includes('items') ? 1 : 0;
+        : r.method === 'DELETE'
+          ? r.path.includes('items')
+            ? 2
+            : r.path.startsWith('/orders')
+              ? 3
+              : 4
+          : r.path === '/orders/:orderId' && r.method === 'PATCH'
+            ? 2.5
+            : r.path.includes('items')
+              ? 1
+              : 0;
     const failures: string[] = [];
     for (const route of [...ROUTES].sort((a, b) => rank(a) - rank(b))) {
       const body = route.body?.(ids);
@@ -268,7 +431,8 @@ describe('bad-input sweep: every route, malformed requests → 4xx and no write 
         payload: body ? JSON.stringify(body) : undefined,
         contentType: body ? 'application/json' : undefined,
       });
-      if (![200, 201, 204].includes(res.statusCode)) failures.push(`${route.method} ${route.path} → ${res.statusCode} ${res.body.slice(0, 200)}`);
+      if (![200, 201, 204].includes(res.statusCode))
+        failures.push(`${route.method} ${route.path} → ${res.statusCode} ${res.body.slice(0, 200)}`);
     }
     expect(failures).toEqual([]);
   });

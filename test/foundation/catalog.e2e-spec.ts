@@ -80,7 +80,9 @@ describe('catalog REST API (SPEC §3)', () => {
       // The list is read, then changed: each read once the write's CDC event is processed must show it.
       const expectCount = async (n: number) => {
         await waitForCdc(app);
-        expect(json(await call(app, 'GET', '/catalog/categories')).find((c: any) => c.id === category.id).productCount).toBe(n);
+        expect(
+          json(await call(app, 'GET', '/catalog/categories')).find((c: any) => c.id === category.id).productCount,
+        ).toBe(n);
       };
       await expectCount(2);
       expectStatus(await call(app, 'PATCH', `/catalog/products/${a.id}`, { active: false }), 200);
@@ -112,7 +114,10 @@ describe('catalog REST API (SPEC §3)', () => {
 
     it('PATCH keeping its own slug is not a conflict', async () => {
       const category = await createCategory(app);
-      const res = await call(app, 'PATCH', `/catalog/categories/${category.id}`, { slug: category.slug, name: 'Same Slug' });
+      const res = await call(app, 'PATCH', `/catalog/categories/${category.id}`, {
+        slug: category.slug,
+        name: 'Same Slug',
+      });
       expectStatus(res, 200);
       expect(json(res)).toMatchObject({ slug: category.slug, name: 'Same Slug' });
     });
@@ -233,20 +238,33 @@ describe('catalog REST API (SPEC §3)', () => {
       expectStatus(res, 200);
       const body = json(res);
       expect(keysOf(body)).toEqual(sorted(AVAILABILITY_FIELDS));
-      expect(body).toEqual({ productId: product.id, quantity: 3, inStock: true, updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN) });
+      expect(body).toEqual({
+        productId: product.id,
+        quantity: 3,
+        inStock: true,
+        updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN),
+      });
     });
 
     it('PUT /catalog/products/:id/stock sets the quantity and answers the availability', async () => {
       const { product } = await createCategoryWithProduct(app, { stock: 3 });
       const res = await call(app, 'PUT', `/catalog/products/${product.id}/stock`, { quantity: 42 });
       expectStatus(res, 200);
-      expect(json(res)).toEqual({ productId: product.id, quantity: 42, inStock: true, updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN) });
+      expect(json(res)).toEqual({
+        productId: product.id,
+        quantity: 42,
+        inStock: true,
+        updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN),
+      });
       expect(await stockOf(ctx().sql, product.id)).toBe(42);
 
       const zero = await call(app, 'PUT', `/catalog/products/${product.id}/stock`, { quantity: 0 });
       expectStatus(zero, 200);
       expect(json(zero)).toMatchObject({ quantity: 0, inStock: false });
-      expect(json(await call(app, 'GET', `/catalog/products/${product.id}/availability`))).toMatchObject({ quantity: 0, inStock: false });
+      expect(json(await call(app, 'GET', `/catalog/products/${product.id}/availability`))).toMatchObject({
+        quantity: 0,
+        inStock: false,
+      });
     });
 
     it('PUT /catalog/products/:id replaces every field and bumps the version', async () => {
@@ -295,11 +313,22 @@ describe('catalog REST API (SPEC §3)', () => {
       const { product } = await createCategoryWithProduct(app, { description: 'keep me' });
       const first = await call(app, 'PATCH', `/catalog/products/${product.id}`, { priceCents: 2500 });
       expectStatus(first, 200);
-      expect(json(first)).toEqual({ ...product, priceCents: 2500, version: 2, updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN) });
+      expect(json(first)).toEqual({
+        ...product,
+        priceCents: 2500,
+        version: 2,
+        updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN),
+      });
 
       const second = await call(app, 'PATCH', `/catalog/products/${product.id}`, { name: 'Renamed', active: false });
       expectStatus(second, 200);
-      expect(json(second)).toMatchObject({ name: 'Renamed', active: false, priceCents: 2500, description: 'keep me', version: 3 });
+      expect(json(second)).toMatchObject({
+        name: 'Renamed',
+        active: false,
+        priceCents: 2500,
+        description: 'keep me',
+        version: 3,
+      });
 
       const third = await call(app, 'PATCH', `/catalog/products/${product.id}`, { description: '' });
       expectStatus(third, 200);
@@ -307,7 +336,10 @@ describe('catalog REST API (SPEC §3)', () => {
 
       const stored = json(await call(app, 'GET', `/catalog/products/${product.id}`));
       expect(stored).toEqual(json(third));
-      const { rows } = await ctx().sql.query('SELECT version, price_cents, name, active FROM catalog.products WHERE id = $1', [product.id]);
+      const { rows } = await ctx().sql.query(
+        'SELECT version, price_cents, name, active FROM catalog.products WHERE id = $1',
+        [product.id],
+      );
       expect(rows).toEqual([{ version: 4, price_cents: 2500, name: 'Renamed', active: false }]);
     });
 
@@ -373,7 +405,12 @@ describe('catalog REST API (SPEC §3)', () => {
       ['DELETE', ''],
     ] as const)('%s /catalog/products/<unknown id>%s is 404', async (method, suffix) => {
       const category = await createCategory(app);
-      const body = method === 'PUT' && suffix === '/stock' ? { quantity: 1 } : method === 'GET' || method === 'DELETE' ? undefined : productBody(category.id);
+      const body =
+        method === 'PUT' && suffix === '/stock'
+          ? { quantity: 1 }
+          : method === 'GET' || method === 'DELETE'
+            ? undefined
+            : productBody(category.id);
       const before = await snapshotDatabase(ctx().sql);
       const res = await call(app, method, `/catalog/products/${UNKNOWN_ID}${suffix}`, body);
       expectStatus(res, 404);
@@ -423,13 +460,16 @@ describe('catalog REST API (SPEC §3)', () => {
       expect(await snapshotDatabase(ctx().sql)).toEqual(before);
     });
 
-    it.each(productCases.filter(([label]) => !label.startsWith('stock')))('PUT /catalog/products/:id with %s', async (_label, fields, field) => {
-      const before = await snapshotDatabase(ctx().sql);
-      const res = await call(app, 'PUT', `/catalog/products/${productId}`, productBody(categoryId, fields));
-      expectStatus(res, 400);
-      expect(errorOf(res).message).toMatch(field);
-      expect(await snapshotDatabase(ctx().sql)).toEqual(before);
-    });
+    it.each(productCases.filter(([label]) => !label.startsWith('stock')))(
+      'PUT /catalog/products/:id with %s',
+      async (_label, fields, field) => {
+        const before = await snapshotDatabase(ctx().sql);
+        const res = await call(app, 'PUT', `/catalog/products/${productId}`, productBody(categoryId, fields));
+        expectStatus(res, 400);
+        expect(errorOf(res).message).toMatch(field);
+        expect(await snapshotDatabase(ctx().sql)).toEqual(before);
+      },
+    );
 
     it.each([
       ...productCases.filter(([label]) => !label.startsWith('stock')),
@@ -437,13 +477,16 @@ describe('catalog REST API (SPEC §3)', () => {
       ['priceCents null', { priceCents: null }, /priceCents/],
       ['active null', { active: null }, /active/],
       ['stock (not a product field on PATCH)', { stock: 5 }, /stock/],
-    ] as [string, Record<string, unknown>, RegExp][])('PATCH /catalog/products/:id with %s', async (_label, fields, field) => {
-      const before = await snapshotDatabase(ctx().sql);
-      const res = await call(app, 'PATCH', `/catalog/products/${productId}`, fields);
-      expectStatus(res, 400);
-      expect(errorOf(res).message).toMatch(field);
-      expect(await snapshotDatabase(ctx().sql)).toEqual(before);
-    });
+    ] as [string, Record<string, unknown>, RegExp][])(
+      'PATCH /catalog/products/:id with %s',
+      async (_label, fields, field) => {
+        const before = await snapshotDatabase(ctx().sql);
+        const res = await call(app, 'PATCH', `/catalog/products/${productId}`, fields);
+        expectStatus(res, 400);
+        expect(errorOf(res).message).toMatch(field);
+        expect(await snapshotDatabase(ctx().sql)).toEqual(before);
+      },
+    );
 
     it('PUT without a required field names it', async () => {
       const { priceCents: _omitted, ...withoutPrice } = productBody(categoryId);
@@ -504,14 +547,21 @@ describe('catalog REST API (SPEC §3)', () => {
     });
 
     it('malformed JSON is 400', async () => {
-      const res = await call(app, 'POST', '/catalog/products', '{"sku": "A-1", "name": ', { 'content-type': 'application/json' });
+      const res = await call(app, 'POST', '/catalog/products', '{"sku": "A-1", "name": ', {
+        'content-type': 'application/json',
+      });
       expectStatus(res, 400);
       expect(errorOf(res).message).toMatch(/JSON/);
     });
 
     it('a body over 100 KiB is 413, even with a valid shape', async () => {
       const before = await snapshotDatabase(ctx().sql);
-      const res = await call(app, 'POST', '/catalog/products', productBody(categoryId, { description: 'x'.repeat(101 * 1024) }));
+      const res = await call(
+        app,
+        'POST',
+        '/catalog/products',
+        productBody(categoryId, { description: 'x'.repeat(101 * 1024) }),
+      );
       expectStatus(res, 413);
       expect(errorOf(res)).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
       expect(await snapshotDatabase(ctx().sql)).toEqual(before);
@@ -519,7 +569,12 @@ describe('catalog REST API (SPEC §3)', () => {
 
     it('a body just under 100 KiB is parsed (and then judged by validation)', async () => {
       // 5000 characters is the description limit, so this passes the size check and fails on description.
-      const res = await call(app, 'POST', '/catalog/products', productBody(categoryId, { description: 'x'.repeat(99 * 1024) }));
+      const res = await call(
+        app,
+        'POST',
+        '/catalog/products',
+        productBody(categoryId, { description: 'x'.repeat(99 * 1024) }),
+      );
       expectStatus(res, 400);
       expect(errorOf(res).message).toMatch(/description/);
     });
@@ -539,7 +594,12 @@ describe('catalog REST API (SPEC §3)', () => {
       const res = await get(`/catalog/products/${product.id}`);
       expectStatus(res, 200);
       const body = json(res);
-      expect(body).toEqual({ ...product, name: 'Renamed By SQL', version: product.version + 1, updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN) });
+      expect(body).toEqual({
+        ...product,
+        name: 'Renamed By SQL',
+        version: product.version + 1,
+        updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN),
+      });
       expect(Date.parse(body.updatedAt)).toBeGreaterThan(Date.parse(product.updatedAt));
     });
 
@@ -549,7 +609,10 @@ describe('catalog REST API (SPEC §3)', () => {
       expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({ quantity: 2 });
       await ctx().sql.query('UPDATE catalog.stock_levels SET quantity = 99 WHERE product_id = $1', [product.id]);
       await waitForCdc(app);
-      expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({ quantity: 99, inStock: true });
+      expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({
+        quantity: 99,
+        inStock: true,
+      });
     });
 
     it('an INSERTed category and product show in the list and the listing; a product without a stock row has quantity 0', async () => {
@@ -558,7 +621,10 @@ describe('catalog REST API (SPEC §3)', () => {
       expectStatus(await get('/catalog/categories'), 200);
       const {
         rows: [category],
-      } = await ctx().sql.query(`INSERT INTO catalog.categories (slug, name) VALUES ($1, $2) RETURNING id`, [`sql-${t}`, `Sql ${t}`]);
+      } = await ctx().sql.query(`INSERT INTO catalog.categories (slug, name) VALUES ($1, $2) RETURNING id`, [
+        `sql-${t}`,
+        `Sql ${t}`,
+      ]);
       const {
         rows: [product],
       } = await ctx().sql.query(
@@ -567,7 +633,12 @@ describe('catalog REST API (SPEC §3)', () => {
       );
       await waitForCdc(app);
       const list = json(await get('/catalog/categories'));
-      expect(list.find((c: any) => c.id === category.id)).toEqual({ id: category.id, slug: `sql-${t}`, name: `Sql ${t}`, productCount: 1 });
+      expect(list.find((c: any) => c.id === category.id)).toEqual({
+        id: category.id,
+        slug: `sql-${t}`,
+        name: `Sql ${t}`,
+        productCount: 1,
+      });
       expect(json(await get(`/catalog/categories/sql-${t}/products`)).products).toEqual([
         {
           id: product.id,
@@ -582,19 +653,29 @@ describe('catalog REST API (SPEC §3)', () => {
           updatedAt: expect.stringMatching(ISO_TIMESTAMP_PATTERN),
         },
       ]);
-      expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({ productId: product.id, quantity: 0, inStock: false });
+      expect(json(await get(`/catalog/products/${product.id}/availability`))).toMatchObject({
+        productId: product.id,
+        quantity: 0,
+        inStock: false,
+      });
     });
 
     it('a deactivation by SQL removes the product from the listing and the count', async () => {
       const { category, product } = await createCategoryWithProduct(app);
       const other = await createProduct(app, category.id, { name: 'Stays Active' });
       await waitForCdc(app);
-      for (const url of [`/catalog/categories/${category.slug}/products`, '/catalog/categories', `/catalog/products/${product.id}`]) {
+      for (const url of [
+        `/catalog/categories/${category.slug}/products`,
+        '/catalog/categories',
+        `/catalog/products/${product.id}`,
+      ]) {
         expectStatus(await get(url), 200);
       }
       await ctx().sql.query('UPDATE catalog.products SET active = false WHERE id = $1', [product.id]);
       await waitForCdc(app);
-      expect(json(await get(`/catalog/categories/${category.slug}/products`)).products.map((p: any) => p.id)).toEqual([other.id]);
+      expect(json(await get(`/catalog/categories/${category.slug}/products`)).products.map((p: any) => p.id)).toEqual([
+        other.id,
+      ]);
       expect(json(await get('/catalog/categories')).find((c: any) => c.id === category.id).productCount).toBe(1);
       expect(json(await get(`/catalog/products/${product.id}`))).toMatchObject({ active: false, version: 2 });
     });
@@ -602,7 +683,11 @@ describe('catalog REST API (SPEC §3)', () => {
     it('a DELETE by SQL makes the product 404 and removes it from the listing', async () => {
       const { category, product } = await createCategoryWithProduct(app);
       await waitForCdc(app);
-      for (const url of [`/catalog/products/${product.id}`, `/catalog/products/${product.id}/availability`, `/catalog/categories/${category.slug}/products`]) {
+      for (const url of [
+        `/catalog/products/${product.id}`,
+        `/catalog/products/${product.id}/availability`,
+        `/catalog/categories/${category.slug}/products`,
+      ]) {
         expectStatus(await get(url), 200);
       }
       await ctx().sql.query('DELETE FROM catalog.products WHERE id = $1', [product.id]);

@@ -72,7 +72,11 @@ describe('Postgres unreachable → 503 "database unavailable" (SPEC §3 errors)'
   }
 
   function expectUnavailable(label: string, res: Response, ms: number, budget: number): void {
-    expect({ label, status: res.statusCode, message: json(res).message }).toEqual({ label, status: 503, message: 'database unavailable' });
+    expect({ label, status: res.statusCode, message: json(res).message }).toEqual({
+      label,
+      status: 503,
+      message: 'database unavailable',
+    });
     expect({ label, fast: ms < budget }).toEqual({ label, fast: true });
   }
 
@@ -106,7 +110,11 @@ describe('Postgres unreachable → 503 "database unavailable" (SPEC §3 errors)'
       const { res: health, ms } = await timed('GET', '/health');
       expect(health.statusCode).toBe(503);
       expect(ms).toBeLessThan(REFUSED_BUDGET_MS);
-      expect(json(health)).toMatchObject({ status: 'error', error: { database: { status: 'down' } }, details: { database: { status: 'down' } } });
+      expect(json(health)).toMatchObject({
+        status: 'error',
+        error: { database: { status: 'down' } },
+        details: { database: { status: 'down' } },
+      });
       // Validation needs no database: bad input is still a 400, not a 503.
       expectStatus(await call(app, 'POST', '/catalog/products', { priceCents: '12' }), 400);
     } finally {

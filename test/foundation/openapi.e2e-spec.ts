@@ -46,7 +46,8 @@ describe('OpenAPI document and Swagger UI (SPEC §3)', () => {
   it('tags the operations by domain', () => {
     for (const [path, methods] of Object.entries(EXPECTED_OPERATIONS)) {
       const tagName = path.startsWith('/catalog') ? 'catalog' : 'orders';
-      for (const method of methods) expect({ path, method, tags: doc.paths[path][method].tags }).toEqual({ path, method, tags: [tagName] });
+      for (const method of methods)
+        expect({ path, method, tags: doc.paths[path][method].tags }).toEqual({ path, method, tags: [tagName] });
     }
   });
 
@@ -71,8 +72,20 @@ describe('OpenAPI document and Swagger UI (SPEC §3)', () => {
     expect([...createProduct.required].sort()).toEqual(['categoryId', 'currency', 'name', 'priceCents', 'sku']);
     expect(bodySchema('/catalog/products/{id}', 'patch').required ?? []).toEqual([]);
     const createOrder = bodySchema('/orders', 'post');
-    expect([...createOrder.required].sort()).toEqual(['accountId', 'currency', 'customerEmail', 'items', 'shippingAddress']);
-    expect(bodySchema('/orders/{id}', 'patch').properties.status.enum).toEqual(['pending', 'paid', 'shipped', 'delivered', 'cancelled']);
+    expect([...createOrder.required].sort()).toEqual([
+      'accountId',
+      'currency',
+      'customerEmail',
+      'items',
+      'shippingAddress',
+    ]);
+    expect(bodySchema('/orders/{id}', 'patch').properties.status.enum).toEqual([
+      'pending',
+      'paid',
+      'shipped',
+      'delivered',
+      'cancelled',
+    ]);
     expect(bodySchema('/catalog/products/{id}/stock', 'put').required).toEqual(['quantity']);
   });
 

@@ -48,7 +48,8 @@ describe('orders REST API (SPEC §3)', () => {
     categoryId = (await createCategory(app)).id;
   });
 
-  const product = (fields: Record<string, unknown> = {}): Promise<ProductBody> => createProduct(app, categoryId, { stock: 10, ...fields });
+  const product = (fields: Record<string, unknown> = {}): Promise<ProductBody> =>
+    createProduct(app, categoryId, { stock: 10, ...fields });
 
   const stock = (productId: string) => stockOf(ctx().sql, productId);
 
@@ -111,14 +112,31 @@ describe('orders REST API (SPEC §3)', () => {
       for (const item of order.items) expect(keysOf(item)).toEqual(sorted(ORDER_ITEM_FIELDS));
       expect(byProduct(order.items)).toEqual(
         byProduct([
-          { id: expect.stringMatching(UUID_PATTERN), productId: tea.id, sku: tea.sku, name: 'Green Tea', quantity: 3, unitPriceCents: 1999 },
-          { id: expect.stringMatching(UUID_PATTERN), productId: mug.id, sku: mug.sku, name: 'Mug', quantity: 4, unitPriceCents: 500 },
+          {
+            id: expect.stringMatching(UUID_PATTERN),
+            productId: tea.id,
+            sku: tea.sku,
+            name: 'Green Tea',
+            quantity: 3,
+            unitPriceCents: 1999,
+          },
+          {
+            id: expect.stringMatching(UUID_PATTERN),
+            productId: mug.id,
+            sku: mug.sku,
+            name: 'Mug',
+            quantity: 4,
+            unitPriceCents: 500,
+          },
         ]),
       );
       // Stock was reserved: all of the mug, three teas.
       expect(await stock(tea.id)).toBe(7);
       expect(await stock(mug.id)).toBe(0);
-      expect(json(await call(app, 'GET', `/catalog/products/${mug.id}/availability`))).toMatchObject({ quantity: 0, inStock: false });
+      expect(json(await call(app, 'GET', `/catalog/products/${mug.id}/availability`))).toMatchObject({
+        quantity: 0,
+        inStock: false,
+      });
       await expectConsistentTotal(order);
     });
 
@@ -134,7 +152,14 @@ describe('orders REST API (SPEC §3)', () => {
     it('an order keeps the price, sku and name of order time when the catalog changes later', async () => {
       const p = await product({ priceCents: 1000 });
       const order = await createOrder(app, [{ productId: p.id, quantity: 1 }]);
-      expectStatus(await call(app, 'PATCH', `/catalog/products/${p.id}`, { priceCents: 9999, name: 'Renamed Later', sku: `LATER-${tag().toUpperCase()}` }), 200);
+      expectStatus(
+        await call(app, 'PATCH', `/catalog/products/${p.id}`, {
+          priceCents: 9999,
+          name: 'Renamed Later',
+          sku: `LATER-${tag().toUpperCase()}`,
+        }),
+        200,
+      );
       const after = json(await call(app, 'GET', `/orders/${order.id}`));
       expect(after.items).toEqual(order.items);
       expect(after.totalCents).toBe(1000);
@@ -146,15 +171,23 @@ describe('orders REST API (SPEC §3)', () => {
       const c = await product({ priceCents: 1000 });
       const accountId = `Acct_${tag()}-x`;
       const first = await createOrder(app, [{ productId: a.id, quantity: 1 }], { accountId });
-      const second = await createOrder(app, [
-        { productId: a.id, quantity: 2 },
-        { productId: b.id, quantity: 1 },
-      ], { accountId });
-      const third = await createOrder(app, [
-        { productId: a.id, quantity: 1 },
-        { productId: b.id, quantity: 1 },
-        { productId: c.id, quantity: 3 },
-      ], { accountId });
+      const second = await createOrder(
+        app,
+        [
+          { productId: a.id, quantity: 2 },
+          { productId: b.id, quantity: 1 },
+        ],
+        { accountId },
+      );
+      const third = await createOrder(
+        app,
+        [
+          { productId: a.id, quantity: 1 },
+          { productId: b.id, quantity: 1 },
+          { productId: c.id, quantity: 3 },
+        ],
+        { accountId },
+      );
       await setStatus(first.id, 'paid');
       // Another account's order never shows up.
       await createOrder(app, [{ productId: a.id, quantity: 1 }]);
@@ -164,8 +197,22 @@ describe('orders REST API (SPEC §3)', () => {
       const list: any[] = json(res);
       for (const s of list) expect(keysOf(s)).toEqual(sorted(ORDER_SUMMARY_FIELDS));
       expect(list).toEqual([
-        { id: third.id, status: 'pending', totalCents: 100 + 250 + 3000, currency: 'EUR', itemCount: 3, createdAt: third.createdAt },
-        { id: second.id, status: 'pending', totalCents: 200 + 250, currency: 'EUR', itemCount: 2, createdAt: second.createdAt },
+        {
+          id: third.id,
+          status: 'pending',
+          totalCents: 100 + 250 + 3000,
+          currency: 'EUR',
+          itemCount: 3,
+          createdAt: third.createdAt,
+        },
+        {
+          id: second.id,
+          status: 'pending',
+          totalCents: 200 + 250,
+          currency: 'EUR',
+          itemCount: 2,
+          createdAt: second.createdAt,
+        },
         { id: first.id, status: 'paid', totalCents: 100, currency: 'EUR', itemCount: 1, createdAt: first.createdAt },
       ]);
     });
@@ -174,7 +221,9 @@ describe('orders REST API (SPEC §3)', () => {
       const p = await product();
       const accountId = `acct-${tag()}`;
       await createOrder(app, [{ productId: p.id, quantity: 5 }], { accountId });
-      expect(json(await call(app, 'GET', `/accounts/${accountId}/orders`))).toEqual([expect.objectContaining({ itemCount: 1, totalCents: 5 * 1250 })]);
+      expect(json(await call(app, 'GET', `/accounts/${accountId}/orders`))).toEqual([
+        expect.objectContaining({ itemCount: 1, totalCents: 5 * 1250 }),
+      ]);
     });
 
     it('an account without orders has []', async () => {
@@ -185,7 +234,9 @@ describe('orders REST API (SPEC §3)', () => {
 
     it('concurrent orders for the last unit: exactly one wins, the others are 409, stock ends at 0', async () => {
       const p = await product({ stock: 1 });
-      const results = await Promise.all(Array.from({ length: 6 }, () => call(app, 'POST', '/orders', orderBody([{ productId: p.id, quantity: 1 }]))));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => call(app, 'POST', '/orders', orderBody([{ productId: p.id, quantity: 1 }]))),
+      );
       expect(results.map((r) => r.statusCode).sort()).toEqual([201, 409, 409, 409, 409, 409]);
       expect(await stock(p.id)).toBe(0);
       expect(await countRows(ctx().sql, 'orders.order_items', 'product_id = $1', [p.id])).toBe(1);
@@ -196,13 +247,20 @@ describe('orders REST API (SPEC §3)', () => {
     it('one of two items lacks stock → 409 naming the product; the other item’s reservation is rolled back', async () => {
       // Stock is reserved in product id order: make the product reserved first the one that has stock,
       // so the failure happens after a successful reservation inside the same transaction.
-      const [x, y] = [await product({ stock: 10 }), await product({ stock: 10 })].sort((p, q) => (p.id < q.id ? -1 : 1));
+      const [x, y] = [await product({ stock: 10 }), await product({ stock: 10 })].sort((p, q) =>
+        p.id < q.id ? -1 : 1,
+      );
       expectStatus(await call(app, 'PUT', `/catalog/products/${y.id}/stock`, { quantity: 1 }), 200);
       const before = await snapshotDatabase(ctx().sql);
-      const res = await call(app, 'POST', '/orders', orderBody([
-        { productId: y.id, quantity: 2 },
-        { productId: x.id, quantity: 5 },
-      ]));
+      const res = await call(
+        app,
+        'POST',
+        '/orders',
+        orderBody([
+          { productId: y.id, quantity: 2 },
+          { productId: x.id, quantity: 5 },
+        ]),
+      );
       expectStatus(res, 409);
       expect(errorOf(res)).toMatchObject({ statusCode: 409, error: 'Conflict' });
       expect(errorOf(res).message).toMatch(/stock/);
@@ -216,10 +274,15 @@ describe('orders REST API (SPEC §3)', () => {
       const ok = await product();
       const inactive = await product({ active: false });
       const before = await snapshotDatabase(ctx().sql);
-      const res = await call(app, 'POST', '/orders', orderBody([
-        { productId: ok.id, quantity: 1 },
-        { productId: inactive.id, quantity: 1 },
-      ]));
+      const res = await call(
+        app,
+        'POST',
+        '/orders',
+        orderBody([
+          { productId: ok.id, quantity: 1 },
+          { productId: inactive.id, quantity: 1 },
+        ]),
+      );
       expectStatus(res, 422);
       expect(errorOf(res)).toMatchObject({ statusCode: 422, error: 'Unprocessable Entity' });
       expect(errorOf(res).message).toMatch(/items\.1\.productId/);
@@ -230,10 +293,15 @@ describe('orders REST API (SPEC §3)', () => {
     it('a product that does not exist → 422 naming it; nothing written', async () => {
       const ok = await product();
       const before = await snapshotDatabase(ctx().sql);
-      const res = await call(app, 'POST', '/orders', orderBody([
-        { productId: UNKNOWN_ID, quantity: 1 },
-        { productId: ok.id, quantity: 1 },
-      ]));
+      const res = await call(
+        app,
+        'POST',
+        '/orders',
+        orderBody([
+          { productId: UNKNOWN_ID, quantity: 1 },
+          { productId: ok.id, quantity: 1 },
+        ]),
+      );
       expectStatus(res, 422);
       expect(errorOf(res).message).toMatch(/items\.0\.productId/);
       expect(await snapshotDatabase(ctx().sql)).toEqual(before);
@@ -242,7 +310,12 @@ describe('orders REST API (SPEC §3)', () => {
     it('a product priced in another currency → 422; nothing written', async () => {
       const usd = await product({ currency: 'USD' });
       const before = await snapshotDatabase(ctx().sql);
-      const res = await call(app, 'POST', '/orders', orderBody([{ productId: usd.id, quantity: 1 }], { currency: 'EUR' }));
+      const res = await call(
+        app,
+        'POST',
+        '/orders',
+        orderBody([{ productId: usd.id, quantity: 1 }], { currency: 'EUR' }),
+      );
       expectStatus(res, 422);
       expect(errorOf(res).message).toMatch(/items\.0\.productId/);
       expect(await snapshotDatabase(ctx().sql)).toEqual(before);
@@ -376,7 +449,10 @@ describe('orders REST API (SPEC §3)', () => {
       expect(await stock(a.id)).toBe(10);
       expect(await countRows(ctx().sql, 'orders.order_items', 'id = $1', [itemA.id])).toBe(0);
       await expectConsistentTotal(updated);
-      expect(json(await call(app, 'GET', `/accounts/${order.accountId}/orders`))[0]).toMatchObject({ itemCount: 1, totalCents: 1000 });
+      expect(json(await call(app, 'GET', `/accounts/${order.accountId}/orders`))[0]).toMatchObject({
+        itemCount: 1,
+        totalCents: 1000,
+      });
     });
 
     it('unknown items, items of another order and unknown orders are 404; nothing written', async () => {
@@ -403,23 +479,26 @@ describe('orders REST API (SPEC §3)', () => {
       expect(await snapshotDatabase(ctx().sql)).toEqual(before);
     });
 
-    it.each(STATUSES.filter((s) => s !== 'pending'))('items cannot change while the order is %s (409, nothing written)', async (status) => {
-      const a = await product();
-      const b = await product();
-      const order = await createOrder(app, [{ productId: a.id, quantity: 2 }]);
-      for (const step of PATH_TO[status]) await setStatus(order.id, step);
-      const before = await snapshotDatabase(ctx().sql);
-      const attempts = [
-        await call(app, 'POST', `/orders/${order.id}/items`, { productId: b.id, quantity: 1 }),
-        await call(app, 'PATCH', `/orders/${order.id}/items/${order.items[0].id}`, { quantity: 1 }),
-        await call(app, 'DELETE', `/orders/${order.id}/items/${order.items[0].id}`),
-      ];
-      for (const res of attempts) {
-        expectStatus(res, 409);
-        expect(errorOf(res).message).toContain(status);
-      }
-      expect(await snapshotDatabase(ctx().sql)).toEqual(before);
-    });
+    it.each(STATUSES.filter((s) => s !== 'pending'))(
+      'items cannot change while the order is %s (409, nothing written)',
+      async (status) => {
+        const a = await product();
+        const b = await product();
+        const order = await createOrder(app, [{ productId: a.id, quantity: 2 }]);
+        for (const step of PATH_TO[status]) await setStatus(order.id, step);
+        const before = await snapshotDatabase(ctx().sql);
+        const attempts = [
+          await call(app, 'POST', `/orders/${order.id}/items`, { productId: b.id, quantity: 1 }),
+          await call(app, 'PATCH', `/orders/${order.id}/items/${order.items[0].id}`, { quantity: 1 }),
+          await call(app, 'DELETE', `/orders/${order.id}/items/${order.items[0].id}`),
+        ];
+        for (const res of attempts) {
+          expectStatus(res, 409);
+          expect(errorOf(res).message).toContain(status);
+        }
+        expect(await snapshotDatabase(ctx().sql)).toEqual(before);
+      },
+    );
   });
 
   describe('status transitions', () => {
@@ -440,7 +519,12 @@ describe('orders REST API (SPEC §3)', () => {
         expectStatus(res, 200);
         const body = json(res);
         expect(keysOf(body)).toEqual(sorted(ORDER_FIELDS));
-        expect(body).toMatchObject({ id: order.id, status: to, version: rowBefore.version + 1, totalCents: order.totalCents });
+        expect(body).toMatchObject({
+          id: order.id,
+          status: to,
+          version: rowBefore.version + 1,
+          totalCents: order.totalCents,
+        });
         expect(body.items).toEqual(order.items);
         // Cancelling gives the reserved stock back; the other steps keep it reserved.
         expect(await stock(p.id)).toBe(to === 'cancelled' ? 10 : 7);
@@ -476,21 +560,24 @@ describe('orders REST API (SPEC §3)', () => {
       ['shipped', 7],
       ['delivered', 7],
       ['cancelled', 10],
-    ] as [Status, number][])('deleting a %s order answers 204, removes it with its items, and leaves stock at %i', async (status, expectedStock) => {
-      const p = await product({ stock: 10 });
-      const order = await createOrder(app, [{ productId: p.id, quantity: 3 }]);
-      for (const step of PATH_TO[status]) await setStatus(order.id, step);
-      const res = await call(app, 'DELETE', `/orders/${order.id}`);
-      expectStatus(res, 204);
-      expect(res.body).toBe('');
-      // Pending and paid orders still hold their reservation and give it back; a cancelled one already did (no double release).
-      expect(await stock(p.id)).toBe(expectedStock);
-      expect(await countRows(ctx().sql, 'orders.orders', 'id = $1', [order.id])).toBe(0);
-      expect(await countRows(ctx().sql, 'orders.order_items', 'order_id = $1', [order.id])).toBe(0);
-      expectStatus(await call(app, 'GET', `/orders/${order.id}`), 404);
-      expect(json(await call(app, 'GET', `/accounts/${order.accountId}/orders`))).toEqual([]);
-      expectStatus(await call(app, 'DELETE', `/orders/${order.id}`), 404);
-    });
+    ] as [Status, number][])(
+      'deleting a %s order answers 204, removes it with its items, and leaves stock at %i',
+      async (status, expectedStock) => {
+        const p = await product({ stock: 10 });
+        const order = await createOrder(app, [{ productId: p.id, quantity: 3 }]);
+        for (const step of PATH_TO[status]) await setStatus(order.id, step);
+        const res = await call(app, 'DELETE', `/orders/${order.id}`);
+        expectStatus(res, 204);
+        expect(res.body).toBe('');
+        // Pending and paid orders still hold their reservation and give it back; a cancelled one already did (no double release).
+        expect(await stock(p.id)).toBe(expectedStock);
+        expect(await countRows(ctx().sql, 'orders.orders', 'id = $1', [order.id])).toBe(0);
+        expect(await countRows(ctx().sql, 'orders.order_items', 'order_id = $1', [order.id])).toBe(0);
+        expectStatus(await call(app, 'GET', `/orders/${order.id}`), 404);
+        expect(json(await call(app, 'GET', `/accounts/${order.accountId}/orders`))).toEqual([]);
+        expectStatus(await call(app, 'DELETE', `/orders/${order.id}`), 404);
+      },
+    );
 
     it('deleting an order whose product was deleted meanwhile still works', async () => {
       const p = await product();
@@ -551,7 +638,11 @@ describe('orders REST API (SPEC §3)', () => {
       ['a country that is not ISO 3166', () => ({ shippingAddress: { ...ADDRESS, country: 'Germany' } }), /country/],
       ['an unknown shippingAddress field', () => ({ shippingAddress: { ...ADDRESS, floor: 3 } }), /floor/],
       ['an empty city', () => ({ shippingAddress: { ...ADDRESS, city: '' } }), /city/],
-      ['a NUL character in the address', () => ({ shippingAddress: { ...ADDRESS, city: 'Lon\u0000don' } }), /shippingAddress\.city/],
+      [
+        'a NUL character in the address',
+        () => ({ shippingAddress: { ...ADDRESS, city: 'Lon\u0000don' } }),
+        /shippingAddress\.city/,
+      ],
       ['no items', () => ({ items: [] }), /items/],
       ['items as an object', () => ({ items: line() }), /items/],
       ['items of arrays', () => ({ items: [[]] }), /items/],
@@ -611,7 +702,14 @@ describe('orders REST API (SPEC §3)', () => {
     ] as const)('%s %s (a path parameter that breaks its pattern)', async (method, path, field) => {
       const before = await snapshotDatabase(ctx().sql);
       const url = path.replace(':id', orderId).replace(' ', '%20');
-      const body = method === 'PATCH' ? (path.includes('items') ? { quantity: 2 } : { status: 'paid' }) : method === 'POST' ? { productId, quantity: 1 } : undefined;
+      const body =
+        method === 'PATCH'
+          ? path.includes('items')
+            ? { quantity: 2 }
+            : { status: 'paid' }
+          : method === 'POST'
+            ? { productId, quantity: 1 }
+            : undefined;
       const res = await call(app, method, url, body);
       expectStatus(res, 400);
       expect(errorOf(res).message).toMatch(field);
@@ -623,7 +721,12 @@ describe('orders REST API (SPEC §3)', () => {
       const bad = await call(app, 'POST', '/orders', '{"accountId": "a", ', { 'content-type': 'application/json' });
       expectStatus(bad, 400);
       expect(errorOf(bad).message).toMatch(/JSON/);
-      const big = await call(app, 'POST', '/orders', orderBody([line()], { shippingAddress: { ...ADDRESS, line2: 'x'.repeat(101 * 1024) } }));
+      const big = await call(
+        app,
+        'POST',
+        '/orders',
+        orderBody([line()], { shippingAddress: { ...ADDRESS, line2: 'x'.repeat(101 * 1024) } }),
+      );
       expectStatus(big, 413);
       expect(await snapshotDatabase(ctx().sql)).toEqual(before);
     });

@@ -17,7 +17,18 @@ export const ISO_TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3
 export const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
 /** The exact field lists of SPEC §3, in the order the spec gives them. */
-export const PRODUCT_FIELDS = ['id', 'sku', 'name', 'description', 'priceCents', 'currency', 'categoryId', 'active', 'version', 'updatedAt'];
+export const PRODUCT_FIELDS = [
+  'id',
+  'sku',
+  'name',
+  'description',
+  'priceCents',
+  'currency',
+  'categoryId',
+  'active',
+  'version',
+  'updatedAt',
+];
 export const AVAILABILITY_FIELDS = ['productId', 'quantity', 'inStock', 'updatedAt'];
 export const CATEGORY_SUMMARY_FIELDS = ['id', 'slug', 'name', 'productCount'];
 export const ORDER_FIELDS = [
@@ -132,9 +143,18 @@ export async function createCategoryWithProduct(
   return { category, product };
 }
 
-export const ADDRESS = { name: 'Ada Lovelace', line1: '12 Analytical Row', city: 'London', postalCode: 'N1 9GU', country: 'GB' };
+export const ADDRESS = {
+  name: 'Ada Lovelace',
+  line1: '12 Analytical Row',
+  city: 'London',
+  postalCode: 'N1 9GU',
+  country: 'GB',
+};
 
-export function orderBody(items: { productId: string; quantity: number }[], fields: Record<string, unknown> = {}): Record<string, unknown> {
+export function orderBody(
+  items: { productId: string; quantity: number }[],
+  fields: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     accountId: `acct-${tag()}`,
     currency: 'EUR',
@@ -157,7 +177,10 @@ export async function createOrder(
 
 /** The stock quantity as Postgres has it (null when the product has no stock row). */
 export async function stockOf(sql: Pool, productId: string): Promise<number | null> {
-  const { rows } = await sql.query<{ quantity: number }>('SELECT quantity FROM catalog.stock_levels WHERE product_id = $1', [productId]);
+  const { rows } = await sql.query<{ quantity: number }>(
+    'SELECT quantity FROM catalog.stock_levels WHERE product_id = $1',
+    [productId],
+  );
   return rows[0]?.quantity ?? null;
 }
 

@@ -21,8 +21,13 @@ function alive(pid: number): boolean {
 
 /** Drops databases left by test runs whose process is gone (a killed run cannot clean up after itself). */
 async function dropLeftovers(): Promise<void> {
-  const rows = await withMaintenanceClient(async (c) =>
-    (await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${TEST_DATABASE_PREFIX}%`])).rows,
+  const rows = await withMaintenanceClient(
+    async (c) =>
+      (
+        await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [
+          `${TEST_DATABASE_PREFIX}%`,
+        ])
+      ).rows,
   );
   for (const { datname } of rows) {
     const pid = Number(datname.slice(TEST_DATABASE_PREFIX.length).split('_')[0]);
@@ -31,7 +36,10 @@ async function dropLeftovers(): Promise<void> {
 }
 
 /** Applies one owner's migration list, as that app does at boot (its own migrations table). */
-async function migrate(url: string, owner: Pick<DataSourceSettings, 'migrations' | 'migrationsTableName'> = {}): Promise<void> {
+async function migrate(
+  url: string,
+  owner: Pick<DataSourceSettings, 'migrations' | 'migrationsTableName'> = {},
+): Promise<void> {
   const dataSource = await new DataSource(
     dataSourceOptions({ url, applicationName: 'cachegate-test-setup', ...owner }),
   ).initialize();

@@ -32,7 +32,10 @@ describe('invoices: TTL cache over apps/billing with ETag revalidation', () => {
       INVOICES_TTL_SECONDS: String(TTL_MS / 1000),
       INVOICES_GRACE_SECONDS: String(GRACE_MS / 1000),
     });
-    for (const [number, totalCents] of [['INV-1', 1000], ['INV-2', 2500]] as const) {
+    for (const [number, totalCents] of [
+      ['INV-1', 1000],
+      ['INV-2', 2500],
+    ] as const) {
       const created = await call(billing, 'POST', '/accounts/acme/invoices', {
         number,
         totalCents,

@@ -23,9 +23,11 @@ async function main(): Promise<void> {
   const config = app.get(ConfigService<EnvironmentVariables, true>);
   if (connectCdcSubscriber(app)) await app.startAllMicroservices();
   await app.init();
-  app.get(Logger).log(
-    `cache-sync running (relay ${config.get('CDC_RELAY') ? 'on' : 'off'}, subscriber ${config.get('CDC_SUBSCRIBER') ? 'on' : 'off'})`,
-  );
+  app
+    .get(Logger)
+    .log(
+      `cache-sync running (relay ${config.get('CDC_RELAY') ? 'on' : 'off'}, subscriber ${config.get('CDC_SUBSCRIBER') ? 'on' : 'off'})`,
+    );
 }
 
 main().catch(exitOnBootError);

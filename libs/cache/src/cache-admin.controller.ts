@@ -38,7 +38,8 @@ export class AdminTokenGuard implements CanActivate {
     if (!token) throw new NotFoundException();
     const header = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization ?? '';
     const match = /^Bearer (.+)$/.exec(header);
-    if (!match || !sameSecret(match[1], token)) throw new UnauthorizedException('a valid admin bearer token is required');
+    if (!match || !sameSecret(match[1], token))
+      throw new UnauthorizedException('a valid admin bearer token is required');
     return true;
   }
 }
@@ -51,7 +52,9 @@ class PatternQuery {
 
 function checked(pattern: string): string {
   if (!isAdminPattern(pattern)) {
-    throw new BadRequestException('pattern must name one domain and use only letters, digits, _ - : * ? (e.g. orders:*)');
+    throw new BadRequestException(
+      'pattern must name one domain and use only letters, digits, _ - : * ? (e.g. orders:*)',
+    );
   }
   return pattern;
 }

@@ -32,7 +32,8 @@ export class CacheBucket<View = any> {
     readonly options: BucketOptions<View>,
   ) {
     const ttl = options.ttlSeconds ?? null;
-    if (options.strategy !== 'cdc' && !ttl) throw new Error(`bucket ${domain}.${name}: ${options.strategy} needs ttlSeconds`);
+    if (options.strategy !== 'cdc' && !ttl)
+      throw new Error(`bucket ${domain}.${name}: ${options.strategy} needs ttlSeconds`);
     this.ttlMs = ttl ? ttl * 1000 : 0;
     this.retentionMs = this.ttlMs + (options.strategy === 'ttl' ? (options.graceSeconds ?? 0) * 1000 : 0);
   }

@@ -5,7 +5,8 @@ import { DomainCacheStats } from './domain-cache';
 import { TwoTierCache } from './two-tier-cache';
 
 class DomainParams {
-  @IsString() @Matches(/^[a-z][a-z0-9-]{0,63}$/)
+  @IsString()
+  @Matches(/^[a-z][a-z0-9-]{0,63}$/)
   domain: string;
 }
 

@@ -1,4 +1,11 @@
-import { cacheKey, dependencyKey, InvalidCacheKeyError, isAdminPattern, patternSegment, uuidSegment } from './cache-key';
+import {
+  cacheKey,
+  dependencyKey,
+  InvalidCacheKeyError,
+  isAdminPattern,
+  patternSegment,
+  uuidSegment,
+} from './cache-key';
 
 describe('cache keys', () => {
   it('joins validated segments', () => {

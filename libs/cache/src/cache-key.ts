@@ -29,7 +29,8 @@ export function cacheKey(domain: string, type: string, identifier?: unknown, sub
 
 /** A UUID identifier in its canonical lower-case form (upper- and lower-case ids share one entry). */
 export function uuidSegment(value: unknown): string {
-  if (typeof value !== 'string' || !UUID.test(value)) throw new InvalidCacheKeyError(`not a UUID: ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !UUID.test(value))
+    throw new InvalidCacheKeyError(`not a UUID: ${JSON.stringify(value)}`);
   return value.toLowerCase();
 }
 

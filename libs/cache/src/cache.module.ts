@@ -68,7 +68,8 @@ export class CacheModule {
           provide: EntryCodec,
           inject: [ConfigService],
           // Production requires a key (validated at boot); elsewhere the fixed development key is used.
-          useFactory: (config: Config) => new EntryCodec(config.get('CACHE_ENCRYPTION_KEY') ?? DEVELOPMENT_ENCRYPTION_KEY),
+          useFactory: (config: Config) =>
+            new EntryCodec(config.get('CACHE_ENCRYPTION_KEY') ?? DEVELOPMENT_ENCRYPTION_KEY),
         },
         {
           provide: TwoTierCache,

@@ -29,7 +29,10 @@ export abstract class DomainCache<Buckets extends string = string> {
     definitions: Record<Buckets, BucketOptions>,
   ) {
     this.buckets = Object.fromEntries(
-      Object.entries<BucketOptions>(definitions).map(([name, options]) => [name, new CacheBucket(domain, name, options)]),
+      Object.entries<BucketOptions>(definitions).map(([name, options]) => [
+        name,
+        new CacheBucket(domain, name, options),
+      ]),
     ) as Record<Buckets, CacheBucket>;
     cache.registerDomain(this);
   }
@@ -61,7 +64,9 @@ export abstract class DomainCache<Buckets extends string = string> {
       await this.invalidate(keys, dependencies);
     } catch (err) {
       if (!(err instanceof CacheUnavailableError)) throw err;
-      new Logger(`${this.domain}Cache`).warn(`invalidation not applied (${err.message}): ${keys.join(' ')} ${dependencies.join(' ')}`);
+      new Logger(`${this.domain}Cache`).warn(
+        `invalidation not applied (${err.message}): ${keys.join(' ')} ${dependencies.join(' ')}`,
+      );
     }
   }
 

@@ -83,7 +83,12 @@ export class L1Cache {
 
   /** Drops keys matching a glob (`*`, `?`), for admin flushes. */
   deleteMatching(glob: string): void {
-    const pattern = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const pattern = new RegExp(
+      `^${glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    );
     const matching = [...this.lru.keys()].filter((k) => pattern.test(k));
     const open = [...this.open.keys()].filter((k) => pattern.test(k));
     this.delete(new Set([...matching, ...open]));

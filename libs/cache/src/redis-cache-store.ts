@@ -5,7 +5,14 @@ import { RedisNames } from './redis-names';
 import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA } from './stale-fill-guard';
 
 interface FencedRedis extends Redis {
-  cacheAcquireLease(lease: string, sequence: string, entry: string, token: string, leaseMs: number, unlessFilled: number): Promise<string | null>;
+  cacheAcquireLease(
+    lease: string,
+    sequence: string,
+    entry: string,
+    token: string,
+    leaseMs: number,
+    unlessFilled: number,
+  ): Promise<string | null>;
   cacheFill(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
   cacheInvalidate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
 }
@@ -116,7 +123,16 @@ export class RedisCacheStore {
       ...deps.map((d) => this.names.entry(d)),
     ];
     const written = await this.guard(() =>
-      this.redis.cacheFill(keys.length, ...keys, options.sequence, options.ttlMs, options.token, deps.length, value, key),
+      this.redis.cacheFill(
+        keys.length,
+        ...keys,
+        options.sequence,
+        options.ttlMs,
+        options.token,
+        deps.length,
+        value,
+        key,
+      ),
     );
     return written === 1;
   }

@@ -9,9 +9,7 @@ import { SingleFlight } from './single-flight';
 import type { CacheRead } from './two-tier-cache';
 
 /** What a source without CDC answers to a conditional read. */
-export type UpstreamResult<View> =
-  | { status: 'not-modified' }
-  | { status: 'ok'; view: View; upstreamEtag?: string };
+export type UpstreamResult<View> = { status: 'not-modified' } | { status: 'ok'; view: View; upstreamEtag?: string };
 
 /** Reads the source; with `upstreamEtag` it is a conditional read (If-None-Match). Throws when the source fails. */
 export type UpstreamFetch<View> = (upstreamEtag: string | undefined) => Promise<UpstreamResult<View>>;
@@ -62,7 +60,8 @@ export class RevalidatingReads {
       if (!cached) {
         const { value, confirmedAt } = await this.store.getRevalidated(key);
         const decoded = value ? this.codec.decode(value) : undefined;
-        cached = decoded && confirmedAt && confirmedAt > decoded.storedAt ? { ...decoded, storedAt: confirmedAt } : decoded;
+        cached =
+          decoded && confirmedAt && confirmedAt > decoded.storedAt ? { ...decoded, storedAt: confirmedAt } : decoded;
       }
       if (cached && this.isFresh(bucket, cached)) {
         bucket.counters.hits++;
@@ -78,7 +77,12 @@ export class RevalidatingReads {
     }
   }
 
-  private async revalidate<View>(bucket: CacheBucket<View>, key: string, fetch: UpstreamFetch<View>, cached: CacheEntry) {
+  private async revalidate<View>(
+    bucket: CacheBucket<View>,
+    key: string,
+    fetch: UpstreamFetch<View>,
+    cached: CacheEntry,
+  ) {
     let result: UpstreamResult<View>;
     try {
       result = await fetch(cached.upstreamEtag);

@@ -146,7 +146,11 @@ export class TwoTierCache {
     return { entry: this.toEntry(await load()), status: 'BYPASS' };
   }
 
-  private async readThrough<View>(bucket: CacheBucket<View>, key: string, load: () => Promise<View>): Promise<CacheRead> {
+  private async readThrough<View>(
+    bucket: CacheBucket<View>,
+    key: string,
+    load: () => Promise<View>,
+  ): Promise<CacheRead> {
     // Opened before L2 is read: an invalidation arriving while we read fences the L1 write.
     const ticket = this.l1.begin(key);
     try {

@@ -49,11 +49,13 @@ export function parseEnvelope(raw: string | null | undefined): CdcEvent {
   if (!isObject(value)) fail('event is not an object');
   const e = value;
   if (!nonEmpty(e.id)) fail('id must be a non-empty string');
-  if (typeof e.type !== 'string' || !TYPE.test(e.type)) fail('type must be <domain>.<aggregate>.<inserted|updated|deleted>');
+  if (typeof e.type !== 'string' || !TYPE.test(e.type))
+    fail('type must be <domain>.<aggregate>.<inserted|updated|deleted>');
   if (!Number.isInteger(e.messageVersion)) fail('messageVersion must be an integer');
   if (!Number.isInteger(e.schemaVersion)) fail('schemaVersion must be an integer');
   if (!nonEmpty(e.source)) fail('source must be a non-empty string');
-  if (typeof e.occurredAt !== 'string' || Number.isNaN(Date.parse(e.occurredAt))) fail('occurredAt must be an ISO 8601 time');
+  if (typeof e.occurredAt !== 'string' || Number.isNaN(Date.parse(e.occurredAt)))
+    fail('occurredAt must be an ISO 8601 time');
   if (!isObject(e.aggregate) || !nonEmpty(e.aggregate.type) || !nonEmpty(e.aggregate.id)) {
     fail('aggregate must be {type, id}');
   }

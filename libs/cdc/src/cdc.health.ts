@@ -27,7 +27,9 @@ export class CdcHealthIndicator {
     try {
       const [streams, relay] = await Promise.race([
         Promise.all([this.report.streams(), this.report.relay()]),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('cdc probe timed out')), PROBE_TIMEOUT_MS).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('cdc probe timed out')), PROBE_TIMEOUT_MS).unref(),
+        ),
       ]);
       const problems: string[] = [];
       if (this.config.get('CDC_SUBSCRIBER') && !this.stats.consuming) problems.push('subscriber is not consuming');
@@ -35,8 +37,13 @@ export class CdcHealthIndicator {
         if ((s.lag ?? 0) > limit) problems.push(`${name} lag ${s.lag} > ${limit}`);
       }
       if (relay.backlog > limit) problems.push(`relay backlog ${relay.backlog} > ${limit}`);
-      const details = { backlog: relay.backlog, lag: Object.fromEntries(Object.entries(streams).map(([n, s]) => [n, s.lag])) };
-      return problems.length === 0 ? indicator.up(details) : indicator.down({ ...details, message: problems.join('; ') });
+      const details = {
+        backlog: relay.backlog,
+        lag: Object.fromEntries(Object.entries(streams).map(([n, s]) => [n, s.lag])),
+      };
+      return problems.length === 0
+        ? indicator.up(details)
+        : indicator.down({ ...details, message: problems.join('; ') });
     } catch (err) {
       return indicator.down({ message: (err as Error).message });
     }

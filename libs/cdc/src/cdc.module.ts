@@ -1,4 +1,11 @@
-import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { INestApplication } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
@@ -151,5 +158,3 @@ export function createCdcServer(config: Config, stats: CdcStats, cacheUnavailabl
     stats,
   );
 }
-
-

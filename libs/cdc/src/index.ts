@@ -1,5 +1,13 @@
 export { CdcModule, CdcModuleConfig, connectCdcSubscriber, createCdcServer } from './cdc.module';
-export { CdcEvent, parseEnvelope, streamPattern, parseDualPublish, InvalidEnvelopeError, CONSUMER_GROUP, MESSAGE_VERSION } from './cdc-event';
+export {
+  CdcEvent,
+  parseEnvelope,
+  streamPattern,
+  parseDualPublish,
+  InvalidEnvelopeError,
+  CONSUMER_GROUP,
+  MESSAGE_VERSION,
+} from './cdc-event';
 export { CdcStats, LatencyWindow } from './cdc-stats';
 export { CdcHealthIndicator } from './cdc.health';
 export { CdcHealthService, CdcReport } from './cdc-health.service';

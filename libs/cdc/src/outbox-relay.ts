@@ -111,7 +111,11 @@ export class OutboxRelay {
       if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
     } catch (err) {
       // A lost Postgres connection means a lost lock: step down and compete again.
-      if (!this.connection || (err as { code?: string }).code?.startsWith('57P') || /terminat|closed|ECONN/i.test(String((err as Error).message))) {
+      if (
+        !this.connection ||
+        (err as { code?: string }).code?.startsWith('57P') ||
+        /terminat|closed|ECONN/i.test(String((err as Error).message))
+      ) {
         await this.dropConnection();
       }
       throw err;
@@ -120,14 +124,19 @@ export class OutboxRelay {
 
   private async tryLead(): Promise<boolean> {
     if (!this.connection) {
-      const connection = new Client({ connectionString: this.options.databaseUrl, application_name: 'cachegate-relay' });
+      const connection = new Client({
+        connectionString: this.options.databaseUrl,
+        application_name: 'cachegate-relay',
+      });
       connection.on('error', () => void this.dropConnection());
       connection.on('notification', () => this.wake());
       await connection.connect();
       this.connection = connection;
     }
     const [{ locked }] = (
-      await this.connection.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [LEADER_LOCK])
+      await this.connection.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
+        LEADER_LOCK,
+      ])
     ).rows;
     if (locked) {
       await this.connection.query('LISTEN cachegate_cdc');
@@ -147,9 +156,13 @@ export class OutboxRelay {
       );
       if (rows.length === 0) return;
       // emit() is hot: all XADDs go out on one connection in capture order before we wait.
-      const sends = rows.flatMap((row) => this.envelopes(row).map(([pattern, event]) => lastValueFrom(this.publisher.emit(pattern, event))));
+      const sends = rows.flatMap((row) =>
+        this.envelopes(row).map(([pattern, event]) => lastValueFrom(this.publisher.emit(pattern, event))),
+      );
       await Promise.all(sends);
-      await connection.query('UPDATE cdc.outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+      await connection.query('UPDATE cdc.outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
+        rows.map((r) => r.id),
+      ]);
       this.published += rows.length;
       this.lastPublishedAt = new Date();
       if (rows.length < this.batchSize) return;

@@ -53,6 +53,14 @@ export class RedisStreamsClient extends ClientProxy {
 
   protected async dispatchEvent<T = string>(packet: ReadPacket): Promise<T> {
     const stream = this.options.prefix + this.normalizePattern(packet.pattern);
-    return (await this.redis.xadd(stream, 'MAXLEN', '~', this.options.maxLen, '*', 'event', JSON.stringify(packet.data))) as T;
+    return (await this.redis.xadd(
+      stream,
+      'MAXLEN',
+      '~',
+      this.options.maxLen,
+      '*',
+      'event',
+      JSON.stringify(packet.data),
+    )) as T;
   }
 }

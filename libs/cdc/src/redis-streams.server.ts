@@ -181,9 +181,14 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
   private async drainPending(): Promise<boolean> {
     while (this.running) {
       const batch = (await this.reader.xreadgroup(
-        'GROUP', this.group, this.options.consumer,
-        'COUNT', 1,
-        'STREAMS', ...this.streams, ...this.streams.map(() => '0'),
+        'GROUP',
+        this.group,
+        this.options.consumer,
+        'COUNT',
+        1,
+        'STREAMS',
+        ...this.streams,
+        ...this.streams.map(() => '0'),
       )) as StreamBatch | null;
       const pending = (batch ?? []).flatMap(([stream, entries]) => entries.map((e) => [stream, e] as const));
       if (pending.length === 0) return true;
@@ -199,10 +204,16 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
   /** Reads and handles new entries; false when one failed (and was left pending). */
   private async readNew(): Promise<boolean> {
     const batch = (await this.reader.xreadgroup(
-      'GROUP', this.group, this.options.consumer,
-      'COUNT', this.batchSize,
-      'BLOCK', this.blockMs,
-      'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
+      'GROUP',
+      this.group,
+      this.options.consumer,
+      'COUNT',
+      this.batchSize,
+      'BLOCK',
+      this.blockMs,
+      'STREAMS',
+      ...this.streams,
+      ...this.streams.map(() => '>'),
     )) as StreamBatch | null;
     for (const [stream, entries] of batch ?? []) {
       for (const [id, fields] of entries) {
@@ -221,7 +232,14 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
       do {
         // JUSTID: the delivery counter grows when we re-read the entry, once per attempt.
         const [next, ids] = (await this.commands.xautoclaim(
-          stream, this.group, this.options.consumer, this.options.claimIdleMs, cursor, 'COUNT', 100, 'JUSTID',
+          stream,
+          this.group,
+          this.options.consumer,
+          this.options.claimIdleMs,
+          cursor,
+          'COUNT',
+          100,
+          'JUSTID',
         )) as [string, string[], string[]?];
         if (ids.length > 0) claimed = true;
         cursor = next;
@@ -266,7 +284,8 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
         this.stats.failed++;
         if (this.running && this.options.dependencyUnavailable?.()) {
           // Not this entry's fault: wait for the dependency without spending its deliveries (nor skipping ahead).
-          if (attempt === 0) this.logger.warn(`entry ${id} of ${stream} waits for an unavailable dependency: ${(err as Error).message}`);
+          if (attempt === 0)
+            this.logger.warn(`entry ${id} of ${stream} waits for an unavailable dependency: ${(err as Error).message}`);
           this.stats.consuming = false;
           await sleep(Math.min(100 * 2 ** attempt, 2000));
           continue;
@@ -283,9 +302,23 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
 
   private async deadLetter(stream: string, id: string, raw: string | undefined, error: string, deliveries: number) {
     await this.commands.xadd(
-      `${stream}:dlq`, 'MAXLEN', '~', DLQ_MAXLEN, '*',
-      'event', raw ?? '', 'error', error, 'stream', stream, 'entryId', id,
-      'deliveries', String(deliveries), 'failedAt', new Date().toISOString(),
+      `${stream}:dlq`,
+      'MAXLEN',
+      '~',
+      DLQ_MAXLEN,
+      '*',
+      'event',
+      raw ?? '',
+      'error',
+      error,
+      'stream',
+      stream,
+      'entryId',
+      id,
+      'deliveries',
+      String(deliveries),
+      'failedAt',
+      new Date().toISOString(),
     );
     await this.commands.xack(stream, this.group, id);
     this.stats.deadLettered++;

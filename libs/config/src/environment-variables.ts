@@ -32,7 +32,9 @@ const toBoolean = Transform(({ value }) => {
 });
 
 /** Env values are strings: parse integers strictly so "12abc" or "1.5" are rejected, not truncated. */
-const toInteger = Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value));
+const toInteger = Transform(({ value }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value,
+);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -47,91 +49,150 @@ export const DEVELOPMENT_ENCRYPTION_KEY = 'ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0Z
  * `.env.example` lists the same names and defaults; keep both in step.
  */
 export class EnvironmentVariables {
-  @Expose() @IsIn(NODE_ENVS, form(NODE_ENVS.join(' | ')))
+  @Expose()
+  @IsIn(NODE_ENVS, form(NODE_ENVS.join(' | ')))
   NODE_ENV: NodeEnv = 'development';
 
-  @Expose() @toInteger @IsInt(form('an integer port 1..65535')) @Min(1, form('an integer port 1..65535')) @Max(65535, form('an integer port 1..65535'))
+  @Expose()
+  @toInteger
+  @IsInt(form('an integer port 1..65535'))
+  @Min(1, form('an integer port 1..65535'))
+  @Max(65535, form('an integer port 1..65535'))
   PORT = 3000;
 
-  @Expose() @Matches(/^postgres(ql)?:\/\/\S+$/, form('a postgres:// URL'))
+  @Expose()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, form('a postgres:// URL'))
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cachegate';
 
-  @Expose() @Matches(/^rediss?:\/\/\S+$/, form('a redis:// URL'))
+  @Expose()
+  @Matches(/^rediss?:\/\/\S+$/, form('a redis:// URL'))
   REDIS_URL = 'redis://127.0.0.1:6379';
 
   /** Prefixes every Redis name (entries, leases, channels, streams) so deployments can share one Redis. */
-  @Expose() @Matches(/^[A-Za-z0-9._:-]{0,64}$/, form('up to 64 characters of A-Z a-z 0-9 . _ : -'))
+  @Expose()
+  @Matches(/^[A-Za-z0-9._:-]{0,64}$/, form('up to 64 characters of A-Z a-z 0-9 . _ : -'))
   CACHE_KEY_PREFIX = '';
 
-  @Expose() @toBoolean @IsBoolean(form('true or false'))
+  @Expose()
+  @toBoolean
+  @IsBoolean(form('true or false'))
   CACHE_ENABLED = true;
 
-  @Expose() @toBoolean @IsBoolean(form('true or false'))
+  @Expose()
+  @toBoolean
+  @IsBoolean(form('true or false'))
   L1_ENABLED = true;
 
-  @Expose() @toInteger @IsInt(form('a byte count >= 1048576')) @Min(1_048_576, form('a byte count >= 1048576'))
+  @Expose()
+  @toInteger
+  @IsInt(form('a byte count >= 1048576'))
+  @Min(1_048_576, form('a byte count >= 1048576'))
   L1_MAX_BYTES = 64 * 1024 * 1024;
 
   /** AES-256-GCM key for buckets holding personal data; required in production. */
-  @Expose() @ValidateIf((env: EnvironmentVariables) => env.NODE_ENV === 'production' || env.CACHE_ENCRYPTION_KEY !== undefined)
+  @Expose()
+  @ValidateIf((env: EnvironmentVariables) => env.NODE_ENV === 'production' || env.CACHE_ENCRYPTION_KEY !== undefined)
   @Matches(/^[A-Za-z0-9+/]{43}=$/, form('32 bytes encoded as base64 (44 characters), required in production'))
   CACHE_ENCRYPTION_KEY?: string;
 
   /** Bearer token for /admin routes; unset means the admin routes answer 404. */
-  @Expose() @IsOptional() @IsString() @MinLength(16, form('at least 16 characters'))
+  @Expose()
+  @IsOptional()
+  @IsString()
+  @MinLength(16, form('at least 16 characters'))
   ADMIN_TOKEN?: string;
 
-  @Expose() @toBoolean @IsBoolean(form('true or false'))
+  @Expose()
+  @toBoolean
+  @IsBoolean(form('true or false'))
   CDC_RELAY = true;
 
-  @Expose() @toBoolean @IsBoolean(form('true or false'))
+  @Expose()
+  @toBoolean
+  @IsBoolean(form('true or false'))
   CDC_SUBSCRIBER = true;
 
-  @Expose() @Matches(/^[A-Za-z0-9._:-]{1,128}$/, form('1..128 characters of A-Z a-z 0-9 . _ : -'))
+  @Expose()
+  @Matches(/^[A-Za-z0-9._:-]{1,128}$/, form('1..128 characters of A-Z a-z 0-9 . _ : -'))
   CDC_CONSUMER_NAME = `${hostname()}-${process.pid}`;
 
   /** /health reports cdc down when a consumer group lags more entries than this. */
-  @Expose() @toInteger @IsInt(form('an integer >= 1')) @Min(1, form('an integer >= 1'))
+  @Expose()
+  @toInteger
+  @IsInt(form('an integer >= 1'))
+  @Min(1, form('an integer >= 1'))
   CDC_LAG_ALERT = 1000;
 
-  @Expose() @toInteger @IsInt(form('an integer >= 1000')) @Min(1000, form('an integer >= 1000'))
+  @Expose()
+  @toInteger
+  @IsInt(form('an integer >= 1000'))
+  @Min(1000, form('an integer >= 1000'))
   CDC_STREAM_MAXLEN = 100_000;
 
-  @Expose() @toInteger @IsInt(form('milliseconds >= 100')) @Min(100, form('milliseconds >= 100'))
+  @Expose()
+  @toInteger
+  @IsInt(form('milliseconds >= 100'))
+  @Min(100, form('milliseconds >= 100'))
   CDC_CLAIM_IDLE_MS = 10_000;
 
-  @Expose() @toInteger @IsInt(form('an integer 1..100')) @Min(1, form('an integer 1..100')) @Max(100, form('an integer 1..100'))
+  @Expose()
+  @toInteger
+  @IsInt(form('an integer 1..100'))
+  @Min(1, form('an integer 1..100'))
+  @Max(100, form('an integer 1..100'))
   CDC_MAX_DELIVERIES = 5;
 
   /** How long published outbox rows are kept, e.g. 30m, 24h, 7d. */
-  @Expose() @Matches(/^\d+(s|m|h|d)$/, form('a duration such as 30m, 24h or 7d'))
+  @Expose()
+  @Matches(/^\d+(s|m|h|d)$/, form('a duration such as 30m, 24h or 7d'))
   CDC_OUTBOX_RETENTION = '24h';
 
   /** During a schema migration: publish a domain's events to several versions, e.g. catalog:1,2;orders:1,2 */
-  @Expose() @Matches(/^$|^[a-z][a-z0-9-]*:\d+(,\d+)+(;[a-z][a-z0-9-]*:\d+(,\d+)+)*$/, form('empty or domain:v,v[;domain:v,v] such as catalog:1,2'))
+  @Expose()
+  @Matches(
+    /^$|^[a-z][a-z0-9-]*:\d+(,\d+)+(;[a-z][a-z0-9-]*:\d+(,\d+)+)*$/,
+    form('empty or domain:v,v[;domain:v,v] such as catalog:1,2'),
+  )
   CDC_DUAL_PUBLISH = '';
 
-  @Expose() @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }, form('an http(s) URL'))
+  @Expose()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }, form('an http(s) URL'))
   BILLING_URL = 'http://127.0.0.1:3001';
 
   /** apps/billing: the port it listens on (the BFF reaches it through BILLING_URL). */
-  @Expose() @toInteger @IsInt(form('an integer port 1..65535')) @Min(1, form('an integer port 1..65535')) @Max(65535, form('an integer port 1..65535'))
+  @Expose()
+  @toInteger
+  @IsInt(form('an integer port 1..65535'))
+  @Min(1, form('an integer port 1..65535'))
+  @Max(65535, form('an integer port 1..65535'))
   BILLING_PORT = 3001;
 
   /** apps/billing: the database holding its own schema `billing` (the same server and database as the BFF by default). */
-  @Expose() @Matches(/^postgres(ql)?:\/\/\S+$/, form('a postgres:// URL'))
+  @Expose()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, form('a postgres:// URL'))
   BILLING_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cachegate';
 
   /** The BFF gives up on a billing call after this long (then serves a stale entry within grace, or 503). */
-  @Expose() @toInteger @IsInt(form('milliseconds 100..60000')) @Min(100, form('milliseconds 100..60000')) @Max(60000, form('milliseconds 100..60000'))
+  @Expose()
+  @toInteger
+  @IsInt(form('milliseconds 100..60000'))
+  @Min(100, form('milliseconds 100..60000'))
+  @Max(60000, form('milliseconds 100..60000'))
   BILLING_TIMEOUT_MS = 2000;
 
-  @Expose() @toInteger @IsInt(form('seconds >= 1')) @Min(1, form('seconds >= 1'))
+  @Expose()
+  @toInteger
+  @IsInt(form('seconds >= 1'))
+  @Min(1, form('seconds >= 1'))
   INVOICES_TTL_SECONDS = 90;
 
-  @Expose() @toInteger @IsInt(form('seconds >= 0')) @Min(0, form('seconds >= 0'))
+  @Expose()
+  @toInteger
+  @IsInt(form('seconds >= 0'))
+  @Min(0, form('seconds >= 0'))
   INVOICES_GRACE_SECONDS = 600;
 
-  @Expose() @IsIn(LOG_LEVELS, form(LOG_LEVELS.join(' | ')))
+  @Expose()
+  @IsIn(LOG_LEVELS, form(LOG_LEVELS.join(' | ')))
   LOG_LEVEL: LogLevel = 'info';
 }

@@ -72,12 +72,17 @@ describe('validateEnvironment', () => {
   });
 
   it('reads the billing service settings', () => {
-    const env = validateEnvironment({ BILLING_PORT: '4001', BILLING_DATABASE_URL: 'postgresql://billing@db:5432/billing' });
+    const env = validateEnvironment({
+      BILLING_PORT: '4001',
+      BILLING_DATABASE_URL: 'postgresql://billing@db:5432/billing',
+    });
     expect(env.BILLING_PORT).toBe(4001);
     expect(env.BILLING_DATABASE_URL).toBe('postgresql://billing@db:5432/billing');
   });
 
   it('accepts dual publishing lists', () => {
-    expect(validateEnvironment({ CDC_DUAL_PUBLISH: 'catalog:1,2;orders:1,2' }).CDC_DUAL_PUBLISH).toBe('catalog:1,2;orders:1,2');
+    expect(validateEnvironment({ CDC_DUAL_PUBLISH: 'catalog:1,2;orders:1,2' }).CDC_DUAL_PUBLISH).toBe(
+      'catalog:1,2;orders:1,2',
+    );
   });
 });

@@ -12,9 +12,12 @@ describe('database error classification', () => {
     expect(isDatabaseUnavailable(err)).toBe(true);
   });
 
-  it.each([[{ code: '23505' }], [{ code: '42P01' }], [new Error('boom')], [undefined]])('does not treat %j as unavailable', (err) => {
-    expect(isDatabaseUnavailable(err)).toBe(false);
-  });
+  it.each([[{ code: '23505' }], [{ code: '42P01' }], [new Error('boom')], [undefined]])(
+    'does not treat %j as unavailable',
+    (err) => {
+      expect(isDatabaseUnavailable(err)).toBe(false);
+    },
+  );
 
   it('extracts the column and value of a unique violation', () => {
     const err = { driverError: { code: '23505', detail: 'Key (sku)=(ABC-1) already exists.' } };

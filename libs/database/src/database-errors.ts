@@ -4,7 +4,15 @@
  */
 
 /** SQLSTATE classes and node errno codes that mean "the database cannot be reached right now". */
-const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
 const UNAVAILABLE_SQLSTATES = new Set([
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
@@ -33,10 +41,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (UNAVAILABLE_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
   const message = e.message ?? '';
   // pg's pool and client report these without a code.
-  return (
-    /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|connection timeout/i.test(
-      message,
-    )
+  return /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|connection timeout/i.test(
+    message,
   );
 }
 

@@ -29,16 +29,16 @@ export class DatabaseModule {
           useFactory: (config: ConfigService<EnvironmentVariables, true>) => {
             createIfMissing = config.get('NODE_ENV') !== 'production';
             return {
-            ...dataSourceOptions({
-              url: config.get(urlVariable),
-              applicationName: options.applicationName,
-              migrations: options.migrations,
-              migrationsTableName: options.migrationsTableName,
-            }),
-            autoLoadEntities: true,
-            // Boot fails fast with one clear line instead of retrying for half a minute.
-            retryAttempts: 0,
-            toRetry: () => false,
+              ...dataSourceOptions({
+                url: config.get(urlVariable),
+                applicationName: options.applicationName,
+                migrations: options.migrations,
+                migrationsTableName: options.migrationsTableName,
+              }),
+              autoLoadEntities: true,
+              // Boot fails fast with one clear line instead of retrying for half a minute.
+              retryAttempts: 0,
+              toRetry: () => false,
             };
           },
           dataSourceFactory: async (opts) => {

@@ -1,4 +1,11 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, InternalServerErrorException, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  InternalServerErrorException,
+  Logger,
+} from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { toHttpException } from './error-mapping';
@@ -22,7 +29,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     const body = http.getResponse();
     const payload =
-      typeof body === 'string' ? { statusCode: http.getStatus(), message: body, error: STATUS_CODES[http.getStatus()] } : body;
+      typeof body === 'string'
+        ? { statusCode: http.getStatus(), message: body, error: STATUS_CODES[http.getStatus()] }
+        : body;
     void reply.status(http.getStatus()).header('content-type', 'application/json; charset=utf-8').send(payload);
   }
 }

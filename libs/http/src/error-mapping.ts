@@ -36,7 +36,10 @@ export function toHttpException(err: unknown): HttpException | undefined {
   // Fastify's own request errors (bad JSON, body too large, bad content type) carry a 4xx status.
   const status = (err as { statusCode?: number }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new HttpException({ statusCode: status, message: (err as Error).message, error: STATUS_CODES[status] }, status);
+    return new HttpException(
+      { statusCode: status, message: (err as Error).message, error: STATUS_CODES[status] },
+      status,
+    );
   }
   return undefined;
 }

@@ -13,13 +13,21 @@ import type { EnvironmentVariables } from '@app/config';
       inject: [ConfigService],
       useFactory: (config: ConfigService<EnvironmentVariables, true>) => ({
         // Probes are polled every few seconds; logging each would drown the useful lines.
-        exclude: [{ method: RequestMethod.ALL, path: 'health' }, { method: RequestMethod.ALL, path: 'health/*path' }],
+        exclude: [
+          { method: RequestMethod.ALL, path: 'health' },
+          { method: RequestMethod.ALL, path: 'health/*path' },
+        ],
         pinoHttp: {
           level: config.get('LOG_LEVEL'),
           redact: ['req.headers.authorization', 'req.headers.cookie'],
-          customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+          customLogLevel: (_req, res, err) =>
+            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
           serializers: {
-            req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+            req: (req: { id: string; method: string; url: string }) => ({
+              id: req.id,
+              method: req.method,
+              url: req.url,
+            }),
             res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
           },
         },

@@ -6,7 +6,8 @@ export const LowerCase = () => Transform(({ value }) => (typeof value === 'strin
 
 /** `:id` path parameter. */
 export class IdParams {
-  @LowerCase() @IsUUID('all')
+  @LowerCase()
+  @IsUUID('all')
   id: string;
 }
 
@@ -19,7 +20,8 @@ export const IsAccountId = () =>
 
 /** `:accountId` path parameter. */
 export class AccountParams {
-  @IsString() @IsAccountId()
+  @IsString()
+  @IsAccountId()
   accountId: string;
 }
 

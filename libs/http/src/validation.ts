@@ -24,10 +24,15 @@ export function findUnacceptableInput(value: unknown, root: string): string | un
       if (v.includes('\u0000')) return `${name} must not contain NUL characters`;
       continue;
     }
-    const entries = Array.isArray(v) ? v.map((e, i) => [String(i), e] as const) : isPlainObject(v) ? Object.entries(v) : undefined;
+    const entries = Array.isArray(v)
+      ? v.map((e, i) => [String(i), e] as const)
+      : isPlainObject(v)
+        ? Object.entries(v)
+        : undefined;
     if (!entries) continue;
     // The top-level field is named: the full path of a deep value would be as long as the nesting.
-    if (depth >= MAX_INPUT_DEPTH) return `${path.split('.')[0] || root} is nested more than ${MAX_INPUT_DEPTH} levels deep`;
+    if (depth >= MAX_INPUT_DEPTH)
+      return `${path.split('.')[0] || root} is nested more than ${MAX_INPUT_DEPTH} levels deep`;
     for (const [key, child] of entries) {
       const childPath = path ? `${path}.${key}` : key;
       if (key.includes('\u0000')) return `${path || root} must not contain NUL characters in field names`;

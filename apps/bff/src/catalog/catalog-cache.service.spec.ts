@@ -35,7 +35,11 @@ describe('catalog invalidation mapping', () => {
     );
     const { keys, dependencies } = catalogInvalidation(change!);
     expect(keys).toEqual([`catalog:product:${P}`, 'catalog:categories']);
-    expect(dependencies).toEqual([`catalog:deps:product:${P}`, `catalog:deps:category:${B}`, `catalog:deps:category:${A}`]);
+    expect(dependencies).toEqual([
+      `catalog:deps:product:${P}`,
+      `catalog:deps:category:${B}`,
+      `catalog:deps:category:${A}`,
+    ]);
   });
 
   it('treats an active toggle as a membership change', () => {
@@ -46,10 +50,14 @@ describe('catalog invalidation mapping', () => {
   });
 
   it('drops availability and the category listing when a product is deleted or inserted', () => {
-    const deleted = catalogInvalidation(catalogChangeFromEvent(event('catalog.product.deleted', { categoryId: A, active: true }))!);
+    const deleted = catalogInvalidation(
+      catalogChangeFromEvent(event('catalog.product.deleted', { categoryId: A, active: true }))!,
+    );
     expect(deleted.keys).toEqual([`catalog:product:${P}`, `catalog:availability:${P}`, 'catalog:categories']);
     expect(deleted.dependencies).toContain(`catalog:deps:category:${A}`);
-    const inserted = catalogInvalidation(catalogChangeFromEvent(event('catalog.product.inserted', { categoryId: A, active: true }))!);
+    const inserted = catalogInvalidation(
+      catalogChangeFromEvent(event('catalog.product.inserted', { categoryId: A, active: true }))!,
+    );
     expect(inserted.dependencies).toContain(`catalog:deps:category:${A}`);
   });
 

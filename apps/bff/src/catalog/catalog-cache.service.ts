@@ -31,7 +31,12 @@ export function catalogChangeFromEvent(event: CdcEvent): CatalogChange | undefin
   if (!KINDS.has(kind)) return undefined;
   const k = kind as CatalogChange['kind'];
   const id = event.aggregate.id;
-  const data = event.data as { categoryId?: unknown; previousCategoryId?: unknown; active?: unknown; previousActive?: unknown };
+  const data = event.data as {
+    categoryId?: unknown;
+    previousCategoryId?: unknown;
+    active?: unknown;
+    previousActive?: unknown;
+  };
   switch (aggregate) {
     case 'product': {
       const categoryIds = [data.categoryId, data.previousCategoryId].filter((c): c is string => typeof c === 'string');
@@ -55,7 +60,11 @@ export function catalogInvalidation(change: CatalogChange): { keys: string[]; de
     case 'product': {
       const moved = change.kind !== 'updated' || change.membershipChanged;
       return {
-        keys: [keys.product(change.id), ...(change.kind === 'deleted' ? [keys.availability(change.id)] : []), ...(moved ? [keys.categories()] : [])],
+        keys: [
+          keys.product(change.id),
+          ...(change.kind === 'deleted' ? [keys.availability(change.id)] : []),
+          ...(moved ? [keys.categories()] : []),
+        ],
         dependencies: [deps.product(change.id), ...(moved ? change.categoryIds.map(deps.category) : [])],
       };
     }

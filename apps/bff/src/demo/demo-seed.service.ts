@@ -76,6 +76,8 @@ export class DemoSeedService implements OnApplicationBootstrap {
         orders++;
       }
     }
-    this.logger.log(`loaded demo data: ${DEMO_CATEGORIES.length} categories, ${productIds.length} products, ${orders} orders`);
+    this.logger.log(
+      `loaded demo data: ${DEMO_CATEGORIES.length} categories, ${productIds.length} products, ${orders} orders`,
+    );
   }
 }

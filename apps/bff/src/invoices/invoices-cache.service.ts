@@ -27,6 +27,8 @@ export class InvoicesCacheService extends DomainCache<'account'> {
   }
 
   accountInvoices(accountId: string): Promise<CacheRead> {
-    return this.readRevalidating('account', keys.account(accountId), (etag) => this.source.accountInvoices(accountId, etag));
+    return this.readRevalidating('account', keys.account(accountId), (etag) =>
+      this.source.accountInvoices(accountId, etag),
+    );
   }
 }

@@ -60,7 +60,8 @@ export class InvoicesSource {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : (err as Error).message;
+      const reason =
+        (err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : (err as Error).message;
       this.logger.warn(`GET ${url} failed: ${reason}`);
       throw new BillingUnavailableException(reason);
     }

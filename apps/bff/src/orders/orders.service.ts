@@ -142,9 +142,7 @@ export class OrdersService {
     return lines.map((line, i) => {
       const product = products.get(line.productId);
       if (!product || !product.active) {
-        throw new UnprocessableEntityException(
-          `${field(i)}: product ${line.productId} does not exist or is inactive`,
-        );
+        throw new UnprocessableEntityException(`${field(i)}: product ${line.productId} does not exist or is inactive`);
       }
       if (product.currency !== currency) {
         throw new UnprocessableEntityException(

@@ -40,7 +40,12 @@ export function CachedRead(cache: Type<DomainCache>, bucket: string, key: (reque
 }
 
 /** Writes the cache headers and answers 304 when the client already has this representation. */
-export function sendEntry(request: FastifyRequest, reply: FastifyReply, entry: CacheEntry, status: CacheStatus): Buffer | undefined {
+export function sendEntry(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  entry: CacheEntry,
+  status: CacheStatus,
+): Buffer | undefined {
   void reply.header('content-type', JSON_CONTENT_TYPE).header('etag', entry.etag).header('x-cache', status);
   if (ifNoneMatchMatches(request.headers['if-none-match'], entry.etag)) {
     void reply.status(304);

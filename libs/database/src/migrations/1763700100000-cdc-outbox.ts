@@ -115,7 +115,13 @@ export class CdcOutbox1763700100000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['catalog.products', 'catalog.categories', 'catalog.stock_levels', 'orders.orders', 'orders.order_items']) {
+    for (const table of [
+      'catalog.products',
+      'catalog.categories',
+      'catalog.stock_levels',
+      'orders.orders',
+      'orders.order_items',
+    ]) {
       await q.query(`DROP TRIGGER capture_change ON ${table}`);
     }
     await q.query(`DROP SCHEMA cdc CASCADE`);

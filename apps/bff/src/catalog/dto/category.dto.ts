@@ -5,10 +5,12 @@ export const SLUG_PATTERN = /^[a-z0-9-]{1,64}$/;
 
 export class CreateCategoryDto {
   /** URL name of the category: lower-case letters, digits and dashes. */
-  @IsString() @Matches(SLUG_PATTERN, { message: 'slug must match ^[a-z0-9-]{1,64}$' })
+  @IsString()
+  @Matches(SLUG_PATTERN, { message: 'slug must match ^[a-z0-9-]{1,64}$' })
   slug: string;
 
-  @IsString() @Length(1, 200)
+  @IsString()
+  @Length(1, 200)
   name: string;
 }
 
@@ -17,6 +19,7 @@ export class UpdateCategoryDto extends PartialType(CreateCategoryDto, { skipNull
 
 /** `:slug` path parameter. */
 export class CategorySlugParams {
-  @IsString() @Matches(SLUG_PATTERN, { message: 'slug must match ^[a-z0-9-]{1,64}$' })
+  @IsString()
+  @Matches(SLUG_PATTERN, { message: 'slug must match ^[a-z0-9-]{1,64}$' })
   slug: string;
 }

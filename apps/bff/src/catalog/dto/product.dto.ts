@@ -19,31 +19,43 @@ export const MAX_INT32 = 2_147_483_647;
 
 export class CreateProductDto {
   /** Stock keeping unit: upper-case letters, digits and dashes, unique. */
-  @IsString() @Matches(/^[A-Z0-9-]{1,64}$/, { message: 'sku must match ^[A-Z0-9-]{1,64}$' })
+  @IsString()
+  @Matches(/^[A-Z0-9-]{1,64}$/, { message: 'sku must match ^[A-Z0-9-]{1,64}$' })
   sku: string;
 
-  @IsString() @Length(1, 200)
+  @IsString()
+  @Length(1, 200)
   name: string;
 
   /** Empty when omitted; null is refused. */
-  @ValidateIf((_, value) => value !== undefined) @IsString() @MaxLength(5000)
+  @ValidateIf((_, value) => value !== undefined)
+  @IsString()
+  @MaxLength(5000)
   description?: string;
 
-  @IsInt() @Min(0) @Max(MAX_INT32)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_INT32)
   priceCents: number;
 
   /** ISO 4217 code, upper case (e.g. EUR). */
-  @IsISO4217CurrencyCode() @IsUpperCaseCurrency()
+  @IsISO4217CurrencyCode()
+  @IsUpperCaseCurrency()
   currency: string;
 
-  @LowerCase() @IsUUID('all')
+  @LowerCase()
+  @IsUUID('all')
   categoryId: string;
 
-  @ValidateIf((_, value) => value !== undefined) @IsBoolean()
+  @ValidateIf((_, value) => value !== undefined)
+  @IsBoolean()
   active?: boolean;
 
   /** Initial stock; 0 when omitted, null is refused. */
-  @ValidateIf((_, value) => value !== undefined) @IsInt() @Min(0) @Max(MAX_INT32)
+  @ValidateIf((_, value) => value !== undefined)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_INT32)
   stock?: number;
 }
 
@@ -54,6 +66,8 @@ export class ReplaceProductDto extends OmitType(CreateProductDto, ['stock'] as c
 export class UpdateProductDto extends PartialType(ReplaceProductDto, { skipNullProperties: false }) {}
 
 export class SetStockDto {
-  @IsInt() @Min(0) @Max(MAX_INT32)
+  @IsInt()
+  @Min(0)
+  @Max(MAX_INT32)
   quantity: number;
 }

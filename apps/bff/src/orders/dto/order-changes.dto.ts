@@ -11,15 +11,19 @@ export class ChangeOrderStatusDto {
 export class AddOrderItemDto extends OrderLineDto {}
 
 export class ChangeOrderItemDto {
-  @IsInt() @Min(1) @Max(MAX_ITEM_QUANTITY)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_ITEM_QUANTITY)
   quantity: number;
 }
 
 /** `:id/items/:itemId` path parameters. */
 export class OrderItemParams {
-  @LowerCase() @IsUUID('all')
+  @LowerCase()
+  @IsUUID('all')
   id: string;
 
-  @LowerCase() @IsUUID('all')
+  @LowerCase()
+  @IsUUID('all')
   itemId: string;
 }
