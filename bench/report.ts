@@ -1,0 +1,115 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { LoadResult } from './load';
+
+export interface ThroughputRow extends LoadResult {
+  scenario: string;
+  description: string;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  quick: boolean;
+  machine: { node: string; cpus: number };
+  settings: { connections: number; durationSeconds: number; writesPerSecond: number };
+  throughput: ThroughputRow[];
+  invalidationLag: {
+    writes: number;
+    observed: number;
+    lost: number;
+    clientMs: { p50: number; p99: number; max: number };
+    serverMs: Record<string, { p50: number | null; p99: number | null; max: number | null }>;
+  };
+  coalescing: { requests: number; instances: number; sourceReads: number };
+}
+
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+
+/** The one table (SPEC §10): every scenario of the same run, with ratios to the ceiling and the peer. */
+export function renderMarkdown(r: BenchReport): string {
+  const ceiling = r.throughput.find((t) => t.scenario === 'ceiling')!.requestsPerSecond;
+  const peer = r.throughput.find((t) => t.scenario === 'peer')!.requestsPerSecond;
+  const targets: Record<string, (t: ThroughputRow) => string> = {
+    ceiling: () => 'reference (1.00)',
+    'l1-hit': (t) => `≥ 0.95 × ceiling: ${t.requestsPerSecond / ceiling >= 0.95 ? 'met' : 'not met'}`,
+    'l2-hit': (t) => `≥ 1.4 × peer: ${t.requestsPerSecond / peer >= 1.4 ? 'met' : 'not met'}`,
+    peer: () => 'reference',
+    miss: () => 'shows what the cache saves',
+  };
+  const lines = [
+    `# cachegate benchmark${r.quick ? ' (quick run: not for comparison)' : ''}`,
+    '',
+    `${r.startedAt} · node ${r.machine.node} · ${r.machine.cpus} cores · ${r.settings.connections} connections · ${r.settings.durationSeconds} s per scenario`,
+    '',
+    '| scenario | what | req/s | p50 ms | p99 ms | × ceiling | × peer | target |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+    ...r.throughput.map(
+      (t) =>
+        `| ${t.scenario} | ${t.description} | ${t.requestsPerSecond} | ${t.p50Ms} | ${t.p99Ms} | ${fmt(t.requestsPerSecond / ceiling)} | ${fmt(t.requestsPerSecond / peer)} | ${targets[t.scenario]?.(t) ?? ''} |`,
+    ),
+    '',
+    '| measurement | result | target |',
+    '|---|---|---|',
+    `| invalidation lag, commit → key gone (L2 + every L1), ${r.settings.writesPerSecond} writes/s | p50 ${fmt(r.invalidationLag.clientMs.p50, 1)} ms, p99 ${fmt(r.invalidationLag.clientMs.p99, 1)} ms, max ${fmt(r.invalidationLag.clientMs.max, 1)} ms over ${r.invalidationLag.observed} of ${r.invalidationLag.writes} writes (${r.invalidationLag.lost} lost) | p50 ≤ 5 ms, p99 ≤ 20 ms: ${r.invalidationLag.clientMs.p50 <= 5 && r.invalidationLag.clientMs.p99 <= 20 ? 'met' : 'not met'} |`,
+    ...Object.entries(r.invalidationLag.serverMs).map(
+      ([instance, s]) =>
+        `| server-side lag (${instance}, event occurredAt → L2 deleted) | p50 ${s.p50 ?? '–'} ms, p99 ${s.p99 ?? '–'} ms, max ${s.max ?? '–'} ms | |`,
+    ),
+    `| coalescing: ${r.coalescing.requests} concurrent cold reads of one key over ${r.coalescing.instances} instances | ${r.coalescing.sourceReads} source read(s) | 1: ${r.coalescing.sourceReads === 1 ? 'met' : 'not met'} |`,
+    '',
+    '![requests per second and latency per scenario](latest.svg)',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** A bar chart of requests/s per scenario, with p50/p99 latency printed on each bar. */
+export function renderSvg(r: BenchReport): string {
+  const width = 760;
+  const barHeight = 34;
+  const gap = 14;
+  const left = 110;
+  const top = 40;
+  const max = Math.max(...r.throughput.map((t) => t.requestsPerSecond), 1);
+  const height = top + r.throughput.length * (barHeight + gap) + 20;
+  const colors: Record<string, string> = {
+    ceiling: '#9aa5b1',
+    'l1-hit': '#2f855a',
+    'l2-hit': '#38a169',
+    peer: '#dd6b20',
+    miss: '#c53030',
+  };
+  const bars = r.throughput.map((t, i) => {
+    const y = top + i * (barHeight + gap);
+    const w = Math.max(2, Math.round(((width - left - 190) * t.requestsPerSecond) / max));
+    return [
+      `<text x="${left - 10}" y="${y + barHeight / 2 + 5}" text-anchor="end" font-size="14">${t.scenario}</text>`,
+      `<rect x="${left}" y="${y}" width="${w}" height="${barHeight}" fill="${colors[t.scenario] ?? '#4a5568'}" rx="3"/>`,
+      `<text x="${left + w + 8}" y="${y + barHeight / 2 + 5}" font-size="13">${t.requestsPerSecond} req/s · p50 ${t.p50Ms} ms · p99 ${t.p99Ms} ms</text>`,
+    ].join('');
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="24" font-size="16" font-weight="bold">GET /catalog/products/:id — requests per second (same run)</text>`,
+    ...bars,
+    '</svg>',
+  ].join('\n');
+}
+
+export function writeReport(r: BenchReport, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const markdown = renderMarkdown(r);
+  writeFileSync(path.join(dir, 'latest.md'), markdown);
+  writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'latest.svg'), renderSvg(r));
+  return markdown;
+}
+
+/** Nearest-rank percentiles of a sample (ms). */
+export function percentiles(samples: number[]): { p50: number; p99: number; max: number } {
+  if (samples.length === 0) return { p50: NaN, p99: NaN, max: NaN };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] };
+}
