@@ -3,7 +3,7 @@ import { AppConfigModule, AppConfigOptions } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { CacheModule } from '@app/cache';
 import { CdcModule } from '@app/cdc';
-import { LoggingModule, MetricsModule } from '@app/http';
+import { MetricsModule } from '@app/http';
 import { CDC_STREAMS } from './cdc-domains.module';
 import { DemoModule } from './demo/demo.module';
 import { DomainsModule } from './domains.module';
@@ -17,7 +17,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(options),
-        LoggingModule,
         MetricsModule,
         DatabaseModule.forRoot({ applicationName: 'cachegate-bff' }),
         CacheModule.forRoot(),

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfigModule, AppConfigOptions } from '@app/config';
 import { DatabaseModule } from '@app/database';
-import { LoggingModule, MetricsModule } from '@app/http';
+import { MetricsModule } from '@app/http';
 import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
 import { InvoicesModule } from './invoices/invoices.module';
@@ -20,7 +20,6 @@ export class BillingModule {
       module: BillingModule,
       imports: [
         AppConfigModule.forRoot(options),
-        LoggingModule,
         MetricsModule,
         DatabaseModule.forRoot({
           applicationName: 'cachegate-billing',

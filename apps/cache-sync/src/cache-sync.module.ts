@@ -3,7 +3,6 @@ import { CacheModule } from '@app/cache';
 import { CdcModule } from '@app/cdc';
 import { AppConfigModule, AppConfigOptions } from '@app/config';
 import { DatabaseModule } from '@app/database';
-import { LoggingModule } from '@app/http';
 import { CDC_STREAMS, CdcDomainsModule } from '../../bff/src/cdc-domains.module';
 
 /**
@@ -18,7 +17,6 @@ export class CacheSyncModule {
       module: CacheSyncModule,
       imports: [
         AppConfigModule.forRoot(options),
-        LoggingModule,
         DatabaseModule.forRoot({ applicationName: 'cachegate-cache-sync' }),
         CacheModule.forRoot({ http: false }),
         CdcModule.forRoot({ streams: CDC_STREAMS, http: false }),

@@ -1,10 +1,9 @@
 import { NestFactory } from '@nestjs/core';
 import { ConfigService } from '@nestjs/config';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import { connectCdcSubscriber } from '@app/cdc';
 import type { EnvironmentVariables } from '@app/config';
-import { exitOnBootError } from '@app/http';
+import { exitOnBootError, useStructuredLogger } from '@app/http';
 import { CacheSyncModule } from './cache-sync.module';
 
 /**
@@ -18,16 +17,14 @@ async function main(): Promise<void> {
     bufferLogs: true,
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
+  const logger = useStructuredLogger(app);
   app.enableShutdownHooks();
   const config = app.get(ConfigService<EnvironmentVariables, true>);
   if (connectCdcSubscriber(app)) await app.startAllMicroservices();
   await app.init();
-  app
-    .get(Logger)
-    .log(
-      `cache-sync running (relay ${config.get('CDC_RELAY') ? 'on' : 'off'}, subscriber ${config.get('CDC_SUBSCRIBER') ? 'on' : 'off'})`,
-    );
+  logger.log(
+    `cache-sync running (relay ${config.get('CDC_RELAY') ? 'on' : 'off'}, subscriber ${config.get('CDC_SUBSCRIBER') ? 'on' : 'off'})`,
+  );
 }
 
 main().catch(exitOnBootError);

@@ -7,7 +7,7 @@ import {
   Logger,
 } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toHttpException } from './error-mapping';
 
 /**
@@ -20,9 +20,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   catch(err: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
     let http = toHttpException(err);
     if (!http) {
-      this.logger.error((err as Error)?.stack ?? String(err));
+      this.logger.error(`${request.method} ${request.url} (request ${request.id}): ${(err as Error)?.stack ?? String(err)}`);
       http = new InternalServerErrorException();
     } else if (http.getStatus() === 503) {
       this.logger.warn(`answered 503: ${(err as Error).message}`);

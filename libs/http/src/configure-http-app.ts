@@ -1,21 +1,45 @@
 import { NestFastifyApplication, FastifyAdapter } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import { Registry } from 'prom-client';
 import { httpDurationHistogram } from './metrics.module';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 import { requestId } from './request-id';
+import { StructuredLogger, useStructuredLogger } from './structured-logger';
 import { createValidationPipe } from './validation';
 
-/** Feeds the request duration histogram from Fastify's own timing (one observe per response). */
-function recordRequestDurations(app: NestFastifyApplication): void {
+/**
+ * One hook per finished response: the duration histogram (from Fastify's own
+ * timing) and one log line with the request id. Below the log level the line
+ * costs nothing; health probes are not logged. Fastify hooks rather than Nest
+ * middleware, because middleware costs every request a middie pass.
+ */
+function observeResponses(app: NestFastifyApplication, logger: StructuredLogger): void {
   const histogram = httpDurationHistogram(app.get(Registry));
+  // Label-bound children, so a response costs a Map lookup rather than a label hash.
+  const children = new Map<string, ReturnType<typeof histogram.labels>>();
+  const log = logger.pino.child({ context: 'Http' });
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      histogram.observe({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+      const status = reply.statusCode;
+      const id = `${request.method} ${route} ${status}`;
+      let child = children.get(id);
+      if (!child) children.set(id, (child = histogram.labels(request.method, route, String(status))));
+      const ms = reply.elapsedTime;
+      child.observe(ms / 1000);
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      if (log.isLevelEnabled(level) && !route.startsWith('/health')) {
+        log[level](
+          {
+            req: { id: request.id, method: request.method, url: request.url },
+            res: { statusCode: status },
+            responseTime: Math.round(ms),
+          },
+          'request completed',
+        );
+      }
       done();
     });
 }
@@ -41,11 +65,11 @@ export interface HttpAppOptions {
 
 /** What every cachegate HTTP app shares: logging, validation, error bodies, OpenAPI, graceful shutdown. */
 export function configureHttpApp(app: NestFastifyApplication, options: HttpAppOptions): void {
-  app.useLogger(app.get(Logger));
+  const logger = useStructuredLogger(app);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   app.enableShutdownHooks();
-  recordRequestDurations(app);
+  observeResponses(app, logger);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -1,5 +1,5 @@
 export { configureHttpApp, createFastifyAdapter, HttpAppOptions, BODY_LIMIT_BYTES } from './configure-http-app';
-export { LoggingModule } from './logging.module';
+export { StructuredLogger, useStructuredLogger } from './structured-logger';
 export { AllExceptionsFilter } from './all-exceptions.filter';
 export { toHttpException } from './error-mapping';
 export { createValidationPipe } from './validation';
