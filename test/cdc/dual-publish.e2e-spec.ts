@@ -1,3 +1,4 @@
+import { call, json } from '../harness/http';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
@@ -77,5 +78,12 @@ describe('CDC dual publish during a schema migration', () => {
       '>',
     )) as [string, [string, string[]][]][];
     expect(read[0][1].map(([, fields]) => JSON.parse(fields[1]).id)).toEqual(v1.map((e) => e.event.id));
+
+    // /health/cdc watches the dual-published stream too (its cache-sync group does not exist: nobody consumes v2 here).
+    const report = json(await call(app, 'GET', '/health/cdc'));
+    expect(report.streams['cdc.catalog.v2']).toMatchObject({ length: v1.length });
+    expect(Object.keys(report.streams)).toEqual(
+      expect.arrayContaining(['cdc.catalog.v1', 'cdc.orders.v1', 'cdc.catalog.v2']),
+    );
   });
 });

@@ -12,7 +12,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { RedisCacheStore } from '@app/cache/redis-cache-store';
 import type { EnvironmentVariables } from '@app/config';
-import { parseDualPublish } from './cdc-event';
+import { parseDualPublish, streamPattern } from './cdc-event';
 import { CdcHealthController } from './cdc-health.controller';
 import { CdcHealthService } from './cdc-health.service';
 import { CdcStats } from './cdc-stats';
@@ -112,7 +112,15 @@ export class CdcModule {
           provide: CDC_OPTIONS,
           inject: [OutboxRelay, ConfigService],
           useFactory: (relay: OutboxRelay, c: Config): CdcModuleOptions => ({
-            streams: config.streams,
+            // Dual-published versions are watched too, so an unconsumed v2 shows in /health/cdc.
+            streams: [
+              ...new Set([
+                ...config.streams,
+                ...Object.entries(parseDualPublish(c.get('CDC_DUAL_PUBLISH'))).flatMap(([domain, versions]) =>
+                  versions.map((v) => streamPattern(domain, v)),
+                ),
+              ]),
+            ],
             prefix: c.get('CACHE_KEY_PREFIX'),
             relayActive: () => relay.leader,
           }),

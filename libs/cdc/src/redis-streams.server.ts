@@ -72,6 +72,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
   private readonly reader: Redis;
   /** Acks, claims, dead letters. */
   private readonly commands: Redis;
+  private readonly lastErrors = new Map<string, string>();
   private running = false;
   private loop: Promise<void> | undefined;
   private streams: string[] = [];
@@ -269,7 +270,10 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
       return true;
     }
     if (deliveries > this.options.maxDeliveries) {
-      await this.deadLetter(stream, id, raw, `delivered ${deliveries} times without success`, deliveries);
+      const last = this.lastErrors.get(id);
+      this.lastErrors.delete(id);
+      const reason = `delivered ${deliveries} times without success${last ? `; last error here: ${last}` : ''}`;
+      await this.deadLetter(stream, id, raw, reason, deliveries);
       return true;
     }
     const pattern = stream.slice(this.options.prefix.length);
@@ -291,13 +295,22 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
           continue;
         }
         this.logger.warn(`entry ${id} of ${stream} failed (delivery ${deliveries}): ${(err as Error).message}`);
+        this.rememberError(id, (err as Error).message);
         return false;
       }
     }
     await this.commands.xack(stream, this.group, id);
+    this.lastErrors.delete(id);
     this.stats.processed++;
     this.stats.recordLag(Math.max(0, Date.now() - Date.parse(event.occurredAt)));
     return true;
+  }
+
+  /** Kept so a dead letter can say why, when the failures happened in this process (bounded: oldest dropped). */
+  private rememberError(id: string, message: string): void {
+    this.lastErrors.delete(id);
+    this.lastErrors.set(id, message);
+    if (this.lastErrors.size > 1000) this.lastErrors.delete(this.lastErrors.keys().next().value as string);
   }
 
   private async deadLetter(stream: string, id: string, raw: string | undefined, error: string, deliveries: number) {
