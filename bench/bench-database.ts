@@ -14,15 +14,18 @@ export class BenchDatabase {
     readonly prefix: string,
   ) {
     this.pool = new Pool({ connectionString: url, max: 8 });
+    // The database is dropped WITH (FORCE) at the end: an idle client terminated then is expected, not a crash.
+    this.pool.on('error', () => undefined);
   }
 
-  static async create(): Promise<BenchDatabase> {
-    const name = `cachegate_bench_${process.pid}`;
+  /** `kind` names the database and prefix (`bench`, `soak`) so two tools can run side by side. */
+  static async create(kind = 'bench'): Promise<BenchDatabase> {
+    const name = `cachegate_${kind}_${process.pid}`;
     await BenchDatabase.admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await BenchDatabase.admin(`CREATE DATABASE ${name}`);
     const url = new URL(SERVER);
     url.pathname = `/${name}`;
-    return new BenchDatabase(name, url.toString(), `bench:${process.pid}:`);
+    return new BenchDatabase(name, url.toString(), `${kind}:${process.pid}:`);
   }
 
   env(): Record<string, string> {
@@ -36,8 +39,8 @@ export class BenchDatabase {
     };
   }
 
-  redis(): Redis {
-    return new Redis(REDIS_URL);
+  redis(url = REDIS_URL): Redis {
+    return new Redis(url);
   }
 
   async drop(): Promise<void> {

@@ -30,6 +30,36 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** A child process started by `spawnNode`: its recent output, and the child itself. */
+interface NodeChild {
+  child: ChildProcess;
+  output(): string;
+}
+
+function spawnNode(args: string[], env: Record<string, string>): NodeChild {
+  let output = '';
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+  return { child, output: () => output };
+}
+
+/** SIGTERM, then SIGKILL after 10 s. */
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const escalate = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(escalate);
+}
+
 /**
  * Starts `node <args>` with `env` on a free port and waits until `readyPath`
  * answers anything below 500 (a 404 from an empty route counts as up).
@@ -41,19 +71,11 @@ export async function startServer(
   readyPath = '/health',
 ): Promise<BenchServer> {
   const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
-  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+  const { child, output } = spawnNode(args, { ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited during start:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited during start:\n${output()}`);
     try {
       const res = await fetch(url + readyPath, { signal: AbortSignal.timeout(1000) });
       await res.body?.cancel();
@@ -61,23 +83,51 @@ export async function startServer(
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${output()}`);
     await sleep(200);
+  }
+  return { name, port, url, stop: () => terminate(child) };
+}
+
+/** A process without HTTP (apps/cache-sync), ready once its output matches a pattern. */
+export interface BenchWorker {
+  name: string;
+  pid: number;
+  output(): string;
+  /** SIGKILL, no shutdown hooks: a crash. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `node <args>` with `env` and waits until its output matches `ready`. */
+export async function startWorker(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<BenchWorker> {
+  const { child, output } = spawnNode(args, env);
+  const deadline = Date.now() + 60_000;
+  while (!ready.test(output())) {
+    if (child.exitCode !== null) throw new Error(`${name} exited during start:\n${output()}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${output()}`);
+    await sleep(100);
   }
   return {
     name,
-    port,
-    url,
-    stop: async () => {
-      if (child.exitCode !== null) return;
+    pid: child.pid!,
+    output,
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
-      running.delete(child);
+      child.kill('SIGKILL');
+      await exited;
     },
+    stop: () => terminate(child),
   };
 }
 
 export const BFF_MAIN = ['dist/apps/bff/src/main.js'];
+export const CACHE_SYNC_MAIN = ['dist/apps/cache-sync/src/main.js'];
 /** The comparison apps run from TypeScript source (loading only; the hot path is plain JS once compiled). */
 export const tsApp = (file: string) => ['-r', 'ts-node/register/transpile-only', path.join('bench/apps', file)];

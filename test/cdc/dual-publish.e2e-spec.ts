@@ -20,7 +20,7 @@ describe('CDC dual publish during a schema migration', () => {
     app = await ctx().startBff({ ...CDC_ON, CDC_DUAL_PUBLISH: 'catalog:1,2' });
     redis = rawRedis();
     seeded = await seedCatalog(ctx().sql, 1, 1);
-    await waitForCdc(app);
+    await waitForCdc(app, 10_000, ['cdc.catalog.v2']);
   });
 
   afterAll(() => redis.disconnect());
@@ -34,7 +34,7 @@ describe('CDC dual publish during a schema migration', () => {
     await ctx().sql.query(
       `INSERT INTO orders.orders (account_id, currency, customer_email, shipping_address) VALUES ('dual-acc', 'EUR', 'd@example.com', '{}')`,
     );
-    await waitForCdc(app);
+    await waitForCdc(app, 10_000, ['cdc.catalog.v2']);
 
     const v1 = await readStream(redis, stream('cdc.catalog.v1'));
     const v2 = await readStream(redis, stream('cdc.catalog.v2'));

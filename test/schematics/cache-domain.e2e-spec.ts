@@ -39,18 +39,18 @@ async function run(dir: string, command: string, args: string[]): Promise<Result
   }
 }
 
-/** The repository without node_modules (linked), build output or other helpers' tests. */
+/** The repository without node_modules (linked) or build output. */
 function scratchCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cachegate-schematics-'));
   const skip = (from: string) => !/[\\/](node_modules|dist|coverage)([\\/]|$)/.test(from.slice(ROOT.length));
-  for (const entry of ['apps', 'libs']) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true, filter: skip });
+  // Every source tree the root tsconfig and the unit jest config name.
+  for (const entry of ['apps', 'libs', 'bench', 'soak', 'test'].filter((e) => existsSync(join(ROOT, e)))) {
+    cpSync(join(ROOT, entry), join(dir, entry), { recursive: true, filter: skip });
+  }
   const rootFiles = readdirSync(ROOT).filter((f) =>
     /^(tsconfig.*\.json|nest-cli\.json|package\.json|jest\..*\.js)$/.test(f),
   );
   for (const file of rootFiles) cpSync(join(ROOT, file), join(dir, file));
-  // jest.base.js applies the swagger transformer from test/.
-  for (const file of ['test/jest-e2e.config.js', 'test/swagger-transformer.js'])
-    cpSync(join(ROOT, file), join(dir, file));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;
 }
@@ -103,7 +103,7 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
       'bff',
     ]);
     expect(result.code).toBe(0);
-    expect(read(`${BFF}/gadgets/gadgets-cdc.controller.ts`)).toContain(`@EventPattern('cdc.gadgets.v1')`);
+    expect(read(`${BFF}/gadgets/gadgets-cdc.controller.ts`)).toContain(`@CdcEventPattern('cdc.gadgets.v1')`);
     expect(read(`${BFF}/gadgets/gadgets-cache.service.ts`)).toContain(`item: { strategy: 'cdc' },`);
     const cdcDomains = read(`${BFF}/cdc-domains.module.ts`);
     expect(cdcDomains).toMatch(/CDC_STREAMS: string\[\] = \[[^\]]*'cdc\.gadgets\.v1'\]/);

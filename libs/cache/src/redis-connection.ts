@@ -15,6 +15,9 @@ export function createCacheRedis(url: string, name: string): Redis {
     commandTimeout: 1000,
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    // The invalidation bus subscribes itself on every 'ready'; ioredis's own resubscribe would race it
+    // and, with no offline queue, reject unhandled when the connection drops again.
+    autoResubscribe: false,
   });
 }
 

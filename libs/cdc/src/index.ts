@@ -15,3 +15,4 @@ export { RedisStreamsServer, RedisStreamsServerOptions } from './redis-streams.s
 export { RedisStreamsClient } from './redis-streams.client';
 export { RedisStreamsContext } from './redis-streams.context';
 export { OutboxRelay, durationMs } from './outbox-relay';
+export { CdcEventPattern } from './cdc-event-pattern.decorator';

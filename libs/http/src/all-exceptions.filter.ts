@@ -23,7 +23,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const request = host.switchToHttp().getRequest<FastifyRequest>();
     let http = toHttpException(err);
     if (!http) {
-      this.logger.error(`${request.method} ${request.url} (request ${request.id}): ${(err as Error)?.stack ?? String(err)}`);
+      this.logger.error(
+        `${request.method} ${request.url} (request ${request.id}): ${(err as Error)?.stack ?? String(err)}`,
+      );
       http = new InternalServerErrorException();
     } else if (http.getStatus() === 503) {
       this.logger.warn(`answered 503: ${(err as Error).message}`);

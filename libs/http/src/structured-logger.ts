@@ -45,7 +45,9 @@ export class StructuredLogger implements LoggerService {
 /** Makes the app log JSON through pino at LOG_LEVEL (buffered boot logs are flushed through it). */
 export function useStructuredLogger(app: INestApplicationContext): StructuredLogger {
   const level = app.get(ConfigService<EnvironmentVariables, true>).get('LOG_LEVEL');
-  const logger = new StructuredLogger(pino({ level }));
+  // Synchronous writes: Nest re-raises the shutdown signal right after its hooks, and lines
+  // still buffered at that moment (the last words of a graceful stop) would be lost.
+  const logger = new StructuredLogger(pino({ level }, pino.destination({ dest: 1, sync: true })));
   app.useLogger(logger);
   return logger;
 }

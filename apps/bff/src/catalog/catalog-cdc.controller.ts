@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
-import type { CdcEvent } from '@app/cdc';
+import { Payload } from '@nestjs/microservices';
+import { CdcEvent, CdcEventPattern } from '@app/cdc';
 import { CatalogCacheService, catalogChangeFromEvent } from './catalog-cache.service';
 
 /** Catalog change events (SPEC §6.3): each drops exactly the views it makes stale, on every instance. */
@@ -8,7 +8,7 @@ import { CatalogCacheService, catalogChangeFromEvent } from './catalog-cache.ser
 export class CatalogCdcController {
   constructor(private readonly cache: CatalogCacheService) {}
 
-  @EventPattern('cdc.catalog.v1')
+  @CdcEventPattern('cdc.catalog.v1')
   async onCatalogChange(@Payload() event: CdcEvent): Promise<void> {
     await this.cache.apply(catalogChangeFromEvent(event), event.keys);
   }

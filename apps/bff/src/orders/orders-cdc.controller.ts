@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern, Payload } from '@nestjs/microservices';
-import type { CdcEvent } from '@app/cdc';
+import { Payload } from '@nestjs/microservices';
+import { CdcEvent, CdcEventPattern } from '@app/cdc';
 import { OrdersCacheService, orderChangeFromEvent } from './orders-cache.service';
 
 /** Order change events (order rows and, through their parent, item rows). */
@@ -8,7 +8,7 @@ import { OrdersCacheService, orderChangeFromEvent } from './orders-cache.service
 export class OrdersCdcController {
   constructor(private readonly cache: OrdersCacheService) {}
 
-  @EventPattern('cdc.orders.v1')
+  @CdcEventPattern('cdc.orders.v1')
   async onOrderChange(@Payload() event: CdcEvent): Promise<void> {
     await this.cache.apply(orderChangeFromEvent(event), event.keys);
   }

@@ -143,7 +143,7 @@ describe('cache-domain schematic', () => {
 
     it('handles cdc.widgets.v1 in a CDC module that the HTTP module imports', () => {
       expect(tree.readContent(`/${SRC}/widgets/widgets-cdc.controller.ts`)).toContain(
-        `@EventPattern('cdc.widgets.v1')`,
+        `@CdcEventPattern('cdc.widgets.v1')`,
       );
       const module = tree.readContent(`/${SRC}/widgets/widgets.module.ts`);
       expect(module).toContain('imports: [WidgetsCdcModule],');
@@ -247,7 +247,7 @@ describe('cache-domain schematic', () => {
         );
         expect(tree.readContent(`${dir}/invoice-lines.keys.ts`)).toContain('export const invoiceLinesKeys = {');
         expect(tree.readContent(`${dir}/invoice-lines-cdc.controller.ts`)).toContain(
-          `@EventPattern('cdc.invoice-lines.v1')`,
+          `@CdcEventPattern('cdc.invoice-lines.v1')`,
         );
         expect(tree.readContent(`/${DOMAINS}`)).toContain(
           `import { InvoiceLinesModule } from './invoice-lines/invoice-lines.module';`,

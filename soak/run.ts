@@ -1,0 +1,55 @@
+/**
+ * `npm run soak [-- --duration <s>] [--chaos] [--quick]`: the consistency soak
+ * (soak/soak.ts). Exit code 1 when any cached view differs from the source.
+ */
+import { describeStale } from './compare';
+import { SoakSummary, runSoak } from './soak';
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+export function formatSummary(s: SoakSummary, runtimeMs: number): string {
+  const lines = [
+    `consistency soak: ${s.durationSeconds} s${s.chaos ? ', chaos' : ''}, ${(runtimeMs / 1000).toFixed(1)} s in all`,
+    '',
+  ];
+  lines.push('| write | via HTTP | via SQL | refused (4xx / conflict) |', '|---|---:|---:|---:|');
+  let total = 0;
+  for (const [kind, w] of Object.entries(s.writes)) {
+    lines.push(`| ${kind} | ${w.http} | ${w.sql} | ${w.rejected} |`);
+    total += w.http + w.sql;
+  }
+  lines.push('');
+  lines.push(`operations: ${total} writes applied, ${s.reads} reads`);
+  lines.push(`errors (5xx / failed requests): ${s.errors.length}`);
+  for (const e of s.errors.slice(0, 5)) lines.push(`  ${e}`);
+  for (const e of s.chaosEvents) lines.push(`chaos at ${e}`);
+  lines.push(`CDC settled ${s.settleMs} ms after the writes stopped`);
+  lines.push(`entries compared: ${s.compared}`);
+  lines.push(`stale entries: ${s.stale}`);
+  for (const d of s.differences) lines.push(describeStale(d));
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const durationSeconds = Number(option('--duration') ?? (quick ? 10 : 60));
+  if (!Number.isFinite(durationSeconds) || durationSeconds <= 0) throw new Error('--duration takes seconds > 0');
+  const started = Date.now();
+  const summary = await runSoak({
+    durationSeconds,
+    chaos: process.argv.includes('--chaos'),
+    log: (message) => process.stdout.write(`▸ ${message}\n`),
+  });
+  process.stdout.write(`\n${formatSummary(summary, Date.now() - started)}\n`);
+  if (summary.stale > 0) process.exit(1);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`soak failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,298 @@
+/**
+ * The consistency soak (SPEC §9, guarantee 2): two cached BFF instances and a
+ * cache-sync process on a fresh database and a throwaway redis-server; readers
+ * and writers (through both instances and plain SQL) run concurrently, then,
+ * once writes stop and the CDC lag is 0, every cached view on every instance
+ * must equal what a CACHE_ENABLED=false instance returns.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BenchDatabase } from '../bench/bench-database';
+import { BFF_MAIN, BenchServer, BenchWorker, CACHE_SYNC_MAIN, ROOT, startServer, startWorker } from '../bench/servers';
+import { RedisServer } from '../test/harness/redis-server';
+import { StaleEntry, ViewResponse, compareView } from './compare';
+import { Keys, WRITE_KINDS, WriteKind, Writer, loadKeys, pick, viewPaths } from './workload';
+
+export interface SoakOptions {
+  durationSeconds: number;
+  /** kill -9 cache-sync and start a new one, and restart Redis, mid-run. */
+  chaos: boolean;
+  readers?: number;
+  writers?: number;
+  log?: (message: string) => void;
+  /**
+   * Proves the soak can fail: after the writes, one cached product is changed
+   * with the CDC triggers disabled (session_replication_role = replica), so no
+   * event is ever raised and that entry must be reported stale.
+   */
+  sabotage?: boolean;
+}
+
+export interface SoakSummary {
+  durationSeconds: number;
+  chaos: boolean;
+  /** Writes by kind and channel (`http` through either instance, `sql` outside the BFF), counting only those applied. */
+  writes: Record<WriteKind, { http: number; sql: number; rejected: number }>;
+  reads: number;
+  /** 5xx answers and failed requests during the run (never expected, also not while Redis restarts). */
+  errors: string[];
+  chaosEvents: string[];
+  settleMs: number;
+  /** Views compared: every view of every cached instance. */
+  compared: number;
+  stale: number;
+  /** The first differences, in full. */
+  differences: StaleEntry[];
+}
+
+export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
+  const log = options.log ?? (() => undefined);
+  for (const main of [BFF_MAIN[0], CACHE_SYNC_MAIN[0]]) {
+    if (!existsSync(path.join(ROOT, main))) throw new Error(`${main} is missing: npm run build`);
+  }
+  const db = await BenchDatabase.create('soak');
+  const redisServer = await RedisServer.start();
+  const servers: { stop(): Promise<void> }[] = [];
+  try {
+    const env = {
+      ...db.env(),
+      REDIS_URL: redisServer.url,
+      CDC_RELAY: 'false',
+      CDC_SUBSCRIBER: 'false',
+      CDC_CLAIM_IDLE_MS: '1000',
+    };
+    log(`database ${db.name}, redis-server on port ${redisServer.port}, prefix ${db.prefix}`);
+    // The first instance migrates and seeds the demo data; the others start on the result.
+    const a = await startServer('bff-a', BFF_MAIN, { ...env, NODE_ENV: 'development' });
+    servers.push(a);
+    const [b, truth] = await Promise.all([
+      startServer('bff-b', BFF_MAIN, env),
+      startServer('truth', BFF_MAIN, { ...env, CACHE_ENABLED: 'false' }),
+    ]);
+    servers.push(b, truth);
+    let generation = 0;
+    const startSync = () =>
+      startWorker(
+        `cache-sync-${generation}`,
+        CACHE_SYNC_MAIN,
+        {
+          ...env,
+          LOG_LEVEL: 'info',
+          CDC_RELAY: 'true',
+          CDC_SUBSCRIBER: 'true',
+          CDC_CONSUMER_NAME: `soak-sync-${generation++}`,
+        },
+        /cache-sync running/,
+      );
+    let sync: BenchWorker = await startSync();
+    servers.push({ stop: () => sync.stop() });
+    log(`bff-a ${a.url}, bff-b ${b.url}, truth ${truth.url}, cache-sync pid ${sync.pid}`);
+
+    const cached: BenchServer[] = [a, b];
+    let keys: Keys = await loadKeys(db.pool);
+    const writer = new Writer(db.pool, () => keys);
+    const summary: SoakSummary = {
+      durationSeconds: options.durationSeconds,
+      chaos: options.chaos,
+      writes: Object.fromEntries(
+        WRITE_KINDS.map((k) => [k, { http: 0, sql: 0, rejected: 0 }]),
+      ) as SoakSummary['writes'],
+      reads: 0,
+      errors: [],
+      chaosEvents: [],
+      settleMs: 0,
+      compared: 0,
+      stale: 0,
+      differences: [],
+    };
+    const error = (message: string) => {
+      if (summary.errors.length < 1000) summary.errors.push(message);
+    };
+
+    const startedAt = Date.now();
+    const endAt = startedAt + options.durationSeconds * 1000;
+    const running = () => Date.now() < endAt;
+    let kindIndex = 0;
+
+    const writerLoop = async () => {
+      while (running()) {
+        // Round-robin over the kinds so each one happens, randomly through bff-a, bff-b or SQL.
+        const kind = WRITE_KINDS[kindIndex++ % WRITE_KINDS.length];
+        const via = pick(['a', 'b', 'sql'] as const)!;
+        const url = via === 'a' ? a.url : via === 'b' ? b.url : undefined;
+        try {
+          const result = await writer.write(kind, url);
+          if (result.outcome === 'ok') summary.writes[kind][url ? 'http' : 'sql']++;
+          else if (result.outcome === 'rejected') summary.writes[kind].rejected++;
+          else error(`${kind} via ${via}: ${result.detail}`);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          // Plain SQL racing another write: integrity errors (a row deleted meanwhile, stock below 0), deadlocks.
+          if (code?.startsWith('23') || code?.startsWith('40')) summary.writes[kind].rejected++;
+          else error(`${kind} via ${via}: ${(err as Error).message}`);
+        }
+      }
+    };
+    const readerLoop = async () => {
+      while (running()) {
+        const server = pick(cached)!;
+        const view = pick(viewPaths(keys))!;
+        try {
+          const res = await fetch(server.url + view, { signal: AbortSignal.timeout(10_000) });
+          const text = await res.text();
+          if (res.status >= 500) error(`GET ${view} on ${server.name}: ${res.status} ${text.slice(0, 300)}`);
+          summary.reads++;
+        } catch (err) {
+          error(`GET ${view} on ${server.name}: ${(err as Error).message}`);
+        }
+      }
+    };
+    const refreshLoop = async () => {
+      while (running()) {
+        await sleep(500);
+        keys = await loadKeys(db.pool);
+      }
+    };
+    const chaosLoop = async () => {
+      if (!options.chaos) return;
+      const at = (fraction: number) =>
+        sleep(Math.max(0, startedAt + options.durationSeconds * 1000 * fraction - Date.now()));
+      await at(0.3);
+      const killed = sync.pid;
+      await sync.kill();
+      const event = (message: string) => {
+        summary.chaosEvents.push(`${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${message}`);
+        log(`chaos: ${message}`);
+      };
+      event(`kill -9 cache-sync (pid ${killed})`);
+      await sleep(500);
+      sync = await startSync();
+      event(`started a new cache-sync (pid ${sync.pid})`);
+      await at(0.6);
+      await redisServer.stop();
+      event('redis-server killed');
+      await sleep(1000);
+      await redisServer.start();
+      event('redis-server restarted (empty)');
+    };
+    const progressLoop = async () => {
+      while (running()) {
+        await sleep(Math.min(5000, Math.max(1000, endAt - Date.now())));
+        const writes = Object.values(summary.writes).reduce((n, w) => n + w.http + w.sql, 0);
+        log(
+          `${Math.round((Date.now() - startedAt) / 1000)} s: ${writes} writes, ${summary.reads} reads, ${summary.errors.length} errors, ${keys.products.length} products, ${keys.orders.length} orders`,
+        );
+      }
+    };
+
+    log(`running ${options.durationSeconds} s${options.chaos ? ' with chaos' : ''}`);
+    await Promise.all([
+      ...Array.from({ length: options.writers ?? 6 }, writerLoop),
+      ...Array.from({ length: options.readers ?? 12 }, readerLoop),
+      refreshLoop(),
+      chaosLoop(),
+      progressLoop(),
+    ]);
+
+    if (options.sabotage) {
+      const product = keys.products[0];
+      await Promise.all(cached.map((server) => get(server.url, `/catalog/products/${product}`)));
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL session_replication_role = replica`);
+        await client.query(`UPDATE catalog.products SET name = name || ' (no event)' WHERE id = $1`, [product]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      log(`sabotage: product ${product} changed without a CDC event`);
+    }
+
+    log('writes stopped, waiting for the CDC lag to reach 0');
+    const settleStart = Date.now();
+    await waitForCdc(db, a.url, 60_000);
+    summary.settleMs = Date.now() - settleStart;
+    log(`CDC settled in ${summary.settleMs} ms, comparing`);
+
+    keys = await loadKeys(db.pool);
+    const paths = viewPaths(keys);
+    await forEachLimit(paths, 16, async (view) => {
+      const source = await get(truth.url, view);
+      for (const server of cached) {
+        const diff = compareView(server.name, view, await get(server.url, view), source);
+        summary.compared++;
+        if (diff) {
+          summary.stale++;
+          if (summary.differences.length < 10) summary.differences.push(diff);
+        }
+      }
+    });
+    return summary;
+  } finally {
+    await Promise.allSettled(servers.map((s) => s.stop()));
+    await redisServer.close();
+    await db.drop();
+  }
+}
+
+async function get(url: string, view: string): Promise<ViewResponse> {
+  const res = await fetch(url + view, { signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // compared as text
+  }
+  return { status: res.status, body, xCache: res.headers.get('x-cache') };
+}
+
+interface CdcHealth {
+  relay: { backlog: number };
+  streams: Record<string, { lag: number | null; pending: number }>;
+}
+
+/**
+ * test/harness/cdc.ts `waitForCdc` over HTTP: no unpublished outbox row (read
+ * first, from Postgres), then every stream's group without lag or pending
+ * entries (/health/cdc, read after, so a row published between the two reads
+ * is already in its stream).
+ */
+async function waitForCdc(db: BenchDatabase, url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const { rows } = await db.pool.query<{ backlog: number }>(
+        `SELECT count(*)::int AS backlog FROM cdc.outbox WHERE published_at IS NULL`,
+      );
+      const res = await fetch(`${url}/health/cdc`, { signal: AbortSignal.timeout(5000) });
+      const report = (await res.json()) as CdcHealth;
+      const streams = Object.values(report.streams ?? {});
+      if (
+        rows[0].backlog === 0 &&
+        report.relay?.backlog === 0 &&
+        streams.length > 0 &&
+        streams.every((s) => s.lag === 0 && s.pending === 0)
+      ) {
+        return;
+      }
+      last = JSON.stringify({ backlog: rows[0].backlog, relay: report.relay, streams: report.streams });
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(50);
+  }
+  throw new Error(`CDC did not settle within ${timeoutMs} ms: ${last}`);
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}

@@ -1,0 +1,45 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { BFF_MAIN, CACHE_SYNC_MAIN, ROOT } from '../../bench/servers';
+import { describeStale } from '../../soak/compare';
+import { runSoak } from '../../soak/soak';
+import { WRITE_KINDS } from '../../soak/workload';
+
+/**
+ * A short `npm run soak` (SPEC §9, guarantee 2) against dist builds of the BFF
+ * and cache-sync, built here when missing so `npm test` works on a fresh clone.
+ */
+describe('consistency soak (short run)', () => {
+  beforeAll(() => {
+    for (const [app, main] of [
+      ['bff', BFF_MAIN[0]],
+      ['cache-sync', CACHE_SYNC_MAIN[0]],
+    ]) {
+      if (!existsSync(path.join(ROOT, main)))
+        execFileSync('npx', ['nest', 'build', app], { cwd: ROOT, stdio: 'inherit' });
+    }
+  }, 180_000);
+
+  it('leaves no stale entry after 10 s of mixed writes, a cache-sync crash and a Redis restart', async () => {
+    const summary = await runSoak({ durationSeconds: 10, chaos: true });
+    expect(summary.differences.map(describeStale)).toEqual([]);
+    expect(summary.stale).toBe(0);
+    expect(summary.compared).toBeGreaterThan(200);
+    expect(summary.errors).toEqual([]);
+    expect(summary.chaosEvents).toHaveLength(4);
+    expect(summary.reads).toBeGreaterThan(0);
+    for (const kind of WRITE_KINDS) {
+      const { http, sql } = summary.writes[kind];
+      expect({ kind, http: http > 0, sql: sql > 0 }).toEqual({ kind, http: true, sql: true });
+    }
+  }, 90_000);
+
+  it('reports a change that raised no CDC event as stale (the soak can fail)', async () => {
+    const summary = await runSoak({ durationSeconds: 2, chaos: false, sabotage: true });
+    // The sabotaged product on both cached instances; its listing may be cached too.
+    expect(summary.stale).toBeGreaterThanOrEqual(2);
+    expect(summary.differences.map((d) => d.instance)).toEqual(expect.arrayContaining(['bff-a', 'bff-b']));
+    expect(describeStale(summary.differences[0])).toContain('(no event)');
+  }, 60_000);
+});
