@@ -11,3 +11,4 @@ export {
   isSerializationFailure,
 } from './database-errors';
 export { CACHEGATE_MIGRATIONS } from './migrations';
+export { withAdvisoryLock } from './advisory-lock';

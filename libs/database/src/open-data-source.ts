@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import { withAdvisoryLock } from './advisory-lock';
 import { isDatabaseUnavailable } from './database-errors';
 import { parseDatabaseUrl, quoteIdentifier } from './database-url';
 
@@ -53,16 +54,10 @@ export async function runMigrationsLocked(
   dataSource: DataSource,
   log: (message: string) => void = (m) => logger.log(m),
 ): Promise<void> {
-  const runner = dataSource.createQueryRunner();
-  await runner.connect();
-  try {
-    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK_KEY]);
+  await withAdvisoryLock(dataSource, MIGRATION_LOCK_KEY, async () => {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     for (const m of applied) log(`applied migration ${m.name}`);
-  } finally {
-    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    await runner.release();
-  }
+  });
 }
 
 /** Connects (creating the database if allowed and missing) and migrates, before the app listens. */

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EnvironmentVariables } from '@app/config';
+import { withAdvisoryLock } from '@app/database';
 import { CategoriesService } from '../catalog/categories.service';
 import { ProductsService } from '../catalog/products.service';
 import { OrdersService } from '../orders/orders.service';
@@ -30,16 +31,10 @@ export class DemoSeedService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.get('NODE_ENV') !== 'development') return;
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.query('SELECT pg_advisory_lock(hashtext($1))', [SEED_LOCK_KEY]);
-      const [{ count }] = await runner.query('SELECT count(*)::int AS count FROM catalog.categories');
-      if (count === 0) await this.seed();
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [SEED_LOCK_KEY]).catch(() => undefined);
-      await runner.release();
-    }
+    await withAdvisoryLock(this.dataSource, SEED_LOCK_KEY, async () => {
+      // Through the catalog's own service: the demo module does not read catalog tables.
+      if ((await this.categories.list()).length === 0) await this.seed();
+    });
   }
 
   private async seed(): Promise<void> {

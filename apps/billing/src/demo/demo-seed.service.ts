@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EnvironmentVariables } from '@app/config';
+import { withAdvisoryLock } from '@app/database';
 import { InvoicesService } from '../invoices/invoices.service';
 import { demoInvoices } from './demo-invoices';
 
@@ -26,15 +27,9 @@ export class DemoSeedService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.get('NODE_ENV') !== 'development') return;
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.query('SELECT pg_advisory_lock(hashtext($1))', [SEED_LOCK_KEY]);
+    await withAdvisoryLock(this.dataSource, SEED_LOCK_KEY, async () => {
       if (await this.invoices.isEmpty()) await this.seed();
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [SEED_LOCK_KEY]).catch(() => undefined);
-      await runner.release();
-    }
+    });
   }
 
   private async seed(): Promise<void> {
