@@ -1,3 +1,4 @@
+import type { OutboxRow } from '../../libs/cdc/src/outbox-relay';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Client, PoolClient } from 'pg';
@@ -6,20 +7,8 @@ import { CDC_ON, waitForCdc } from '../harness/cdc';
 import { useTestContext } from '../harness/test-context';
 import { rawRedis, readStream, StreamEvent, until, uniq } from './support';
 
-interface OutboxRow {
-  id: string;
-  event_id: string;
-  domain: string;
-  type: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  source: string;
-  data: Record<string, unknown>;
-  keys: string[];
-  schema_version: number;
-  occurred_at: Date;
-  published_at: Date | null;
-}
+/** cdc.outbox as the relay reads it, plus the column it sets. */
+type PublishedOutboxRow = OutboxRow & { published_at: Date | null };
 
 /**
  * SPEC §6.1–6.2: what the capture triggers write (only for committed changes,
@@ -54,8 +43,8 @@ describe('CDC capture: committed changes emit exactly their events', () => {
     return Number((await ctx().sql.query(`SELECT coalesce(max(id), 0) AS id FROM cdc.outbox`)).rows[0].id);
   }
 
-  async function rowsAfter(id: number): Promise<OutboxRow[]> {
-    return (await ctx().sql.query<OutboxRow>(`SELECT * FROM cdc.outbox WHERE id > $1 ORDER BY id`, [id])).rows;
+  async function rowsAfter(id: number): Promise<PublishedOutboxRow[]> {
+    return (await ctx().sql.query<PublishedOutboxRow>(`SELECT * FROM cdc.outbox WHERE id > $1 ORDER BY id`, [id])).rows;
   }
 
   /** Runs statements in one transaction on one connection; `commit` false rolls it back. */
@@ -298,7 +287,7 @@ describe('CDC capture: committed changes emit exactly their events', () => {
       await sleep(50);
       await early.query('COMMIT');
       await waitForCdc(app);
-      const { rows } = await ctx().sql.query<OutboxRow>(
+      const { rows } = await ctx().sql.query<PublishedOutboxRow>(
         `SELECT * FROM cdc.outbox WHERE aggregate_id = ANY($1) ORDER BY id`,
         [[p, lateProduct]],
       );

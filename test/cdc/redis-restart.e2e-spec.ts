@@ -3,7 +3,6 @@ import { Pool } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CdcStats } from '../../libs/cdc/src/cdc-stats';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
-import { DurableRedis } from '../harness/durable-redis';
 import { call, json } from '../harness/http';
 import { RedisServer } from '../harness/redis-server';
 import { TcpProxy } from '../harness/tcp-proxy';
@@ -111,13 +110,13 @@ describe('Redis restarted empty mid-stream', () => {
 
 describe('Redis crashed and restarted with its data (AOF): the stale entries it kept are invalidated', () => {
   const ctx = useTestContext();
-  let redis: DurableRedis;
+  let redis: RedisServer;
   let proxy: TcpProxy;
   let app: NestFastifyApplication;
   let seeded: SeededCatalog;
 
   beforeAll(async () => {
-    redis = await DurableRedis.start();
+    redis = await RedisServer.start({ persistent: true });
     // The BFF reaches Redis through a proxy, so the test can look at the restarted server before the BFF does.
     proxy = await TcpProxy.start({ port: redis.port });
     app = await ctx().startBff({ ...CDC_ON, REDIS_URL: `redis://127.0.0.1:${proxy.port}` });

@@ -1,5 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './processes';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Every server started by this worker, so a failed test cannot leave one running. */
@@ -7,18 +11,6 @@ const running = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once something on `port` answers PING with PONG. */
 async function pong(port: number): Promise<boolean> {
@@ -36,8 +28,12 @@ async function pong(port: number): Promise<boolean> {
 }
 
 /**
- * A throwaway `redis-server` for failure tests, on a free port of its own, with
- * no persistence (a restart comes back empty, like a replaced node):
+ * A throwaway `redis-server` for failure tests, on a free port of its own. By
+ * default with no persistence (a restart comes back empty, like a replaced
+ * node); with `{ persistent: true }` an append-only file fsynced on every write
+ * in a temporary directory, so a SIGKILL and restart brings back everything it
+ * had (entries, streams, groups and their pending lists), like a production
+ * Redis with AOF after a crash:
  *
  * - `stop()`   kills it (SIGKILL: clients see their connections drop at once);
  * - `start()`  starts it again on the same port;
@@ -47,11 +43,16 @@ async function pong(port: number): Promise<boolean> {
 export class RedisServer {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** The AOF directory of a persistent server. */
+    private readonly dir: string | undefined,
+  ) {}
 
-  static async start(): Promise<RedisServer> {
+  static async start(options: { persistent?: boolean } = {}): Promise<RedisServer> {
     for (let attempt = 0; ; attempt++) {
-      const server = new RedisServer(await freePort());
+      const dir = options.persistent ? mkdtempSync(path.join(os.tmpdir(), 'cachegate-redis-')) : undefined;
+      const server = new RedisServer(await freePort(), dir);
       try {
         await server.start();
         return server;
@@ -81,8 +82,7 @@ export class RedisServer {
         '127.0.0.1',
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...(this.dir ? ['--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
         '--daemonize',
         'no',
         '--loglevel',
@@ -97,7 +97,8 @@ export class RedisServer {
       running.delete(child);
     });
     this.child = child;
-    const deadline = Date.now() + 5000;
+    // PING answers -LOADING while an AOF is replayed: only +PONG means ready.
+    const deadline = Date.now() + 10_000;
     while (!(await pong(this.port))) {
       if (exited || Date.now() > deadline) {
         this.child = undefined;
@@ -132,5 +133,6 @@ export class RedisServer {
 
   async close(): Promise<void> {
     await this.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -14,5 +14,5 @@ export { CdcHealthService, CdcReport } from './cdc-health.service';
 export { RedisStreamsServer, RedisStreamsServerOptions } from './redis-streams.server';
 export { RedisStreamsClient } from './redis-streams.client';
 export { RedisStreamsContext } from './redis-streams.context';
-export { OutboxRelay, durationMs } from './outbox-relay';
+export { OutboxRelay, OutboxRow, durationMs } from './outbox-relay';
 export { CdcEventPattern } from './cdc-event-pattern.decorator';

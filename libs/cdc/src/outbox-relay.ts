@@ -14,7 +14,8 @@ export interface OutboxRelayOptions {
   batchSize?: number;
 }
 
-interface OutboxRow {
+/** A row of cdc.outbox as the relay reads it. */
+export interface OutboxRow {
   id: string;
   event_id: string;
   domain: string;
