@@ -4,6 +4,6 @@ const base = require('./jest.base');
 module.exports = {
   ...base,
   displayName: 'unit',
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/soak'],
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/soak', '<rootDir>/bench'],
   testRegex: '.*\\.spec\\.ts$',
 };

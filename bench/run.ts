@@ -9,35 +9,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { measureCoalescing } from './coalescing';
 import { measureInvalidationLag } from './invalidation-lag';
-import { load } from './load';
-import { BenchReport, ThroughputRow, writeReport } from './report';
+import { BenchReport, writeReport } from './report';
 import { BenchDatabase } from './bench-database';
 import { BFF_MAIN, BenchServer, ROOT, startServer, tsApp } from './servers';
+import { measureThroughput, Scenario } from './throughput';
 
 const quick = process.argv.includes('--quick');
 const settings = {
   connections: quick ? 20 : 50,
-  durationSeconds: quick ? 2 : 10,
+  rounds: quick ? 1 : 5,
+  roundSeconds: quick ? 2 : 5,
+  warmupSeconds: quick ? 1 : 3,
   writesPerSecond: 500,
+  lagSeconds: quick ? 2 : 10,
 };
 
 const step = (message: string) => process.stdout.write(`▸ ${message}\n`);
-
-async function throughput(
-  scenario: string,
-  description: string,
-  server: BenchServer,
-  paths: string[],
-): Promise<ThroughputRow> {
-  // Warm up: fill caches and let the JIT settle before measuring.
-  await load({ url: server.url, paths, connections: settings.connections, durationSeconds: quick ? 1 : 3 });
-  const result = await load({ url: server.url, paths, ...settings });
-  if (result.errors > 0 || result.non2xx > 0) {
-    throw new Error(`${scenario}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
-  }
-  step(`${scenario}: ${result.requestsPerSecond} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
-  return { scenario, description, ...result };
-}
 
 async function main(): Promise<void> {
   if (!existsSync(path.join(ROOT, BFF_MAIN[0]))) throw new Error('build first: npm run build');
@@ -69,30 +56,22 @@ async function main(): Promise<void> {
       JSON.stringify(await Promise.all(paths.map(async (p) => (await fetch(bff.url + p)).json()))),
     );
 
-    const rows: ThroughputRow[] = [];
-    const ceiling = await start(
-      'ceiling',
-      tsApp('ceiling.ts'),
-      { BENCH_PRODUCTS_FILE: productsFile },
-      '/catalog/products/none',
-    );
-    rows.push(await throughput('ceiling', 'bare Nest + Fastify route, JSON from a Map', ceiling, paths));
-    await stop(ceiling);
-
-    rows.push(await throughput('l1-hit', 'GET /catalog/products/:id, warm L1', bff, paths));
-    await stop(bff);
-
-    const l2 = await start('l2-hit', BFF_MAIN, { ...env, L1_ENABLED: 'false' });
-    rows.push(await throughput('l2-hit', 'same, L1_ENABLED=false (Redis hit)', l2, paths));
-    await stop(l2);
-
-    const peer = await start('peer', tsApp('peer.ts'), env, '/catalog/products/00000000-0000-4000-8000-000000000000');
-    rows.push(await throughput('peer', '@nestjs/cache-manager CacheInterceptor on Redis', peer, paths));
-    await stop(peer);
-
-    const miss = await start('miss', BFF_MAIN, { ...env, CACHE_ENABLED: 'false' });
-    rows.push(await throughput('miss', 'CACHE_ENABLED=false: every read from Postgres', miss, paths));
-    await stop(miss);
+    step('starting the ceiling, the peer, and BFFs without L1 and without the cache');
+    const [ceiling, l2, peer, miss] = await Promise.all([
+      start('ceiling', tsApp('ceiling.ts'), { BENCH_PRODUCTS_FILE: productsFile }, '/catalog/products/none'),
+      start('l2-hit', BFF_MAIN, { ...env, L1_ENABLED: 'false' }),
+      start('peer', tsApp('peer.ts'), env, '/catalog/products/00000000-0000-4000-8000-000000000000'),
+      start('miss', BFF_MAIN, { ...env, CACHE_ENABLED: 'false' }),
+    ]);
+    const scenarios: Scenario[] = [
+      { name: 'ceiling', description: 'bare Nest + Fastify route, JSON from a Map', server: ceiling },
+      { name: 'l1-hit', description: 'GET /catalog/products/:id, warm L1', server: bff },
+      { name: 'l2-hit', description: 'same, L1_ENABLED=false (Redis hit)', server: l2 },
+      { name: 'peer', description: '@nestjs/cache-manager CacheInterceptor on Redis', server: peer },
+      { name: 'miss', description: 'CACHE_ENABLED=false: every read from Postgres', server: miss },
+    ];
+    const rows = await measureThroughput(scenarios, { paths, ...settings, log: step });
+    for (const server of [...servers]) await stop(server);
 
     step('two BFF instances for invalidation lag and coalescing');
     const a = await start('bff-a', BFF_MAIN, { ...env, CDC_CONSUMER_NAME: 'bench-a' });
@@ -102,7 +81,7 @@ async function main(): Promise<void> {
       instances: [a, b],
       productIds: ids,
       writesPerSecond: settings.writesPerSecond,
-      durationSeconds: settings.durationSeconds,
+      durationSeconds: settings.lagSeconds,
       log: step,
     });
     const coalescing = await measureCoalescing({ db, instances: [a, b], requests: 1000, log: step });

@@ -10,6 +10,7 @@ export const ROOT = path.resolve(__dirname, '..');
 /** A server the benchmark started as a child process; its output is kept for error messages. */
 export interface BenchServer {
   name: string;
+  pid: number;
   port: number;
   url: string;
   stop(): Promise<void>;
@@ -76,7 +77,7 @@ export async function startServer(
     if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${output()}`);
     await sleep(200);
   }
-  return { name, port, url, stop: () => terminate(child) };
+  return { name, pid: child.pid!, port, url, stop: () => terminate(child) };
 }
 
 /** A process without HTTP (apps/cache-sync), ready once its output matches a pattern. */

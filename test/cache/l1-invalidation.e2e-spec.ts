@@ -85,15 +85,13 @@ describe('L1 across instances', () => {
       await inBothL1(url);
       // Capture off: no CDC event, so the only announcement is the one made here, on `one`.
       await sqlUnseenByCdc(ctx().sql, [['UPDATE catalog.products SET price_cents = 321 WHERE id = $1', [product.id]]]);
-      await one
-        .get(CatalogCacheService)
-        .apply({
-          aggregate: 'product',
-          id: product.id,
-          kind: 'updated',
-          categoryIds: [category.id],
-          membershipChanged: false,
-        });
+      await one.get(CatalogCacheService).apply({
+        aggregate: 'product',
+        id: product.id,
+        kind: 'updated',
+        categoryIds: [category.id],
+        membershipChanged: false,
+      });
       await dropped(two, `catalog:product:${product.id}`);
       expect(json(await get200(two, url)).priceCents).toBe(321);
     });

@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
@@ -12,7 +13,7 @@ import { CacheMetricsCollector } from './cache-metrics.collector';
 import { CACHE_REDIS, CACHE_SUBSCRIBER } from './cache.constants';
 import { CircuitBreaker } from './circuit-breaker';
 import { EntryCodec } from './entry-codec';
-import { CachedReadInterceptor } from './http/cached-read';
+import { CachedHits, CachedReadInterceptor } from './http/cached-read';
 import { InvalidationBus } from './invalidation-bus';
 import { L1Cache } from './l1-cache';
 import { RedisCacheStore } from './redis-cache-store';
@@ -35,7 +36,7 @@ export class CacheModule {
   static forRoot(options: { http: boolean } = { http: true }): DynamicModule {
     return {
       module: CacheModule,
-      imports: [TerminusModule],
+      imports: [TerminusModule, DiscoveryModule],
       controllers: options.http ? [CacheHealthController, CacheAdminController] : [],
       providers: [
         {
@@ -46,12 +47,13 @@ export class CacheModule {
         {
           provide: CACHE_REDIS,
           inject: [ConfigService],
-          useFactory: (config: Config) => createCacheRedis(config.get('REDIS_URL'), 'cachegate-cache'),
+          useFactory: (config: Config) => createCacheRedis(config.get('REDIS_URL'), 'cachegate-cache', 'commands'),
         },
         {
           provide: CACHE_SUBSCRIBER,
           inject: [ConfigService],
-          useFactory: (config: Config) => createCacheRedis(config.get('REDIS_URL'), 'cachegate-cache-bus'),
+          useFactory: (config: Config) =>
+            createCacheRedis(config.get('REDIS_URL'), 'cachegate-cache-bus', 'subscriber'),
         },
         {
           provide: RedisCacheStore,
@@ -87,7 +89,7 @@ export class CacheModule {
             new InvalidationBus(subscriber, names, l1, (keys) => cache.countInvalidated(keys)),
         },
         CacheLifecycle,
-        ...(options.http ? [CacheMetricsCollector] : []),
+        ...(options.http ? [CacheMetricsCollector, CachedHits] : []),
         RedisHealthIndicator,
         CachedReadInterceptor,
         AdminTokenGuard,

@@ -37,8 +37,14 @@ export abstract class DomainCache<Buckets extends string = string> {
     cache.registerDomain(this);
   }
 
+  /** An L1 hit, synchronously. */
   peek(bucket: Buckets, key: string): CacheEntry | undefined {
     return this.cache.peek(this.buckets[bucket], key);
+  }
+
+  /** An L2 hit (copied into L1), or undefined; never reads the source. */
+  lookup(bucket: Buckets, key: string): Promise<CacheEntry | undefined> {
+    return this.cache.lookup(this.buckets[bucket], key);
   }
 
   read<View>(bucket: Buckets, key: string, load: () => Promise<View>): Promise<CacheRead> {

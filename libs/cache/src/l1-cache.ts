@@ -54,7 +54,9 @@ export class L1Cache {
 
   /** Opens a read of `key`; pass the ticket to `commit` or `close` when the read is over. */
   begin(key: string): ReadTicket {
-    const ticket: ReadTicket = { key, dirty: !this.active };
+    // Born dirty while L1 is off: nothing it brings back is stored, so it needs no tracking.
+    if (!this.active) return { key, dirty: true };
+    const ticket: ReadTicket = { key, dirty: false };
     let tickets = this.open.get(key);
     if (!tickets) this.open.set(key, (tickets = new Set()));
     tickets.add(ticket);

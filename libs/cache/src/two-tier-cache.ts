@@ -97,6 +97,24 @@ export class TwoTierCache {
     return entry;
   }
 
+  /**
+   * A hit from L2 (an L1 miss that Redis holds), or undefined: never reads the
+   * source and never waits, so the early hit path can fall back to `read` on
+   * undefined. The hit is copied into L1 like any other L2 hit.
+   */
+  async lookup(bucket: CacheBucket, key: string): Promise<CacheEntry | undefined> {
+    if (!this.options.enabled || !this.store.available) return undefined;
+    const ticket = this.l1.begin(key);
+    try {
+      return this.hitFromL2(bucket, await this.store.get(key), ticket);
+    } catch (err) {
+      if (!(err instanceof CacheUnavailableError)) throw err;
+      return undefined;
+    } finally {
+      this.l1.close(ticket);
+    }
+  }
+
   async read<View>(bucket: CacheBucket<View>, key: string, load: () => Promise<View>): Promise<CacheRead> {
     if (!this.options.enabled || !this.store.available) return this.bypass(bucket, load);
     const hit = this.peek(bucket, key);
@@ -155,13 +173,8 @@ export class TwoTierCache {
     const ticket = this.l1.begin(key);
     try {
       const raw = await this.store.get(key);
-      const cached = this.decode(raw);
-      if (cached) {
-        bucket.counters.hits++;
-        bucket.counters.l2Hits++;
-        this.l1.commit(ticket, cached, this.remainingTtl(bucket, cached));
-        return { entry: cached, status: 'HIT-L2' };
-      }
+      const cached = this.hitFromL2(bucket, raw, ticket);
+      if (cached) return { entry: cached, status: 'HIT-L2' };
       return await this.fillOrWait(bucket, key, load, ticket, raw === null);
     } catch (err) {
       if (!(err instanceof CacheUnavailableError)) throw err;
@@ -250,6 +263,17 @@ export class TwoTierCache {
     if (written) this.l1.commit(ticket, entry, bucket.ttlMs || undefined);
     else if (written === false) bucket.counters.staleFillsDiscarded++;
     return { entry, status: 'MISS' };
+  }
+
+  /** Decodes what L2 returned; a readable entry counts as an L2 hit and is copied into L1 under the ticket. */
+  private hitFromL2(bucket: CacheBucket, raw: Buffer | null, ticket: ReadTicket): CacheEntry | undefined {
+    const cached = this.decode(raw);
+    if (cached) {
+      bucket.counters.hits++;
+      bucket.counters.l2Hits++;
+      this.l1.commit(ticket, cached, this.remainingTtl(bucket, cached));
+    }
+    return cached;
   }
 
   private decode(raw: Buffer | null): CacheEntry | undefined {

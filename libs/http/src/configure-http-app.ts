@@ -48,7 +48,14 @@ function observeResponses(app: NestFastifyApplication, logger: StructuredLogger)
 export const BODY_LIMIT_BYTES = 100 * 1024;
 
 export function createFastifyAdapter(): FastifyAdapter {
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, logger: false, genReqId: requestId });
+  // No Nest middleware anywhere (logging and metrics are Fastify hooks): skipping middie saves every
+  // request its pass. A middleware added later fails at boot, since `use` is then missing.
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+    genReqId: requestId,
+    skipMiddie: true,
+  });
   // Echo the id so a client can quote it when reporting a problem.
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
