@@ -120,6 +120,9 @@ describe('cache-domain schematic', () => {
       expect(service).toContain(`item: { strategy: 'cdc' },`);
       expect(service).toContain('export function widgetsChangeFromEvent(event: CdcEvent)');
       expect(service).toContain('async apply(change: WidgetsChange | undefined');
+      // Invalidation is the pipeline's job (SPEC §1): no direct invalidation for writers.
+      expect(service).not.toContain('changed(');
+      expect(tree.readContent(`/${SRC}/widgets/widgets.source.ts`)).not.toContain('changed(');
     });
 
     it('builds keys widgets:item:<uuid>', () => {
@@ -178,6 +181,7 @@ describe('cache-domain schematic', () => {
       const service = tree.readContent(`/${SRC}/widgets/widgets-cache.service.ts`);
       expect(service).toContain(`item: { strategy: 'ttl', ttlSeconds: 90 },`);
       expect(service).not.toMatch(/CdcEvent|apply\(/);
+      expect(service).toContain('async changed(change: WidgetsChange): Promise<void>');
       expect(tree.readContent(`/${SRC}/widgets/widgets-cache.service.spec.ts`)).toContain('toBe(90)');
     });
 
@@ -204,6 +208,7 @@ describe('cache-domain schematic', () => {
       const service = tree.readContent(`/${SRC}/widgets/widgets-cache.service.ts`);
       expect(service).toContain(`item: { strategy: 'hybrid', ttlSeconds: 60 },`);
       expect(service).toContain('widgetsChangeFromEvent');
+      expect(service).not.toContain('changed(');
     });
 
     it('registers the stream', () => {
