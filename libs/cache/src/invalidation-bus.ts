@@ -12,16 +12,25 @@ export interface InvalidationMessage {
   origin?: string;
 }
 
+/** How often the subscribed connection is probed with a PING (answered within the client's command timeout). */
+const HEARTBEAT_MS = 1000;
+
 /**
  * Carries invalidations to every instance's L1 over Redis pub/sub, on its own
  * connection (a subscribed connection can do nothing else). L1 is trusted only
  * between a confirmed SUBSCRIBE and the next disconnect: while the channel is
  * down messages can be lost, so L1 is cleared and switched off (L1Cache).
+ *
+ * A hung Redis (stopped, not gone) closes nothing, and meanwhile no
+ * invalidation gets through while writes go on in Postgres; so the connection
+ * is also probed, and an unanswered PING counts as a lost channel.
  */
 export class InvalidationBus {
   private readonly logger = new Logger('InvalidationBus');
   received = 0;
   private firstSubscribed: () => void = () => undefined;
+  private heartbeat?: NodeJS.Timeout;
+  private probing = false;
 
   constructor(
     private readonly subscriber: Redis,
@@ -42,16 +51,20 @@ export class InvalidationBus {
       const message = this.apply(text);
       if (message?.keys) this.onDropped(message.keys);
     });
+    // Failures show as L1 off (and in /health), not as unhandled 'error' events.
+    this.subscriber.on('error', () => undefined);
     this.subscriber.on('ready', () => void this.subscribe());
     this.subscriber.on('close', () => {
       if (this.l1.active) this.logger.warn('invalidation channel lost: L1 cleared and off until it is back');
       this.l1.setConnected(false);
     });
     if (this.subscriber.status === 'ready') void this.subscribe();
+    this.heartbeat = setInterval(() => void this.probe(), HEARTBEAT_MS).unref();
     await subscribed;
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
     this.l1.setConnected(false);
     this.subscriber.disconnect();
   }
@@ -70,6 +83,25 @@ export class InvalidationBus {
     if (Array.isArray(message.keys)) this.l1.delete(message.keys);
     if (typeof message.flush === 'string') this.l1.deleteMatching(message.flush);
     return message;
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || !this.l1.active) return;
+    this.probing = true;
+    try {
+      await this.subscriber.ping();
+    } catch (err) {
+      if (this.l1.active) {
+        this.logger.warn(
+          `invalidation channel unresponsive (${(err as Error).message}): L1 cleared and off, reconnecting`,
+        );
+      }
+      // Turned off here: closing a connection to a stopped server may not complete until it runs again.
+      this.l1.setConnected(false);
+      this.subscriber.disconnect(true); // 'ready' after the reconnect subscribes again and turns L1 back on
+    } finally {
+      this.probing = false;
+    }
   }
 
   private async subscribe(): Promise<void> {
