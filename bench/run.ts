@@ -17,8 +17,8 @@ import { measureThroughput, Scenario } from './throughput';
 const quick = process.argv.includes('--quick');
 const settings = {
   connections: quick ? 20 : 50,
-  rounds: quick ? 1 : 5,
-  roundSeconds: quick ? 2 : 5,
+  rounds: quick ? 1 : 9,
+  roundSeconds: quick ? 2 : 4,
   warmupSeconds: quick ? 1 : 3,
   writesPerSecond: 500,
   lagSeconds: quick ? 2 : 10,

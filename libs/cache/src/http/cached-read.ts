@@ -134,9 +134,10 @@ export class CachedReadInterceptor implements NestInterceptor {
  * enters Nest. A hit needs no pipes, handler or serialisation, and Nest's pass
  * over an intercepted route (execution context, an rxjs chain, a disconnect
  * watch) cost more than the hit itself: L1 hits ran at 0.6-0.7x a bare Nest
- * route through the interceptor (docs/BENCHMARKS.md). Anything but a hit (a
- * miss, a bad identifier, Redis unavailable, an unexpected error) falls through
- * to the route, which reads through the cache or answers the error.
+ * route through the interceptor, and at about 1x from here (docs/BENCHMARKS.md).
+ * Anything but a hit (a miss, a bad identifier, Redis unavailable, an
+ * unexpected error) falls through to the route, which reads through the cache
+ * or answers the error.
  */
 @Injectable()
 export class CachedHits implements OnModuleInit {
