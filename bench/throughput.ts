@@ -108,7 +108,8 @@ export function summarise(scenarios: Pick<Scenario, 'name' | 'description'>[], r
   };
   return scenarios.map((scenario, i) => {
     const rps = rounds[i].map((r) => r.requestsPerSecond);
-    const typical = rounds[i].find((r) => r.requestsPerSecond === median(rps))!;
+    const typicalRps = median(rps);
+    const typical = rounds[i].find((r) => r.requestsPerSecond === typicalRps)!;
     const cpu = rounds[i].map((r) => r.cpuUsPerRequest);
     return {
       scenario: scenario.name,

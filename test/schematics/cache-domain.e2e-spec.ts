@@ -39,6 +39,11 @@ async function run(dir: string, command: string, args: string[]): Promise<Result
   }
 }
 
+/** `nest g -c ./libs/schematics <schematic> <name> -p bff` in the scratch copy, as a user types it. */
+function nestGenerate(dir: string, schematic: string, name: string): Promise<Result> {
+  return run(dir, 'npx', ['--no', 'nest', 'g', '-c', './libs/schematics', schematic, name, '-p', 'bff']);
+}
+
 /** The repository without node_modules (linked) or build output. */
 function scratchCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cachegate-schematics-'));
@@ -71,17 +76,7 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
   });
 
   it('generates a ttl domain with the preset schematic', async () => {
-    const result = await run(dir, 'npx', [
-      '--no',
-      'nest',
-      'g',
-      '-c',
-      './libs/schematics',
-      'cache-domain-ttl',
-      'widgets',
-      '-p',
-      'bff',
-    ]);
+    const result = await nestGenerate(dir, 'cache-domain-ttl', 'widgets');
     expect(result.code).toBe(0);
     expect(existsSync(join(dir, BFF, 'widgets/widgets.module.ts'))).toBe(true);
     expect(existsSync(join(dir, BFF, 'widgets/widgets-cdc.controller.ts'))).toBe(false);
@@ -91,17 +86,7 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
   }, 60_000);
 
   it('generates a cdc domain when nobody can answer the strategy prompt', async () => {
-    const result = await run(dir, 'npx', [
-      '--no',
-      'nest',
-      'g',
-      '-c',
-      './libs/schematics',
-      'cache-domain',
-      'gadgets',
-      '-p',
-      'bff',
-    ]);
+    const result = await nestGenerate(dir, 'cache-domain', 'gadgets');
     expect(result.code).toBe(0);
     expect(read(`${BFF}/gadgets/gadgets-cdc.controller.ts`)).toContain(`@CdcEventPattern('cdc.gadgets.v1')`);
     expect(read(`${BFF}/gadgets/gadgets-cache.service.ts`)).toContain(`item: { strategy: 'cdc' },`);
@@ -112,17 +97,7 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
 
   it('registers nothing twice when run again', async () => {
     const before = [read(`${BFF}/domains.module.ts`), read(`${BFF}/cdc-domains.module.ts`)];
-    const result = await run(dir, 'npx', [
-      '--no',
-      'nest',
-      'g',
-      '-c',
-      './libs/schematics',
-      'cache-domain-cdc',
-      'gadgets',
-      '-p',
-      'bff',
-    ]);
+    const result = await nestGenerate(dir, 'cache-domain-cdc', 'gadgets');
     expect(result.code).toBe(0);
     expect([read(`${BFF}/domains.module.ts`), read(`${BFF}/cdc-domains.module.ts`)]).toEqual(before);
   }, 60_000);
