@@ -1,7 +1,7 @@
 import { CategoriesService } from '../../apps/bff/src/catalog/categories.service';
 import { ProductsService } from '../../apps/bff/src/catalog/products.service';
 import { OrdersService } from '../../apps/bff/src/orders/orders.service';
-import { RedisCacheStore } from '../../libs/cache/src/redis-cache-store';
+import { RedisCacheStore } from '@app/cache';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
 import { App, counters, delta, Gate, get, get200, json, Response, settle, slowSource, xcache } from './support';

@@ -1,5 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { RedisCacheStore } from '../../libs/cache/src/redis-cache-store';
+import { RedisCacheStore } from '@app/cache';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { RedisServer } from '../harness/redis-server';

@@ -1,4 +1,4 @@
-import type { OutboxRow } from '../../libs/cdc/src/outbox-relay';
+import type { OutboxRow } from '@app/cdc';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Client, PoolClient } from 'pg';

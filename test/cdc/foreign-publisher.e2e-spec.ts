@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
-import { RedisStreamsClient } from '../../libs/cdc/src/redis-streams.client';
+import { RedisStreamsClient } from '@app/cdc';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { TEST_REDIS_URL } from '../harness/test-database';

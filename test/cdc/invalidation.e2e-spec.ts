@@ -1,5 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { CdcStats } from '../../libs/cdc/src/cdc-stats';
+import { CdcStats } from '@app/cdc';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useTestContext } from '../harness/test-context';

@@ -4,7 +4,7 @@ import { waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { ChildApp, useChildProcesses } from '../harness/processes';
 import { useTestContext } from '../harness/test-context';
-import { CdcHealthService } from '../../libs/cdc/src/cdc-health.service';
+import { CdcHealthService } from '@app/cdc';
 import {
   appReader,
   backlog,

@@ -1,7 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CdcStats } from '../../libs/cdc/src/cdc-stats';
+import { CdcStats } from '@app/cdc';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
 import { ChildApp, useChildProcesses } from '../harness/processes';
 import { useTestContext } from '../harness/test-context';

@@ -1,7 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Pool } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CdcStats } from '../../libs/cdc/src/cdc-stats';
+import { CdcStats } from '@app/cdc';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { RedisServer } from '../harness/redis-server';

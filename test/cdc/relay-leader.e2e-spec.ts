@@ -1,6 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OutboxRelay } from '../../libs/cdc/src/outbox-relay';
+import { OutboxRelay } from '@app/cdc';
 import { waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { ChildApp, useChildProcesses } from '../harness/processes';

@@ -1,6 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CdcHealthService } from '../../libs/cdc/src/cdc-health.service';
+import { CdcHealthService } from '@app/cdc';
 
 /** Environment that turns the CDC pipeline on for a test BFF (the harness default too, since CDC is the only invalidation path). */
 export const CDC_ON = { CDC_RELAY: 'true', CDC_SUBSCRIBER: 'true', CDC_CLAIM_IDLE_MS: '1000' } as const;

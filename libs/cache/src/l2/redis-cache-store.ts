@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
-import { CacheUnavailableError } from './cache-errors';
+import { CacheStore, FillOptions } from '../engine/cache-store';
+import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA } from '../engine/stale-fill-guard';
+import { CacheUnavailableError } from '../model/cache-errors';
 import { CircuitBreaker } from './circuit-breaker';
 import { RedisNames } from './redis-names';
-import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA } from './stale-fill-guard';
 
 interface FencedRedis extends Redis {
   cacheAcquireLease(
@@ -17,14 +18,6 @@ interface FencedRedis extends Redis {
   cacheInvalidate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
 }
 
-export interface FillOptions {
-  /** Fence sequence read when the lease was taken, before the source read. */
-  sequence: number;
-  token: string;
-  ttlMs: number;
-  dependencies: readonly string[];
-}
-
 export interface UsageReport {
   keys: number;
   bytes: number;
@@ -35,7 +28,7 @@ export interface UsageReport {
  * breaker and turns any Redis failure into CacheUnavailableError, which callers
  * treat as "serve from the source".
  */
-export class RedisCacheStore {
+export class RedisCacheStore implements CacheStore {
   private readonly redis: FencedRedis;
   errors = 0;
 

@@ -1,8 +1,7 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { IsString, Matches } from 'class-validator';
-import { DomainCacheStats } from './domain-cache';
-import { TwoTierCache } from './two-tier-cache';
+import { DomainCacheStats, DomainRegistry } from '../domain/domain-registry';
 
 class DomainParams {
   @IsString()
@@ -13,12 +12,12 @@ class DomainParams {
 @ApiTags('health')
 @Controller('health')
 export class CacheHealthController {
-  constructor(private readonly cache: TwoTierCache) {}
+  constructor(private readonly domains: DomainRegistry) {}
 
   /** Hit/miss counters and TTLs of a domain's buckets (SPEC §4). */
   @Get(':domain/cache')
   stats(@Param() { domain }: DomainParams): DomainCacheStats {
-    const found = this.cache.domains.get(domain);
+    const found = this.domains.get(domain);
     if (!found) throw new NotFoundException(`no cache domain ${domain}`);
     return found.stats();
   }

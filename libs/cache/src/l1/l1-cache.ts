@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { CacheEntry } from './entry-codec';
+import { CacheEntry } from '../model/cache-entry';
 
 /** Bytes an entry costs beyond its body and key (object, etag, LRU bookkeeping); an estimate. */
 const ENTRY_OVERHEAD_BYTES = 160;

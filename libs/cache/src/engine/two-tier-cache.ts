@@ -1,23 +1,15 @@
 import { Logger } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { CacheBucket } from './cache-bucket';
-import { CacheUnavailableError } from './cache-errors';
-import type { DomainCache } from './domain-cache';
-import { CacheEntry, EntryCodec } from './entry-codec';
-import { computeEtag } from './etag';
-import { serializeView } from './representation';
-import { L1Cache, ReadTicket } from './l1-cache';
-import { RedisCacheStore } from './redis-cache-store';
+import { L1Cache, ReadTicket } from '../l1/l1-cache';
+import { CacheBucket } from '../model/cache-bucket';
+import { CacheEntry } from '../model/cache-entry';
+import { CacheUnavailableError } from '../model/cache-errors';
+import { CacheRead } from '../model/cache-read';
+import { Clock, systemClock } from '../model/clock';
+import { EntryCodec } from '../model/entry-codec';
+import { toEntry } from '../model/representation';
+import { CacheStore } from './cache-store';
 import { SingleFlight } from './single-flight';
-import { RevalidatingReads, UpstreamFetch } from './revalidating-reads';
 import { MAX_FILL_MS } from './stale-fill-guard';
-
-export type CacheStatus = 'HIT-L1' | 'HIT-L2' | 'MISS' | 'STALE' | 'BYPASS';
-
-export interface CacheRead {
-  entry: CacheEntry;
-  status: CacheStatus;
-}
 
 export interface TwoTierCacheOptions {
   /** CACHE_ENABLED: false serves everything from the source. */
@@ -28,6 +20,9 @@ export interface TwoTierCacheOptions {
   leaseMs?: number;
   /** How long another instance's fill is waited for before reading the source unfilled. */
   waitMs?: number;
+  /** In-process coalescing, shared with RevalidatingReads so forgetting a key reaches both. */
+  flights?: SingleFlight<CacheRead>;
+  clock?: Clock;
 }
 
 /** Back-off between polls for another instance's fill: 5, 10, 20, 40, 80, 100, 100… ms. */
@@ -36,8 +31,9 @@ function backoffMs(attempt: number): number {
 }
 
 /**
- * Get-or-fill over L1 and L2 (SPEC §5.3–5.6). One instance of this per
- * process; domain cache services hold buckets and call `read`.
+ * Get-or-fill over L1 and L2 (SPEC §5.3–5.6) for `cdc` and `hybrid` buckets.
+ * One instance of this per process; domain cache services hold buckets and
+ * call `read`. It knows nothing of domains: DomainRegistry does.
  *
  * Every request ends as exactly one of: an L1 hit, an L2 hit, a miss (this
  * request read the source), coalesced (it waited for someone else's source
@@ -46,40 +42,30 @@ function backoffMs(attempt: number): number {
  */
 export class TwoTierCache {
   private readonly logger = new Logger('TwoTierCache');
-  private readonly flights = new SingleFlight<CacheRead>();
+  private readonly flights: SingleFlight<CacheRead>;
   private readonly leaseMs: number;
   private readonly waitMs: number;
+  private readonly clock: Clock;
   private tokens = 0;
-  private readonly revalidating: RevalidatingReads;
-  /** Domain cache services by domain name, for health routes, metrics and invalidation counts. */
-  readonly domains = new Map<string, DomainCache>();
 
   constructor(
-    private readonly store: RedisCacheStore,
-    readonly l1: L1Cache,
+    private readonly store: CacheStore,
+    private readonly l1: L1Cache,
     private readonly codec: EntryCodec,
     readonly options: TwoTierCacheOptions,
   ) {
-    this.revalidating = new RevalidatingReads(store, l1, codec, () => this.options.enabled);
     this.leaseMs = options.leaseMs ?? 5000;
     this.waitMs = options.waitMs ?? 2000;
-  }
-
-  registerDomain(domain: DomainCache): void {
-    if (this.domains.has(domain.domain)) throw new Error(`cache domain ${domain.domain} registered twice`);
-    this.domains.set(domain.domain, domain);
+    this.clock = options.clock ?? systemClock;
+    this.flights = options.flights ?? new SingleFlight<CacheRead>();
   }
 
   /**
-   * Keys dropped anywhere, as seen on the channel: in-process fills of them that
-   * began before are not joined any more, and the keys count against their domain.
+   * Keys dropped anywhere, as seen on the channel: in-process fills of them
+   * that began before may bring back the old value, so nobody joins them now.
    */
-  countInvalidated(keys: readonly string[]): void {
+  forgetFlights(keys: readonly string[]): void {
     this.flights.forget(keys);
-    for (const key of keys) {
-      const domain = this.domains.get(key.slice(0, key.indexOf(':')));
-      if (domain) domain.invalidations++;
-    }
   }
 
   get enabled(): boolean {
@@ -124,11 +110,6 @@ export class TwoTierCache {
     return flight.promise;
   }
 
-  /** Reads a `ttl` bucket: fresh entries are hits, expired ones are revalidated with the source (see RevalidatingReads). */
-  readRevalidating<View>(bucket: CacheBucket<View>, key: string, fetch: UpstreamFetch<View>): Promise<CacheRead> {
-    return this.revalidating.read(bucket, key, fetch);
-  }
-
   /** Drops keys and dependency views everywhere (L2, every instance's L1); returns the keys dropped. */
   async invalidate(keys: readonly string[], dependencies: readonly string[] = []): Promise<string[]> {
     this.l1.delete(keys);
@@ -141,22 +122,8 @@ export class TwoTierCache {
     return dropped;
   }
 
-  /** Admin flush by pattern: L2 by SCAN, and every instance's L1 through the channel. */
-  async flush(pattern: string): Promise<number> {
-    this.l1.deleteMatching(pattern);
-    const deleted = await this.store.deleteMatching(pattern);
-    await this.store.publish({ flush: pattern, origin: this.options.instanceId });
-    return deleted;
-  }
-
-  usage(pattern: string) {
-    return this.store.usage(pattern);
-  }
-
-  /** Serialises a view once; the bytes and their ETag are what every later hit sends. */
-  toEntry(view: unknown): CacheEntry {
-    const body = serializeView(view);
-    return { body, etag: computeEtag(body), storedAt: Date.now() };
+  private toEntry(view: unknown): CacheEntry {
+    return toEntry(view, this.clock.now());
   }
 
   private async bypass<View>(bucket: CacheBucket<View>, load: () => Promise<View>): Promise<CacheRead> {
@@ -199,7 +166,7 @@ export class TwoTierCache {
     absent: boolean,
   ): Promise<CacheRead> {
     const token = `${this.options.instanceId}:${++this.tokens}`;
-    const deadline = Date.now() + this.waitMs;
+    const deadline = this.clock.now() + this.waitMs;
     let leased = false;
     for (let attempt = 0; ; attempt++) {
       if (!leased) {
@@ -207,11 +174,11 @@ export class TwoTierCache {
         const sequence = await this.store.acquireLease(key, token, this.leaseMs, absent);
         if (sequence !== undefined) return this.fill(bucket, key, load, ticket, token, sequence);
       }
-      if (Date.now() >= deadline) {
+      if (this.clock.now() >= deadline) {
         bucket.counters.misses++;
         return { entry: this.toEntry(await load()), status: 'MISS' };
       }
-      await sleep(backoffMs(attempt));
+      await this.clock.sleep(backoffMs(attempt));
       const probe = await this.store.probe(key);
       const filled = this.decode(probe.value);
       if (filled) {
@@ -232,7 +199,7 @@ export class TwoTierCache {
     token: string,
     sequence: number,
   ): Promise<CacheRead> {
-    const started = Date.now();
+    const started = this.clock.now();
     let view: View;
     try {
       view = await load();
@@ -243,7 +210,7 @@ export class TwoTierCache {
     }
     bucket.counters.misses++;
     const entry = this.toEntry(view);
-    if (Date.now() - started > MAX_FILL_MS) {
+    if (this.clock.now() - started > MAX_FILL_MS) {
       // Older than the fence markers can vouch for: serve it, never store it.
       await this.store.releaseLease(key, token).catch(() => undefined);
       bucket.counters.staleFillsDiscarded++;
@@ -285,6 +252,6 @@ export class TwoTierCache {
 
   private remainingTtl(bucket: CacheBucket, entry: CacheEntry): number | undefined {
     if (!bucket.ttlMs) return undefined;
-    return Math.max(1, bucket.ttlMs - (Date.now() - entry.storedAt));
+    return Math.max(1, bucket.ttlMs - (this.clock.now() - entry.storedAt));
   }
 }

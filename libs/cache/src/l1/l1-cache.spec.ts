@@ -1,4 +1,4 @@
-import { CacheEntry } from './entry-codec';
+import { CacheEntry } from '../model/cache-entry';
 import { L1Cache } from './l1-cache';
 
 const entry = (text: string): CacheEntry => ({ body: Buffer.from(text), etag: `"${text}"`, storedAt: 0 });

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
-import { CACHE_REDIS } from './cache.constants';
-import { TwoTierCache } from './two-tier-cache';
+import { CACHE_REDIS } from '../cache.constants';
+import { TwoTierCache } from '../engine/two-tier-cache';
+import { L1Cache } from '../l1/l1-cache';
 
 export const PROBE_TIMEOUT_MS = 1000;
 
@@ -26,6 +27,7 @@ export class RedisHealthIndicator {
     private readonly health: HealthIndicatorService,
     @Inject(CACHE_REDIS) private readonly redis: Redis,
     private readonly cache: TwoTierCache,
+    private readonly l1: L1Cache,
   ) {}
 
   async isHealthy(key = 'redis'): Promise<HealthIndicatorResult> {
@@ -34,7 +36,7 @@ export class RedisHealthIndicator {
     try {
       const started = Date.now();
       await withTimeout(this.redis.ping(), PROBE_TIMEOUT_MS, 'PING');
-      return indicator.up({ latencyMs: Date.now() - started, l1: this.cache.l1.active ? 'on' : 'off' });
+      return indicator.up({ latencyMs: Date.now() - started, l1: this.l1.active ? 'on' : 'off' });
     } catch (err) {
       return indicator.down({ message: (err as Error).message, connection: this.redis.status });
     }

@@ -1,9 +1,18 @@
 import { PreconditionFailedException } from '@nestjs/common';
-import { computeEtag, ifMatchMatches } from './etag';
+import type { CacheEntry } from './cache-entry';
+import { computeEtag, ifMatchMatches } from '@app/http';
 
 /** The bytes a cached GET sends for a view: the one serialisation used by fills and by If-Match checks. */
 export function serializeView(view: unknown): Buffer {
   return Buffer.from(JSON.stringify(view));
+}
+
+/** Serialises a view once; the bytes and their ETag are what every later hit sends. */
+export function toEntry(view: unknown, storedAt: number, upstreamEtag?: string): CacheEntry {
+  const body = serializeView(view);
+  const entry: CacheEntry = { body, etag: computeEtag(body), storedAt };
+  if (upstreamEtag !== undefined) entry.upstreamEtag = upstreamEtag;
+  return entry;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { BucketCounters, newBucketCounters } from './cache-metrics';
+import { BucketCounters, newBucketCounters } from './bucket-counters';
 
 /**
  * How a bucket's entries end (SPEC §5.2):
@@ -36,6 +36,10 @@ export class CacheBucket<View = any> {
       throw new Error(`bucket ${domain}.${name}: ${options.strategy} needs ttlSeconds`);
     this.ttlMs = ttl ? ttl * 1000 : 0;
     this.retentionMs = this.ttlMs + (options.strategy === 'ttl' ? (options.graceSeconds ?? 0) * 1000 : 0);
+  }
+
+  get strategy(): CacheStrategy {
+    return this.options.strategy;
   }
 
   get ttlSeconds(): number | null {

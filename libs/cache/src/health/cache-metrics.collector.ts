@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { CacheBucket } from './cache-bucket';
-import { BucketCounters } from './cache-metrics';
-import { RedisCacheStore } from './redis-cache-store';
-import { TwoTierCache } from './two-tier-cache';
+import { DomainRegistry } from '../domain/domain-registry';
+import { L1Cache } from '../l1/l1-cache';
+import { RedisCacheStore } from '../l2/redis-cache-store';
+import { BucketCounters } from '../model/bucket-counters';
 
 const RESULTS: Record<string, keyof BucketCounters> = {
   l1_hit: 'l1Hits',
@@ -20,9 +20,8 @@ const RESULTS: Record<string, keyof BucketCounters> = {
  */
 @Injectable()
 export class CacheMetricsCollector {
-  constructor(registry: Registry, cache: TwoTierCache, store: RedisCacheStore) {
-    const buckets = (): CacheBucket[] =>
-      [...cache.domains.values()].flatMap((d) => Object.values<CacheBucket>(d.buckets));
+  constructor(registry: Registry, domains: DomainRegistry, l1: L1Cache, store: RedisCacheStore) {
+    const buckets = () => domains.buckets();
     new Counter({
       name: 'cachegate_cache_requests_total',
       help: 'Cached reads by domain, bucket and result',
@@ -54,7 +53,7 @@ export class CacheMetricsCollector {
       registers: [registry],
       collect() {
         this.reset();
-        for (const d of cache.domains.values()) this.inc({ domain: d.domain }, d.invalidations);
+        for (const d of domains.all()) this.inc({ domain: d.domain }, d.invalidations);
       },
     });
     new Counter({
@@ -71,7 +70,7 @@ export class CacheMetricsCollector {
       help: 'Bytes held by the in-process cache',
       registers: [registry],
       collect() {
-        this.set(cache.l1.bytes);
+        this.set(l1.bytes);
       },
     });
   }

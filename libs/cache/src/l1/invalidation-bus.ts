@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { L1Cache } from './l1-cache';
-import { RedisNames } from './redis-names';
+import { RedisNames } from '../l2/redis-names';
 
 /** What travels on the invalidation channel. */
 export interface InvalidationMessage {

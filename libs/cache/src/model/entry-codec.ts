@@ -1,14 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-
-/** What a cache entry holds: the serialised body exactly as sent, and facts fixed when it was filled. */
-export interface CacheEntry {
-  body: Buffer;
-  etag: string;
-  /** Epoch ms when the entry was filled (or last revalidated). */
-  storedAt: number;
-  /** Upstream validator for TTL buckets that revalidate with If-None-Match. */
-  upstreamEtag?: string;
-}
+import type { CacheEntry } from './cache-entry';
 
 interface Header {
   e: string;
