@@ -75,7 +75,8 @@ export class CacheModule {
         {
           provide: L1Cache,
           inject: [ConfigService],
-          useFactory: (config: Config) => new L1Cache(config.get('L1_ENABLED'), config.get('L1_MAX_BYTES')),
+          useFactory: (config: Config) =>
+            new L1Cache(config.get('L1_ENABLED'), config.get('L1_MAX_BYTES'), config.get('L1_MAX_STALENESS_MS')),
         },
         {
           provide: EntryCodec,

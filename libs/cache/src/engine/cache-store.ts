@@ -15,14 +15,18 @@ export interface CacheStore {
   probe(key: string): Promise<{ value: Buffer | null; leased: boolean }>;
 
   /**
-   * Takes the key's fill lease and answers the fence sequence at this instant,
-   * or undefined when another filler holds the lease or (`unlessFilled`) the
+   * Takes the key's fill lease and answers the fence it must pass, or
+   * undefined when another filler holds the lease or (`unlessFilled`) the
    * entry has been written meanwhile.
    */
-  acquireLease(key: string, token: string, leaseMs: number, unlessFilled: boolean): Promise<number | undefined>;
+  acquireLease(key: string, token: string, leaseMs: number, unlessFilled: boolean): Promise<FillFence | undefined>;
 
-  /** Writes a fill unless an invalidation fenced it off since `sequence`; true when written. */
-  fill(key: string, value: Buffer, options: FillOptions): Promise<boolean>;
+  /**
+   * Writes a fill unless an invalidation fenced it off since the lease was
+   * taken ('fenced') or its deadline has passed by the store's own clock
+   * ('expired'): a write that reached the store late is refused there.
+   */
+  fill(key: string, value: Buffer, options: FillOptions): Promise<FillOutcome>;
 
   /** Gives the lease up if `token` still holds it. */
   releaseLease(key: string, token: string): Promise<void>;
@@ -31,9 +35,18 @@ export interface CacheStore {
   invalidate(keys: readonly string[], dependencies: readonly string[], origin: string): Promise<string[]>;
 }
 
-export interface FillOptions {
-  /** Fence sequence answered by acquireLease, taken before the source read. */
+/** Taken with the lease, before the source read: what the fill is checked against when written. */
+export interface FillFence {
+  /** The fence sequence at lease time. */
   sequence: number;
+  /** The last instant (the store's clock, ms) at which the fill may be written: lease time + MAX_FILL_MS. */
+  deadline: number;
+}
+
+export type FillOutcome = 'written' | 'fenced' | 'expired';
+
+export interface FillOptions {
+  fence: FillFence;
   token: string;
   /** 0 = no TTL. */
   ttlMs: number;

@@ -24,8 +24,19 @@
  * the change (the invalidation runs after the commit). An invalidation that ran
  * after it has a newer marker and the write is refused. Dependencies are known
  * only once the view is loaded, which is why markers are checked at write time
- * rather than leases revoked at start. A fill slower than FENCE_TTL_MS could
- * outlive its markers, so the engine never writes such a fill (MAX_FILL_MS).
+ * rather than leases revoked at start.
+ *
+ * THE DEADLINE, IN REDIS'S OWN TIME. Markers expire (FENCE_TTL_MS), so a fill
+ * must never be written after the markers that could refuse it are gone. The
+ * client cannot promise that: a FILL command can sit in a partitioned TCP
+ * connection for minutes and reach Redis after the client gave up on it. So
+ * the lease script reads Redis's clock (TIME) and answers a deadline of
+ * now + MAX_FILL_MS, and the FILL script refuses any write after it, by the
+ * same clock. Why that holds: an invalidation that ran after the lease was
+ * taken (at Redis time t0) set its marker at t >= t0, alive until
+ * t + FENCE_TTL_MS > t0 + MAX_FILL_MS >= the last instant the fill may be
+ * written. One clock (the Redis server's) decides both, so client clocks,
+ * network delay and retries cannot break it.
  *
  * THE LEASE. `cache:lease:<key>` (SET NX PX) elects one filler per key across
  * instances; others poll for the entry with bounded back-off. An invalidation
@@ -36,35 +47,47 @@
  * single Redis, not Redis Cluster.
  */
 
-/** How long invalidation markers live; fills older than MAX_FILL_MS are never written. */
+/** How long invalidation markers live; a fill is written at most MAX_FILL_MS after its lease (Redis time). */
 export const FENCE_TTL_MS = 60_000;
 export const MAX_FILL_MS = 30_000;
 
+/** Redis's clock in ms, inside a script. */
+const NOW_MS = `local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end`;
+
 /**
- * KEYS: lease, fence sequence, entry.  ARGV: token, lease ms, unless filled (1/0).
- * Takes the lease and returns the fence sequence at this instant, or nil when
- * another filler holds the lease or, with "unless filled", has already written
- * the entry (it finished between our L2 miss and this call: poll, do not read
- * the source again). A caller that found an unreadable entry passes 0 to replace it.
+ * KEYS: lease, fence sequence, entry.  ARGV: token, lease ms, unless filled (1/0), max fill ms.
+ * Takes the lease and returns {fence sequence at this instant, deadline in
+ * Redis ms}, or nil when another filler holds the lease or, with "unless
+ * filled", has already written the entry (it finished between our L2 miss and
+ * this call: poll, do not read the source again). A caller that found an
+ * unreadable entry passes 0 to replace it.
  */
-export const ACQUIRE_LEASE_LUA = `
+export const ACQUIRE_LEASE_LUA = `${NOW_MS}
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return false end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return redis.call('GET', KEYS[2]) or '0'
+  return { redis.call('GET', KEYS[2]) or '0', tostring(now_ms() + tonumber(ARGV[4])) }
 end
 return false`;
 
 /**
  * KEYS: entry, lease, fence(key), fence(dep 1..n), dependency set 1..n.
- * ARGV: fence sequence at start, ttl ms (0 = none), lease token, n, value, logical key.
- * Writes the entry and records it in its dependency sets unless a marker is
- * newer than the fill's start; releases the lease if still ours. 1 = written.
+ * ARGV: fence sequence at start, ttl ms (0 = none), lease token, n, value, logical key, deadline (Redis ms).
+ * Writes the entry and records it in its dependency sets unless the deadline
+ * has passed (-1) or a marker is newer than the fill's start (0); releases the
+ * lease if still ours. 1 = written.
  */
-export const FILL_LUA = `
+export const FILL_LUA = `${NOW_MS}
 local started = tonumber(ARGV[1])
 local n = tonumber(ARGV[4])
 local function release()
   if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+end
+if now_ms() > tonumber(ARGV[7]) then
+  release()
+  return -1
 end
 for i = 3, 3 + n do
   local marker = redis.call('GET', KEYS[i])

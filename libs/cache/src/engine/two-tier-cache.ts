@@ -7,7 +7,7 @@ import { CacheRead } from '../model/cache-read';
 import { Clock, systemClock } from '../model/clock';
 import { EntryCodec } from '../model/entry-codec';
 import { toEntry } from '../model/representation';
-import { CacheStore } from './cache-store';
+import { CacheStore, FillFence } from './cache-store';
 import { SingleFlight } from './single-flight';
 import { MAX_FILL_MS } from './stale-fill-guard';
 
@@ -171,8 +171,8 @@ export class TwoTierCache {
     for (let attempt = 0; ; attempt++) {
       if (!leased) {
         // "Unless filled": someone who filled between our L2 miss and now is polled for, not read again.
-        const sequence = await this.store.acquireLease(key, token, this.leaseMs, absent);
-        if (sequence !== undefined) return this.fill(bucket, key, load, ticket, token, sequence);
+        const fence = await this.store.acquireLease(key, token, this.leaseMs, absent);
+        if (fence !== undefined) return this.fill(bucket, key, load, ticket, token, fence);
       }
       if (this.clock.now() >= deadline) {
         bucket.counters.misses++;
@@ -197,7 +197,7 @@ export class TwoTierCache {
     load: () => Promise<View>,
     ticket: ReadTicket,
     token: string,
-    sequence: number,
+    fence: FillFence,
   ): Promise<CacheRead> {
     const started = this.clock.now();
     let view: View;
@@ -211,14 +211,14 @@ export class TwoTierCache {
     bucket.counters.misses++;
     const entry = this.toEntry(view);
     if (this.clock.now() - started > MAX_FILL_MS) {
-      // Older than the fence markers can vouch for: serve it, never store it.
+      // Past the deadline the store would refuse anyway (stale-fill-guard.ts): skip the round trip.
       await this.store.releaseLease(key, token).catch(() => undefined);
       bucket.counters.staleFillsDiscarded++;
       return { entry, status: 'MISS' };
     }
-    const written = await this.store
+    const outcome = await this.store
       .fill(key, this.codec.encode(entry, bucket.sensitive), {
-        sequence,
+        fence,
         token,
         ttlMs: bucket.ttlMs,
         dependencies: bucket.dependenciesOf(view),
@@ -227,8 +227,9 @@ export class TwoTierCache {
         if (err instanceof CacheUnavailableError) return undefined;
         throw err;
       });
-    if (written) this.l1.commit(ticket, entry, bucket.ttlMs || undefined);
-    else if (written === false) bucket.counters.staleFillsDiscarded++;
+    if (outcome === 'written') this.l1.commit(ticket, entry, bucket.ttlMs || undefined);
+    else if (outcome !== undefined) bucket.counters.staleFillsDiscarded++;
+    // A discarded fill is still the truth as of its source read: the caller gets it, the cache does not.
     return { entry, status: 'MISS' };
   }
 

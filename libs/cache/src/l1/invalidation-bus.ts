@@ -12,8 +12,8 @@ export interface InvalidationMessage {
   origin?: string;
 }
 
-/** How often the subscribed connection is probed with a PING (answered within the client's command timeout). */
-const HEARTBEAT_MS = 1000;
+/** Probes per staleness bound: a late PONG or two still leaves L1 answering. */
+const PROBES_PER_BOUND = 4;
 
 /**
  * Carries invalidations to every instance's L1 over Redis pub/sub, on its own
@@ -21,13 +21,16 @@ const HEARTBEAT_MS = 1000;
  * between a confirmed SUBSCRIBE and the next disconnect: while the channel is
  * down messages can be lost, so L1 is cleared and switched off (L1Cache).
  *
- * A hung Redis (stopped, not gone) closes nothing, and meanwhile no
- * invalidation gets through while writes go on in Postgres; so the connection
- * is also probed, and an unanswered PING counts as a lost channel.
+ * A hung Redis or connection (stopped, not gone) closes nothing, and
+ * meanwhile no invalidation gets through while writes go on in Postgres; so the
+ * connection is probed with PINGs several times per L1_MAX_STALENESS_MS. Each
+ * answer confirms the channel up to the instant its PING was sent (L1Cache
+ * answers only while that is recent), and a PING unanswered within the
+ * client's command timeout counts as a lost channel: L1 is cleared and the
+ * connection is made again.
  */
 export class InvalidationBus {
   private readonly logger = new Logger('InvalidationBus');
-  received = 0;
   private firstSubscribed: () => void = () => undefined;
   private heartbeat?: NodeJS.Timeout;
   private probing = false;
@@ -36,7 +39,7 @@ export class InvalidationBus {
     private readonly subscriber: Redis,
     private readonly names: RedisNames,
     private readonly l1: L1Cache,
-    /** Told about every key dropped anywhere, once per message (not for local echoes). */
+    /** Told about every key dropped anywhere (this instance's own invalidations too, as Redis echoes them). */
     private readonly onDropped: (keys: string[]) => void = () => undefined,
   ) {}
 
@@ -59,7 +62,8 @@ export class InvalidationBus {
       this.l1.setConnected(false);
     });
     if (this.subscriber.status === 'ready') void this.subscribe();
-    this.heartbeat = setInterval(() => void this.probe(), HEARTBEAT_MS).unref();
+    const every = Math.max(25, Math.floor(this.l1.maxStalenessMs / PROBES_PER_BOUND));
+    this.heartbeat = setInterval(() => void this.probe(), every).unref();
     await subscribed;
   }
 
@@ -69,12 +73,11 @@ export class InvalidationBus {
     this.subscriber.disconnect();
   }
 
-  /** Applies a message locally; used for our own invalidations before Redis echoes them. */
-  apply(text: string | InvalidationMessage): InvalidationMessage | undefined {
-    this.received++;
+  /** Applies a message from the channel to this instance's L1. */
+  private apply(text: string): InvalidationMessage | undefined {
     let message: InvalidationMessage;
     try {
-      message = typeof text === 'string' ? (JSON.parse(text) as InvalidationMessage) : text;
+      message = JSON.parse(text) as InvalidationMessage;
     } catch {
       // Unreadable: the only safe reaction is to forget everything.
       this.l1.clear();
@@ -89,7 +92,9 @@ export class InvalidationBus {
     if (this.probing || !this.l1.active) return;
     this.probing = true;
     try {
+      const sent = Date.now();
       await this.subscriber.ping();
+      this.l1.confirm(sent);
     } catch (err) {
       if (this.l1.active) {
         this.logger.warn(
@@ -106,8 +111,10 @@ export class InvalidationBus {
 
   private async subscribe(): Promise<void> {
     try {
+      const sent = Date.now();
       await this.subscriber.subscribe(this.names.invalidationChannel);
       this.l1.setConnected(true);
+      this.l1.confirm(sent);
       this.firstSubscribed();
     } catch (err) {
       this.logger.warn(`cannot subscribe to the invalidation channel: ${(err as Error).message}`);

@@ -4,11 +4,41 @@ import { L1Cache } from './l1-cache';
 const entry = (text: string): CacheEntry => ({ body: Buffer.from(text), etag: `"${text}"`, storedAt: 0 });
 
 describe('L1Cache', () => {
+  let now = 0;
+  const clock = { now: () => now, sleep: async () => undefined };
+  /** An L1 whose channel is subscribed and was confirmed just now. */
   const connected = (maxBytes = 1 << 20) => {
-    const l1 = new L1Cache(true, maxBytes);
+    const l1 = new L1Cache(true, maxBytes, 500, clock);
     l1.setConnected(true);
+    l1.confirm(now);
     return l1;
   };
+
+  it('answers only while the channel was confirmed within L1_MAX_STALENESS_MS', () => {
+    const l1 = connected();
+    l1.commit(l1.begin('k'), entry('v'));
+    now += 500;
+    expect(l1.get('k')).toBeDefined();
+    now += 1; // no PONG for 501 ms: the channel may hang, an invalidation may be held in it
+    expect(l1.get('k')).toBeUndefined();
+    l1.confirm(now - 100); // a PONG to a PING sent 100 ms ago: every message before then has arrived
+    expect(l1.get('k')).toBeDefined();
+  });
+
+  it('never moves the confirmation back (a late PONG of an older PING)', () => {
+    const l1 = connected();
+    l1.commit(l1.begin('k'), entry('v'));
+    l1.confirm(now - 10_000);
+    expect(l1.get('k')).toBeDefined();
+  });
+
+  it('forgets confirmations when the channel is lost', () => {
+    const l1 = connected();
+    l1.setConnected(false);
+    l1.setConnected(true);
+    l1.commit(l1.begin('k'), entry('v'));
+    expect(l1.get('k')).toBeUndefined(); // subscribed again, but not confirmed since
+  });
 
   it('stores what a clean read brings back', () => {
     const l1 = connected();
@@ -48,8 +78,9 @@ describe('L1Cache', () => {
   });
 
   it('is never used when disabled', () => {
-    const l1 = new L1Cache(false, 1 << 20);
+    const l1 = new L1Cache(false, 1 << 20, 500, clock);
     l1.setConnected(true);
+    l1.confirm(now);
     l1.commit(l1.begin('k'), entry('v'));
     expect(l1.get('k')).toBeUndefined();
   });

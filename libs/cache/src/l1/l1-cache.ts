@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { CacheEntry } from '../model/cache-entry';
+import { Clock, systemClock } from '../model/clock';
 
 /** Bytes an entry costs beyond its body and key (object, etag, LRU bookkeeping); an estimate. */
 const ENTRY_OVERHEAD_BYTES = 160;
@@ -19,16 +20,29 @@ export interface ReadTicket {
  * its ETag, so a hit sends stored bytes. It is only trusted while the
  * invalidation channel is up: losing the channel clears it and turns it off
  * until the channel is back (SPEC §5.6), since any message may have been lost.
+ *
+ * Connected is not enough when a connection hangs (bytes held, nothing
+ * closed): messages then stop arriving with no error. So the bus confirms the
+ * channel with PINGs, and L1 answers only while the last confirmation is
+ * younger than `maxStalenessMs`. A PONG arrives in order behind every message
+ * published before Redis ran the PING, so the instant the PING was sent is a
+ * point up to which every invalidation has been applied here.
  */
 export class L1Cache {
   private readonly lru: LRUCache<string, CacheEntry>;
   private readonly open = new Map<string, Set<ReadTicket>>();
   private connected = false;
+  private confirmedAt = -Infinity;
+  private readonly clock: Clock;
 
   constructor(
     readonly enabled: boolean,
     maxBytes: number,
+    /** L1_MAX_STALENESS_MS: how old the last confirmation of the channel may be for L1 to answer. */
+    readonly maxStalenessMs = 500,
+    clock: Clock = systemClock,
   ) {
+    this.clock = clock;
     this.lru = new LRUCache<string, CacheEntry>({
       maxSize: maxBytes,
       sizeCalculation: (entry, key) => entry.body.length + entry.etag.length + key.length * 2 + ENTRY_OVERHEAD_BYTES,
@@ -48,8 +62,18 @@ export class L1Cache {
     return this.lru.calculatedSize;
   }
 
+  /** Whether L1 may answer now: active, and the channel confirmed within the staleness bound. */
+  get answering(): boolean {
+    return this.active && this.clock.now() - this.confirmedAt <= this.maxStalenessMs;
+  }
+
   get(key: string): CacheEntry | undefined {
-    return this.active ? this.lru.get(key) : undefined;
+    return this.answering ? this.lru.get(key) : undefined;
+  }
+
+  /** Every invalidation published before `at` has been applied here (a PONG or a SUBSCRIBE answered). */
+  confirm(at: number): void {
+    if (at > this.confirmedAt) this.confirmedAt = at;
   }
 
   /** Opens a read of `key`; pass the ticket to `commit` or `close` when the read is over. */
@@ -105,5 +129,6 @@ export class L1Cache {
   setConnected(connected: boolean): void {
     if (this.connected !== connected) this.clear();
     this.connected = connected;
+    if (!connected) this.confirmedAt = -Infinity;
   }
 }

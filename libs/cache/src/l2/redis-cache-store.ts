@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { CacheStore, FillOptions } from '../engine/cache-store';
-import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA } from '../engine/stale-fill-guard';
+import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
+import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA, MAX_FILL_MS } from '../engine/stale-fill-guard';
 import { CacheUnavailableError } from '../model/cache-errors';
 import { CircuitBreaker } from './circuit-breaker';
 import { RedisNames } from './redis-names';
@@ -13,7 +13,8 @@ interface FencedRedis extends Redis {
     token: string,
     leaseMs: number,
     unlessFilled: number,
-  ): Promise<string | null>;
+    maxFillMs: number,
+  ): Promise<[string, string] | null>;
   cacheFill(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
   cacheInvalidate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
 }
@@ -97,16 +98,28 @@ export class RedisCacheStore implements CacheStore {
    * Takes the fill lease; answers the fence sequence, or undefined when another
    * filler holds it or (`unlessFilled`) the entry has been written meanwhile.
    */
-  async acquireLease(key: string, token: string, leaseMs: number, unlessFilled = true): Promise<number | undefined> {
+  async acquireLease(
+    key: string,
+    token: string,
+    leaseMs: number,
+    unlessFilled = true,
+  ): Promise<FillFence | undefined> {
     const n = this.names;
-    const seq = await this.guard(() =>
-      this.redis.cacheAcquireLease(n.lease(key), n.fenceSequence, n.entry(key), token, leaseMs, unlessFilled ? 1 : 0),
+    const granted = await this.guard(() =>
+      this.redis.cacheAcquireLease(
+        n.lease(key),
+        n.fenceSequence,
+        n.entry(key),
+        token,
+        leaseMs,
+        unlessFilled ? 1 : 0,
+        MAX_FILL_MS,
+      ),
     );
-    return seq === null ? undefined : Number(seq);
+    return granted === null ? undefined : { sequence: Number(granted[0]), deadline: Number(granted[1]) };
   }
 
-  /** Writes a fill unless an invalidation fenced it off; true when written. */
-  async fill(key: string, value: Buffer, options: FillOptions): Promise<boolean> {
+  async fill(key: string, value: Buffer, options: FillOptions): Promise<FillOutcome> {
     const { dependencies: deps } = options;
     const keys = [
       this.names.entry(key),
@@ -119,15 +132,16 @@ export class RedisCacheStore implements CacheStore {
       this.redis.cacheFill(
         keys.length,
         ...keys,
-        options.sequence,
+        options.fence.sequence,
         options.ttlMs,
         options.token,
         deps.length,
         value,
         key,
+        options.fence.deadline,
       ),
     );
-    return written === 1;
+    return written === 1 ? 'written' : written === -1 ? 'expired' : 'fenced';
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
