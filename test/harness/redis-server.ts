@@ -47,12 +47,14 @@ export class RedisServer {
     readonly port: number,
     /** The AOF directory of a persistent server. */
     private readonly dir: string | undefined,
+    /** More redis-server arguments, e.g. ['--maxmemory', '4mb', '--maxmemory-policy', 'volatile-lru']. */
+    private readonly args: string[] = [],
   ) {}
 
-  static async start(options: { persistent?: boolean } = {}): Promise<RedisServer> {
+  static async start(options: { persistent?: boolean; args?: string[] } = {}): Promise<RedisServer> {
     for (let attempt = 0; ; attempt++) {
       const dir = options.persistent ? mkdtempSync(path.join(os.tmpdir(), 'cachegate-redis-')) : undefined;
-      const server = new RedisServer(await freePort(), dir);
+      const server = new RedisServer(await freePort(), dir, options.args);
       try {
         await server.start();
         return server;
@@ -87,6 +89,7 @@ export class RedisServer {
         'no',
         '--loglevel',
         'warning',
+        ...this.args,
       ],
       { stdio: 'ignore' },
     );

@@ -1,6 +1,12 @@
 import net from 'node:net';
 
-export type ProxyMode = 'forward' | 'refuse' | 'blackhole';
+export type ProxyMode = 'forward' | 'refuse' | 'blackhole' | 'hold';
+
+/** One proxied connection: the client's socket and the proxy's socket to the target. */
+interface ProxiedPair {
+  client: net.Socket;
+  upstream: net.Socket;
+}
 
 /**
  * An in-process TCP proxy for failure tests: point a client at `port` and the
@@ -9,11 +15,16 @@ export type ProxyMode = 'forward' | 'refuse' | 'blackhole';
  * - `cut()`       stops accepting (new connections are refused) and destroys every open one.
  * - `blackhole()` destroys every open connection, then accepts new ones but never forwards a byte,
  *                 so clients hang until their own timeouts: the "dead but not refusing" server.
- * - `restore()`   forwards again on the same port.
+ * - `hold()`      a partition: keeps every connection open (nothing is closed or reset) but stops
+ *                 forwarding in both directions; bytes sent meanwhile wait in the proxy. New connections
+ *                 are accepted and held too. Clients hang until their own timeouts.
+ * - `release()`   ends a hold: the held bytes are delivered and forwarding resumes on the same connections.
+ * - `restore()`   forwards again on the same port (after a hold, the same as `release()`).
  */
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<ProxiedPair>();
   private mode: ProxyMode = 'forward';
   private boundPort = 0;
 
@@ -54,10 +65,22 @@ export class TcpProxy {
     await this.listen();
   }
 
+  async hold(): Promise<void> {
+    this.mode = 'hold';
+    for (const pair of this.pairs) unlink(pair);
+    await this.listen();
+  }
+
+  async release(): Promise<void> {
+    await this.restore();
+  }
+
   async restore(): Promise<void> {
     // Blackholed connections would hang forever; clients must reconnect to a forwarding proxy.
     if (this.mode === 'blackhole') this.destroyAll();
+    const held = this.mode === 'hold';
     this.mode = 'forward';
+    if (held) for (const pair of this.pairs) link(pair);
     await this.listen();
   }
 
@@ -84,15 +107,20 @@ export class TcpProxy {
     if (this.mode === 'blackhole') return; // hold the connection, send nothing
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort });
     this.track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    if (this.mode === 'forward') link(pair); // held: linked by release()
+    client.on('close', () => {
+      this.pairs.delete(pair);
+      upstream.destroy();
+    });
     upstream.on('close', () => client.destroy());
   }
 
   private destroyAll(): void {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+    this.pairs.clear();
   }
 
   private async listen(): Promise<void> {
@@ -116,4 +144,18 @@ export class TcpProxy {
     // close() waits for open connections; destroyAll() has ended them already.
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** Forwards both ways (pipe() resumes a paused socket, so bytes held meanwhile go first). */
+function link({ client, upstream }: ProxiedPair): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
+/** Stops forwarding both ways without closing anything: unread bytes stay buffered in the proxy and the kernel. */
+function unlink({ client, upstream }: ProxiedPair): void {
+  client.unpipe(upstream);
+  upstream.unpipe(client);
+  client.pause();
+  upstream.pause();
 }

@@ -54,9 +54,15 @@ export class TestContext {
   /** Starts a BFF instance (not listening; use `inject`). Several may run against the same database and prefix. */
   async startBff(overrides: Record<string, string> = {}): Promise<NestFastifyApplication> {
     const app = await createBffApp({ overrides: this.env(overrides) });
-    await app.startAllMicroservices();
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    try {
+      await app.startAllMicroservices();
+      await app.init();
+      await app.getHttpAdapter().getInstance().ready();
+    } catch (err) {
+      // A refused boot (a test may expect one) must not leave its connections and timers open.
+      await app.close().catch(() => undefined);
+      throw err;
+    }
     this.apps.push(app);
     return app;
   }

@@ -5,6 +5,7 @@ import { CacheModule } from '@app/cache';
 import { CdcModule } from '@app/cdc';
 import { MetricsModule } from '@app/http';
 import { CDC_STREAMS } from './cdc-domains.module';
+import { DatabaseIdentityCheck } from './database-identity';
 import { DemoModule } from './demo/demo.module';
 import { DomainsModule } from './domains.module';
 import { HealthModule } from './health/health.module';
@@ -30,6 +31,8 @@ export class AppModule {
         DomainsModule,
         DemoModule,
       ],
+      // Drops the cache when the database is not the one it was filled from (database-identity.ts).
+      providers: [DatabaseIdentityCheck],
     };
   }
 }

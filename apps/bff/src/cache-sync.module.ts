@@ -4,6 +4,7 @@ import { CdcModule } from '@app/cdc';
 import { AppConfigModule, AppConfigOptions } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { CDC_STREAMS, CdcDomainsModule } from './cdc-domains.module';
+import { DatabaseIdentityCheck } from './database-identity';
 import { BFF_MIGRATIONS, BFF_MIGRATIONS_TABLE } from './migrations';
 
 /**
@@ -28,6 +29,8 @@ export class CacheSyncModule {
         CdcModule.forRoot({ streams: CDC_STREAMS, http: false }),
         CdcDomainsModule,
       ],
+      // Drops the cache when the database is not the one it was filled from (database-identity.ts).
+      providers: [DatabaseIdentityCheck],
     };
   }
 }

@@ -20,6 +20,7 @@ import { CacheMetricsCollector } from './health/cache-metrics.collector';
 import { RedisHealthIndicator } from './health/redis.health';
 import { CachedHits } from './http/cached-hits';
 import { CachedReadInterceptor } from './http/cached-read.interceptor';
+import { CacheSourceIdentity } from './identity/cache-source-identity';
 import { InvalidationBus } from './l1/invalidation-bus';
 import { L1Cache } from './l1/l1-cache';
 import { CircuitBreaker } from './l2/circuit-breaker';
@@ -141,13 +142,27 @@ export class CacheModule {
           inject: [RedisCacheStore, L1Cache, CACHE_INSTANCE_ID],
           useFactory: (store: RedisCacheStore, l1: L1Cache, instanceId: string) => new CacheAdmin(store, l1, instanceId),
         },
+        {
+          provide: CacheSourceIdentity,
+          inject: [RedisCacheStore, L1Cache, DomainRegistry, CACHE_INSTANCE_ID],
+          useFactory: (store: RedisCacheStore, l1: L1Cache, registry: DomainRegistry, instanceId: string) =>
+            new CacheSourceIdentity(store, l1, registry, instanceId),
+        },
         CacheLifecycle,
         ...(options.http ? [CacheMetricsCollector, CachedHits] : []),
         RedisHealthIndicator,
         CachedReadInterceptor,
         AdminTokenGuard,
       ],
-      exports: [DomainCacheContext, TwoTierCache, RedisHealthIndicator, CachedReadInterceptor, CACHE_REDIS, RedisCacheStore],
+      exports: [
+        DomainCacheContext,
+        TwoTierCache,
+        RedisHealthIndicator,
+        CachedReadInterceptor,
+        CACHE_REDIS,
+        RedisCacheStore,
+        CacheSourceIdentity,
+      ],
     };
   }
 }

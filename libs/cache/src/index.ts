@@ -18,4 +18,5 @@ export { CachedRead } from './http/cached-read.decorator';
 export { CachedReadInterceptor } from './http/cached-read.interceptor';
 export { sendEntry } from './http/send-entry';
 export { RedisCacheStore } from './l2/redis-cache-store';
+export { CacheSourceIdentity, SourceIdentityOutcome } from './identity/cache-source-identity';
 export { RedisHealthIndicator, withTimeout, PROBE_TIMEOUT_MS } from './health/redis.health';

@@ -20,6 +20,17 @@ describe('parseEnvelope', () => {
     expect(keys).toHaveLength(1);
   });
 
+  it('accepts a truncated event (every aggregate of the type: id *)', () => {
+    const truncated = {
+      ...valid,
+      type: 'orders.order.truncated',
+      source: 'postgres:orders.order_items',
+      aggregate: { type: 'order', id: '*' },
+      data: {},
+    };
+    expect(parseEnvelope(JSON.stringify(truncated))).toEqual(truncated);
+  });
+
   it.each([
     ['not JSON', '{oops'],
     ['no event', null],
@@ -32,6 +43,7 @@ describe('parseEnvelope', () => {
     ['a wildcard key', JSON.stringify({ ...valid, keys: ['catalog:product:*'] })],
     ['a key with a space', JSON.stringify({ ...valid, keys: ['catalog:product:a b'] })],
     ['a string schemaVersion', JSON.stringify({ ...valid, schemaVersion: '1' })],
+    ['a truncated event naming one aggregate', JSON.stringify({ ...valid, type: 'catalog.product.truncated' })],
   ])('rejects %s', (_, raw) => {
     expect(() => parseEnvelope(raw as string)).toThrow(InvalidEnvelopeError);
   });

@@ -5,7 +5,11 @@
 export interface CdcEvent<Data extends Record<string, unknown> = Record<string, unknown>> {
   /** Unique; consumers may use it to drop duplicates. */
   id: string;
-  /** `<domain>.<aggregate>.<inserted|updated|deleted>` */
+  /**
+   * `<domain>.<aggregate>.<inserted|updated|deleted|truncated>`. `truncated`
+   * (a TRUNCATE of the aggregate's table) means every aggregate of that type
+   * is gone; its aggregate id is `*`.
+   */
   type: string;
   messageVersion: number;
   schemaVersion: number;
@@ -27,7 +31,9 @@ export class InvalidEnvelopeError extends Error {
   override readonly name = 'InvalidEnvelopeError';
 }
 
-const TYPE = /^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.(inserted|updated|deleted)$/;
+const TYPE = /^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.(inserted|updated|deleted|truncated)$/;
+/** The aggregate id of a `truncated` event: all of them. */
+const ALL_AGGREGATES = '*';
 /** The key shape of SPEC §5.1: no wildcard, space or bracket can reach an invalidation. */
 const KEY = /^[a-z][a-z0-9-]*(:[A-Za-z0-9_-]{1,128}){1,3}$/;
 
@@ -50,7 +56,7 @@ export function parseEnvelope(raw: string | null | undefined): CdcEvent {
   const e = value;
   if (!nonEmpty(e.id)) fail('id must be a non-empty string');
   if (typeof e.type !== 'string' || !TYPE.test(e.type))
-    fail('type must be <domain>.<aggregate>.<inserted|updated|deleted>');
+    fail('type must be <domain>.<aggregate>.<inserted|updated|deleted|truncated>');
   if (!Number.isInteger(e.messageVersion)) fail('messageVersion must be an integer');
   if (!Number.isInteger(e.schemaVersion)) fail('schemaVersion must be an integer');
   if (!nonEmpty(e.source)) fail('source must be a non-empty string');
@@ -59,6 +65,8 @@ export function parseEnvelope(raw: string | null | undefined): CdcEvent {
   if (!isObject(e.aggregate) || !nonEmpty(e.aggregate.type) || !nonEmpty(e.aggregate.id)) {
     fail('aggregate must be {type, id}');
   }
+  if (e.type.endsWith('.truncated') && e.aggregate.id !== ALL_AGGREGATES)
+    fail('a truncated event names aggregate id *');
   if (!isObject(e.data)) fail('data must be an object');
   if (e.keys !== undefined && (!Array.isArray(e.keys) || !e.keys.every((k) => typeof k === 'string' && KEY.test(k)))) {
     fail('keys must be cache keys of the form domain:type:identifier');

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { CONSUMER_GROUP } from './cdc-event';
 import { CdcStats } from './cdc-stats';
 import { CDC_OPTIONS, CdcModuleOptions } from './cdc.options';
+import { OutboxRelay } from './outbox-relay';
 import { RedisStreamsClient } from './redis-streams.client';
 
 export interface StreamReport {
@@ -20,7 +21,15 @@ export interface CdcReport {
   timestamp: string;
   streams: Record<string, StreamReport>;
   totals: { processed: number; failed: number; deadLettered: number; redelivered: number };
-  relay: { backlog: number; lastPublishedAt: string | null; activeHere: boolean };
+  relay: {
+    backlog: number;
+    /** Age of the oldest unpublished outbox row (database clock: now() - occurred_at); null when none waits. */
+    oldestUnpublishedAgeMs: number | null;
+    lastPublishedAt: string | null;
+    activeHere: boolean;
+    /** This process's relay: its last publish attempt's error, null when it succeeded (or none was made). */
+    lastPublishError: { message: string; at: string; oom: boolean } | null;
+  };
   invalidationLagMs: { p50: number | null; p99: number | null; max: number | null };
 }
 
@@ -32,6 +41,7 @@ export class CdcHealthService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly publisher: RedisStreamsClient,
     private readonly stats: CdcStats,
+    private readonly outboxRelay: OutboxRelay,
   ) {}
 
   async report(): Promise<CdcReport> {
@@ -47,14 +57,22 @@ export class CdcHealthService {
   }
 
   async relay(): Promise<CdcReport['relay']> {
+    // Ages by the database's clock, the one occurred_at was taken with.
     const [row] = await this.dataSource.query(
-      `SELECT (SELECT count(*)::int FROM cdc.outbox WHERE published_at IS NULL) AS backlog,
-              (SELECT max(published_at) FROM cdc.outbox WHERE published_at IS NOT NULL) AS "lastPublishedAt"`,
+      `SELECT u.backlog, u.age AS "oldestUnpublishedAgeMs",
+              (SELECT max(published_at) FROM cdc.outbox WHERE published_at IS NOT NULL) AS "lastPublishedAt"
+         FROM (SELECT count(*)::int AS backlog,
+                      round(extract(epoch FROM now() - min(occurred_at)) * 1000)::float8 AS age
+                 FROM cdc.outbox WHERE published_at IS NULL) u`,
     );
+    const error = this.outboxRelay.lastPublishError;
     return {
       backlog: row.backlog,
+      // A row committed just after this statement's now() can be a fraction of a millisecond "younger" than now.
+      oldestUnpublishedAgeMs: row.oldestUnpublishedAgeMs === null ? null : Math.max(0, row.oldestUnpublishedAgeMs),
       lastPublishedAt: row.lastPublishedAt ? new Date(row.lastPublishedAt).toISOString() : null,
       activeHere: this.options.relayActive(),
+      lastPublishError: error ? { message: error.message, at: error.at.toISOString(), oom: error.oom } : null,
     };
   }
 

@@ -106,6 +106,7 @@ export class CdcModule {
               databaseUrl: c.get('DATABASE_URL'),
               dualPublish: parseDualPublish(c.get('CDC_DUAL_PUBLISH')),
               retentionMs: durationMs(c.get('CDC_OUTBOX_RETENTION')),
+              stallMs: c.get('CDC_RELAY_STALL_MS'),
             }),
         },
         {

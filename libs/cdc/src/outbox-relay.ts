@@ -12,6 +12,16 @@ export interface OutboxRelayOptions {
   retentionMs: number;
   pollMs?: number;
   batchSize?: number;
+  /** CDC_RELAY_STALL_MS: the leader steps down after this long with rows waiting and no publish succeeding. */
+  stallMs?: number;
+}
+
+/** The relay's last failed publish attempt, for /health (cleared by the next successful one). */
+export interface PublishFailure {
+  message: string;
+  at: Date;
+  /** Redis refused the write for memory: maxmemory reached under a noeviction policy. */
+  oom: boolean;
 }
 
 /** A row of cdc.outbox as the relay reads it. */
@@ -46,20 +56,31 @@ const PRUNE_EVERY_MS = 60_000;
  *   published is still picked up. Rows are marked published only after XADD
  *   succeeded, so a crash in between republishes (consumers are idempotent)
  *   and Redis being down just leaves rows waiting.
+ * - Stall: a leader that has had rows waiting and could not publish any of them
+ *   for stallMs (Redis unreachable, hung or refusing writes from this process)
+ *   while it reads them from Postgres releases its lock and sits out two poll
+ *   periods before competing again, so a relay with a working Redis takes over.
+ *   Its rows stay unpublished for whichever relay leads next.
  */
 export class OutboxRelay {
   private readonly logger = new Logger('OutboxRelay');
   private readonly pollMs: number;
   private readonly batchSize: number;
+  private readonly stallMs: number;
   private connection: Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private busy: Promise<void> | undefined;
   private again = false;
   private lastPrune = 0;
+  /** Start of the first publish attempt that has not succeeded yet (undefined while publishing works or nothing waits). */
+  private failingSince: number | undefined;
+  /** After a step-down: no competing for the lock before this time. */
+  private benchedUntil = 0;
   leader = false;
   published = 0;
   lastPublishedAt: Date | undefined;
+  lastPublishError: PublishFailure | undefined;
 
   constructor(
     private readonly publisher: RedisStreamsClient,
@@ -67,6 +88,7 @@ export class OutboxRelay {
   ) {
     this.pollMs = options.pollMs ?? 1000;
     this.batchSize = options.batchSize ?? 500;
+    this.stallMs = options.stallMs ?? 3000;
   }
 
   start(): void {
@@ -106,10 +128,10 @@ export class OutboxRelay {
   }
 
   private async pass(): Promise<void> {
-    if (!this.leader && !(await this.tryLead())) return;
+    if (!this.leader && (Date.now() < this.benchedUntil || !(await this.tryLead()))) return;
     try {
       await this.drain();
-      if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
+      if (this.leader && Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
     } catch (err) {
       // A lost Postgres connection means a lost lock: step down and compete again.
       if (
@@ -142,6 +164,7 @@ export class OutboxRelay {
     if (locked) {
       await this.connection.query('LISTEN cachegate_cdc');
       this.leader = true;
+      this.failingSince = undefined;
       this.logger.log('this process is now the active outbox relay');
     }
     return locked;
@@ -155,12 +178,11 @@ export class OutboxRelay {
            FROM cdc.outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`,
         [this.batchSize],
       );
-      if (rows.length === 0) return;
-      // emit() is hot: all XADDs go out on one connection in capture order before we wait.
-      const sends = rows.flatMap((row) =>
-        this.envelopes(row).map(([pattern, event]) => lastValueFrom(this.publisher.emit(pattern, event))),
-      );
-      await Promise.all(sends);
+      if (rows.length === 0) {
+        this.failingSince = undefined;
+        return;
+      }
+      if (!(await this.publish(rows))) return; // stepped down: the rows stay unpublished
       await connection.query('UPDATE cdc.outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
         rows.map((r) => r.id),
       ]);
@@ -168,6 +190,71 @@ export class OutboxRelay {
       this.lastPublishedAt = new Date();
       if (rows.length < this.batchSize) return;
     }
+  }
+
+  /**
+   * XADDs the rows' envelopes; true once Redis accepted all of them. A failure before the stall limit throws
+   * (the next pass retries); an attempt that fails or has no answer by then makes the relay step down (false).
+   */
+  private async publish(rows: OutboxRow[]): Promise<boolean> {
+    const started = Date.now();
+    const failingSince = (this.failingSince ??= started);
+    // An attempt that starts past the limit (earlier ones failed fast) still gets a poll period to succeed.
+    const waitMs = Math.max(failingSince + this.stallMs - started, Math.min(this.pollMs, this.stallMs));
+    // emit() is hot: all XADDs go out on one connection in capture order before we wait.
+    const sends = Promise.all(
+      rows.flatMap((row) =>
+        this.envelopes(row).map(([pattern, event]) => lastValueFrom(this.publisher.emit(pattern, event))),
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => {
+      timer = setTimeout(() => resolve('stalled'), waitMs);
+    });
+    try {
+      if ((await Promise.race([sends, stalled])) !== 'stalled') {
+        this.failingSince = undefined;
+        this.lastPublishError = undefined;
+        return true;
+      }
+      sends.catch(() => undefined); // abandoned: its late outcome changes nothing
+      this.recordFailure(new Error(`no answer from Redis within ${Date.now() - started} ms`));
+    } catch (err) {
+      this.recordFailure(err as Error);
+      if (Date.now() - failingSince < this.stallMs) throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    await this.stepDown(rows.length);
+    return false;
+  }
+
+  private recordFailure(err: Error): void {
+    this.lastPublishError = { message: err.message, at: new Date(), oom: /^OOM\b/.test(err.message) };
+  }
+
+  /**
+   * Releases the lock (Postgres is reachable: the rows were just read from it) and sits out two poll periods,
+   * so that every other relay gets at least one attempt at the lock first.
+   */
+  private async stepDown(waiting: number): Promise<void> {
+    const stalledMs = Date.now() - this.failingSince!;
+    const benchMs = 2 * this.pollMs;
+    this.leader = false;
+    this.failingSince = undefined;
+    this.benchedUntil = Date.now() + benchMs;
+    try {
+      await this.connection!.query('UNLISTEN cachegate_cdc');
+      await this.connection!.query('SELECT pg_advisory_unlock(hashtext($1))', [LEADER_LOCK]);
+    } catch {
+      await this.dropConnection(); // closing the session releases the lock as well
+    }
+    this.logger.warn(
+      `stepped down as outbox relay: could not publish ${waiting}${waiting === this.batchSize ? '+' : ''} waiting ` +
+        `outbox rows for ${stalledMs} ms (CDC_RELAY_STALL_MS=${this.stallMs}) while Postgres is reachable; ` +
+        `last error: ${this.lastPublishError?.message}; the rows stay unpublished for the next leader; ` +
+        `competing again in ${benchMs} ms`,
+    );
   }
 
   /** One envelope per stream version the row goes to (its own, plus dual-publish versions). */
@@ -203,6 +290,7 @@ export class OutboxRelay {
     this.connection = undefined;
     if (this.leader) this.logger.warn('stepped down as outbox relay');
     this.leader = false;
+    this.failingSince = undefined;
     await connection?.end().catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@ import { lastValueFrom } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CdcEvent, CONSUMER_GROUP, InvalidEnvelopeError, parseEnvelope } from './cdc-event';
 import { CdcStats } from './cdc-stats';
+import { admit, afterFailure, Envelope, inPlaceRetryDelayMs } from './delivery-policy';
 import { RedisStreamsContext } from './redis-streams.context';
 
 export interface RedisStreamsServerOptions {
@@ -37,6 +38,14 @@ function field(fields: string[] | null, name: string): string | undefined {
   if (!fields) return undefined;
   for (let i = 0; i < fields.length - 1; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
+}
+
+function readEnvelope(raw: string | undefined): Envelope<CdcEvent> {
+  try {
+    return { event: parseEnvelope(raw) };
+  } catch (err) {
+    return { invalid: (err as InvalidEnvelopeError).message };
+  }
 }
 
 /**
@@ -256,26 +265,23 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
 
   /** Applies one entry. True when it is done with (acked, possibly dead-lettered); false to leave it pending. */
   private async handle(stream: string, id: string, fields: string[] | null, deliveries: number): Promise<boolean> {
-    if (fields === null) {
-      // Trimmed by MAXLEN before anyone handled it: nothing left to apply.
+    const raw = field(fields, 'event');
+    const admission = admit({
+      envelope: fields === null ? null : readEnvelope(raw),
+      deliveries,
+      maxDeliveries: this.options.maxDeliveries,
+      lastError: this.lastErrors.get(id),
+    });
+    if (admission.action === 'ack') {
       await this.commands.xack(stream, this.group, id);
       return true;
     }
-    const raw = field(fields, 'event');
-    let event: CdcEvent;
-    try {
-      event = parseEnvelope(raw);
-    } catch (err) {
-      await this.deadLetter(stream, id, raw, (err as InvalidEnvelopeError).message, deliveries);
-      return true;
-    }
-    if (deliveries > this.options.maxDeliveries) {
-      const last = this.lastErrors.get(id);
+    if (admission.action === 'dead-letter') {
       this.lastErrors.delete(id);
-      const reason = `delivered ${deliveries} times without success${last ? `; last error here: ${last}` : ''}`;
-      await this.deadLetter(stream, id, raw, reason, deliveries);
+      await this.deadLetter(stream, id, raw, admission.reason, deliveries);
       return true;
     }
+    const { event } = admission;
     const pattern = stream.slice(this.options.prefix.length);
     const handler = this.getHandlerByPattern(pattern);
     for (let attempt = 0; ; attempt++) {
@@ -286,12 +292,13 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
         break;
       } catch (err) {
         this.stats.failed++;
-        if (this.running && this.options.dependencyUnavailable?.()) {
+        const dependencyUnavailable = this.running && (this.options.dependencyUnavailable?.() ?? false);
+        if (afterFailure({ running: this.running, dependencyUnavailable }) === 'retry-in-place') {
           // Not this entry's fault: wait for the dependency without spending its deliveries (nor skipping ahead).
           if (attempt === 0)
             this.logger.warn(`entry ${id} of ${stream} waits for an unavailable dependency: ${(err as Error).message}`);
           this.stats.consuming = false;
-          await sleep(Math.min(100 * 2 ** attempt, 2000));
+          await sleep(inPlaceRetryDelayMs(attempt));
           continue;
         }
         this.logger.warn(`entry ${id} of ${stream} failed (delivery ${deliveries}): ${(err as Error).message}`);

@@ -10,6 +10,7 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateBy,
   ValidateIf,
   ValidationOptions,
 } from 'class-validator';
@@ -134,6 +135,37 @@ export class EnvironmentVariables {
   @IsInt(form('an integer >= 1'))
   @Min(1, form('an integer >= 1'))
   CDC_LAG_ALERT = 1000;
+
+  /** The active relay releases its lock after this long with rows waiting and no publish succeeding (Postgres up). */
+  @Expose()
+  @toInteger
+  @IsInt(form('milliseconds >= 500'))
+  @Min(500, form('milliseconds >= 500'))
+  CDC_RELAY_STALL_MS = 3000;
+
+  /**
+   * /health reports cdc down when the oldest unpublished outbox row is older than this. Above CDC_RELAY_STALL_MS:
+   * a stalled leader's rows are that old before it steps down, and a takeover needs a lock retry (1 s) more.
+   */
+  @Expose()
+  @toInteger
+  @IsInt(form('milliseconds greater than CDC_RELAY_STALL_MS'))
+  @ValidateBy(
+    {
+      name: 'exceedsRelayStall',
+      validator: {
+        validate: (value, args) => {
+          const stall = (args?.object as EnvironmentVariables).CDC_RELAY_STALL_MS;
+          return typeof stall !== 'number' || (typeof value === 'number' && value > stall);
+        },
+      },
+    },
+    {
+      message: ({ value, object }) =>
+        `CDC_LAG_ALERT_MS must be milliseconds greater than CDC_RELAY_STALL_MS=${(object as EnvironmentVariables).CDC_RELAY_STALL_MS} (got ${JSON.stringify(value)})`,
+    },
+  )
+  CDC_LAG_ALERT_MS = 10_000;
 
   @Expose()
   @toInteger

@@ -7,3 +7,4 @@ export {
   DEVELOPMENT_ENCRYPTION_KEY,
 } from './environment-variables';
 export { validateEnvironment, InvalidEnvironmentError } from './validate-environment';
+export { UnsupportedSetupError } from './unsupported-setup.error';

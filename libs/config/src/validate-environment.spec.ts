@@ -13,6 +13,8 @@ describe('validateEnvironment', () => {
       L1_ENABLED: true,
       L1_MAX_BYTES: 64 * 1024 * 1024,
       CDC_MAX_DELIVERIES: 5,
+      CDC_RELAY_STALL_MS: 3000,
+      CDC_LAG_ALERT_MS: 10_000,
       INVOICES_TTL_SECONDS: 90,
       BILLING_TIMEOUT_MS: 2000,
       INVOICES_GRACE_SECONDS: 600,
@@ -50,6 +52,9 @@ describe('validateEnvironment', () => {
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN must be at least 16 characters/],
     ['CDC_OUTBOX_RETENTION', '1 week', /CDC_OUTBOX_RETENTION must be a duration/],
     ['CDC_DUAL_PUBLISH', 'catalog', /CDC_DUAL_PUBLISH must be empty or domain:v,v/],
+    ['CDC_RELAY_STALL_MS', '100', /CDC_RELAY_STALL_MS must be milliseconds >= 500 \(got 100\)/],
+    ['CDC_LAG_ALERT_MS', '3000', /CDC_LAG_ALERT_MS must be milliseconds greater than CDC_RELAY_STALL_MS=3000/],
+    ['CDC_LAG_ALERT_MS', '10s', /CDC_LAG_ALERT_MS must be milliseconds greater than CDC_RELAY_STALL_MS/],
     ['BILLING_PORT', '0', /BILLING_PORT must be an integer port 1\.\.65535 \(got 0\)/],
     ['BILLING_PORT', '3001x', /BILLING_PORT must be an integer port/],
     ['BILLING_DATABASE_URL', 'http://db', /BILLING_DATABASE_URL must be a postgres:\/\/ URL/],
@@ -78,6 +83,16 @@ describe('validateEnvironment', () => {
     });
     expect(env.BILLING_PORT).toBe(4001);
     expect(env.BILLING_DATABASE_URL).toBe('postgresql://billing@db:5432/billing');
+  });
+
+  it('requires CDC_LAG_ALERT_MS to exceed CDC_RELAY_STALL_MS', () => {
+    expect(validateEnvironment({ CDC_RELAY_STALL_MS: '1000', CDC_LAG_ALERT_MS: '2500' })).toMatchObject({
+      CDC_RELAY_STALL_MS: 1000,
+      CDC_LAG_ALERT_MS: 2500,
+    });
+    expect(() => validateEnvironment({ CDC_RELAY_STALL_MS: '20000' })).toThrow(
+      /CDC_LAG_ALERT_MS must be milliseconds greater than CDC_RELAY_STALL_MS=20000 \(got 10000\)/,
+    );
   });
 
   it('accepts dual publishing lists', () => {

@@ -1,4 +1,4 @@
-import { InvalidEnvironmentError } from '@app/config';
+import { InvalidEnvironmentError, UnsupportedSetupError } from '@app/config';
 import { DatabaseUnreachableError } from '@app/database';
 
 /**
@@ -6,7 +6,11 @@ import { DatabaseUnreachableError } from '@app/database';
  * print the one line that says what to do; anything else prints its stack.
  */
 export function exitOnBootError(err: unknown): never {
-  if (err instanceof InvalidEnvironmentError || err instanceof DatabaseUnreachableError) {
+  if (
+    err instanceof InvalidEnvironmentError ||
+    err instanceof UnsupportedSetupError ||
+    err instanceof DatabaseUnreachableError
+  ) {
     process.stderr.write(`${err.message}\n`);
   } else {
     process.stderr.write(`boot failed: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -77,8 +77,20 @@ describe('catalog invalidation mapping', () => {
     });
   });
 
+  it.each(['product', 'category', 'stock'])('drops every catalog view when %s is truncated', (aggregate) => {
+    const change = catalogChangeFromEvent(event(`catalog.${aggregate}.truncated`, {}, '*'));
+    expect(change).toEqual({ aggregate, kind: 'truncated' });
+    expect(catalogInvalidation(change!)).toEqual({ keys: [], dependencies: [], all: true });
+  });
+
+  it('does not drop the whole domain for a keyed change', () => {
+    const change = catalogChangeFromEvent(event('catalog.product.deleted', { categoryId: A }));
+    expect(catalogInvalidation(change!).all).toBeUndefined();
+  });
+
   it('ignores aggregates it does not know', () => {
     expect(catalogChangeFromEvent(event('catalog.review.updated', {}))).toBeUndefined();
+    expect(catalogChangeFromEvent(event('catalog.review.truncated', {}, '*'))).toBeUndefined();
   });
 
   it('refuses an aggregate id that cannot be a key (the entry is retried, then dead-lettered)', () => {

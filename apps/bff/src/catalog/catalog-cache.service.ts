@@ -16,18 +16,28 @@ export type CatalogChange =
       membershipChanged: boolean;
     }
   | { aggregate: 'category'; id: string; kind: 'inserted' | 'updated' | 'deleted' }
-  | { aggregate: 'stock'; id: string; kind: 'inserted' | 'updated' | 'deleted' };
+  | { aggregate: 'stock'; id: string; kind: 'inserted' | 'updated' | 'deleted' }
+  /** The aggregate's table was truncated (aggregate id `*`): every row of it is gone. */
+  | { aggregate: 'product' | 'category' | 'stock'; kind: 'truncated' };
 
 const KINDS = new Set(['inserted', 'updated', 'deleted']);
+const AGGREGATES = new Set(['product', 'category', 'stock']);
 
 /**
  * Reads a catalog CDC event (SPEC §6.2). Product events carry `categoryId`
  * (and on updates `previousCategoryId`, `active`, `previousActive`); an event
  * from another publisher that omits them is treated as a membership change.
- * Unknown aggregates map to nothing (their explicit keys still apply).
+ * Unknown aggregates map to nothing (their explicit keys still apply). A
+ * `truncated` event (TRUNCATE of products, categories or stock_levels) maps to
+ * a change of every row of the aggregate.
  */
 export function catalogChangeFromEvent(event: CdcEvent): CatalogChange | undefined {
   const [, aggregate, kind] = event.type.split('.');
+  if (kind === 'truncated') {
+    return AGGREGATES.has(aggregate)
+      ? { aggregate: aggregate as 'product' | 'category' | 'stock', kind: 'truncated' }
+      : undefined;
+  }
   if (!KINDS.has(kind)) return undefined;
   const k = kind as CatalogChange['kind'];
   const id = event.aggregate.id;
@@ -54,8 +64,17 @@ export function catalogChangeFromEvent(event: CdcEvent): CatalogChange | undefin
   }
 }
 
-/** The keys and dependency sets a change makes stale; only those (SPEC §9.5, granular). */
-export function catalogInvalidation(change: CatalogChange): { keys: string[]; dependencies: string[] } {
+/**
+ * The keys and dependency sets a change makes stale; only those (SPEC §9.5,
+ * granular). `all`: every view of the domain is stale (a truncated table:
+ * products, categories and stock appear in listings, counts and details alike).
+ */
+export function catalogInvalidation(change: CatalogChange): {
+  keys: string[];
+  dependencies: string[];
+  all?: true;
+} {
+  if (change.kind === 'truncated') return { keys: [], dependencies: [], all: true };
   switch (change.aggregate) {
     case 'product': {
       const moved = change.kind !== 'updated' || change.membershipChanged;
@@ -101,7 +120,8 @@ export class CatalogCacheService extends DomainCache<'product' | 'listing' | 'ca
 
   /** Applies a change (from a CDC event): drops what it makes stale. Throws when Redis cannot be reached. */
   async apply(change: CatalogChange | undefined, explicitKeys: readonly string[] = []): Promise<void> {
-    const { keys: k, dependencies } = change ? catalogInvalidation(change) : { keys: [], dependencies: [] };
+    const { keys: k, dependencies, all } = change ? catalogInvalidation(change) : { keys: [], dependencies: [] };
+    if (all) await this.invalidateAll();
     await this.invalidate([...k, ...explicitKeys], dependencies);
   }
 }

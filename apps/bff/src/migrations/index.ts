@@ -1,11 +1,16 @@
 import { CatalogAndOrders1763700000000 } from './1763700000000-catalog-and-orders';
 import { CdcOutbox1763700100000 } from './1763700100000-cdc-outbox';
+import { CdcTruncateAndIdentity1763700200000 } from './1763700200000-cdc-truncate-and-identity';
 
 /**
- * Every migration of the BFF's schemas (catalog, orders, the CDC outbox and
- * its capture triggers), oldest first: explicit, so ts-jest and dist load the
+ * Every migration of the BFF's schemas (catalog, orders, the CDC outbox, its
+ * capture triggers and the database identity), oldest first: explicit, so ts-jest and dist load the
  * same list. apps/billing keeps its own, in its own table.
  */
-export const BFF_MIGRATIONS = [CatalogAndOrders1763700000000, CdcOutbox1763700100000];
+export const BFF_MIGRATIONS = [
+  CatalogAndOrders1763700000000,
+  CdcOutbox1763700100000,
+  CdcTruncateAndIdentity1763700200000,
+];
 
 export const BFF_MIGRATIONS_TABLE = 'cachegate_migrations';

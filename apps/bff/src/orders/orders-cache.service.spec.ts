@@ -3,14 +3,14 @@ import { orderChangeFromEvent, ordersInvalidation } from './orders-cache.service
 
 const O = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
-const event = (data: Record<string, unknown>, aggregate = 'order'): CdcEvent => ({
+const event = (data: Record<string, unknown>, aggregate = 'order', kind = 'updated'): CdcEvent => ({
   id: 'e1',
-  type: `orders.${aggregate}.updated`,
+  type: `orders.${aggregate}.${kind}`,
   messageVersion: 1,
   schemaVersion: 1,
   source: 'postgres:orders.order_items',
   occurredAt: new Date().toISOString(),
-  aggregate: { type: aggregate, id: O },
+  aggregate: { type: aggregate, id: kind === 'truncated' ? '*' : O },
   data,
 });
 
@@ -30,7 +30,14 @@ describe('orders invalidation mapping', () => {
     ]);
   });
 
+  it('drops every orders view when orders (or their items) are truncated', () => {
+    const change = orderChangeFromEvent(event({}, 'order', 'truncated'));
+    expect(change).toEqual({ all: true });
+    expect(ordersInvalidation(change!)).toBe('all');
+  });
+
   it('ignores other aggregates', () => {
     expect(orderChangeFromEvent(event({}, 'shipment'))).toBeUndefined();
+    expect(orderChangeFromEvent(event({}, 'shipment', 'truncated'))).toBeUndefined();
   });
 });

@@ -3,21 +3,25 @@ import { DomainCache, DomainCacheContext } from '@app/cache';
 import type { CdcEvent } from '@app/cdc';
 import { ORDERS, ordersKeys as keys } from './orders.keys';
 
-/** An order (or one of its items) changed; `accountIds` holds the owner before and after. */
-export interface OrderChange {
-  id: string;
-  accountIds: string[];
-}
+/**
+ * An order (or one of its items) changed; `accountIds` holds the owner before
+ * and after. `all`: every order changed (orders.orders or orders.order_items
+ * was truncated).
+ */
+export type OrderChange = { id: string; accountIds: string[] } | { all: true };
 
-/** Reads an orders CDC event: the order id and its account before and after. */
+/** Reads an orders CDC event: the order id and its account before and after, or every order (`truncated`). */
 export function orderChangeFromEvent(event: CdcEvent): OrderChange | undefined {
   if (event.aggregate.type !== 'order') return undefined;
+  if (event.type.endsWith('.truncated')) return { all: true };
   const data = event.data as { accountId?: unknown; previousAccountId?: unknown };
   const accountIds = [data.accountId, data.previousAccountId].filter((a): a is string => typeof a === 'string');
   return { id: event.aggregate.id, accountIds };
 }
 
-export function ordersInvalidation(change: OrderChange): string[] {
+/** The keys a change makes stale, or `all`: every view of the domain. */
+export function ordersInvalidation(change: OrderChange): string[] | 'all' {
+  if ('all' in change) return 'all';
   return [keys.detail(change.id), ...new Set(change.accountIds.map(keys.account))];
 }
 
@@ -37,6 +41,8 @@ export class OrdersCacheService extends DomainCache<'detail' | 'summaries'> {
 
   /** Applies a change (from a CDC event). Throws when Redis cannot be reached. */
   async apply(change: OrderChange | undefined, explicitKeys: readonly string[] = []): Promise<void> {
-    await this.invalidate([...(change ? ordersInvalidation(change) : []), ...explicitKeys]);
+    const stale = change ? ordersInvalidation(change) : [];
+    if (stale === 'all') await this.invalidateAll();
+    await this.invalidate([...(stale === 'all' ? [] : stale), ...explicitKeys]);
   }
 }

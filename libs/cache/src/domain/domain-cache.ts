@@ -64,6 +64,15 @@ export abstract class DomainCache<Buckets extends string = string> implements Re
   }
 
   /**
+   * Drops every view of this domain, on every instance (L2 by SCAN, fenced
+   * against fills in flight; every L1 through the channel): for changes that
+   * name no keys, such as a TRUNCATE. Throws when Redis cannot be reached.
+   */
+  invalidateAll(): Promise<number> {
+    return this.context.engine.invalidateAll(this.domain);
+  }
+
+  /**
    * For writers of ttl domains (no CDC), which must not fail because Redis is
    * down: the failure is logged and the entries live on until their TTL.
    */

@@ -33,6 +33,13 @@ export interface CacheStore {
 
   /** Drops keys and every view recorded under the dependencies, fences them, tells every L1; returns the keys dropped. */
   invalidate(keys: readonly string[], dependencies: readonly string[], origin: string): Promise<string[]>;
+
+  /**
+   * Drops every entry, dependency set and lease of a domain, fencing off its
+   * fills that began before (stale-fill-guard.ts, "A WHOLE DOMAIN AT ONCE"),
+   * and tells every L1 to drop `<domain>:*`; returns how many names were dropped.
+   */
+  invalidateAll(domain: string, origin: string): Promise<number>;
 }
 
 /** Taken with the lease, before the source read: what the fill is checked against when written. */

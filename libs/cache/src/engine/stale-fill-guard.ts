@@ -38,6 +38,29 @@
  * written. One clock (the Redis server's) decides both, so client clocks,
  * network delay and retries cannot break it.
  *
+ * A WHOLE DOMAIN AT ONCE (DomainCache.invalidateAll: a TRUNCATE event, a
+ * database identity reset). Its keys cannot be listed up front, so it cannot
+ * leave a marker per key. Instead it increments the sequence and leaves ONE
+ * marker for the domain, `cache:fence:<domain>:*` = that sequence (FENCE_ALL),
+ * and only then drops the domain's entries, dependency sets and leases by SCAN
+ * + UNLINK, and publishes `{flush: '<domain>:*'}` for every L1. FILL checks the
+ * domain marker of the key's domain besides the key's own and its
+ * dependencies'. Why that is enough, by when a fill writes:
+ *  - before the marker was set: its entry exists before the SCAN starts, and
+ *    a SCAN returns every name present from its start to its end: dropped;
+ *  - after, having read the sequence before the marker (a fill that may have
+ *    read the source before the change): the marker is newer, refused;
+ *  - after, having read the sequence after the marker: its lease, and so its
+ *    source read, came after the marker, which is set after the change
+ *    committed (the event is applied after the commit): it read the new data,
+ *    and keeping it (or having the SCAN drop it) is right either way.
+ * The deadline argument above holds for the domain marker unchanged (it too
+ * lives FENCE_TTL_MS from a time after the lease). It assumes a view's
+ * dependencies are in its own domain (dependencyKey(domain, …)): dependency
+ * sets are dropped with their domain. The SCAN drops names that match
+ * `<domain>:*` only, never fence markers or the sequence (resetting the
+ * sequence would make old fills look new).
+ *
  * THE LEASE. `cache:lease:<key>` (SET NX PX) elects one filler per key across
  * instances; others poll for the entry with bounded back-off. An invalidation
  * deletes the lease too, so a fresh fill can start at once instead of waiting
@@ -73,7 +96,7 @@ end
 return false`;
 
 /**
- * KEYS: entry, lease, fence(key), fence(dep 1..n), dependency set 1..n.
+ * KEYS: entry, lease, fence(key), fence(key's domain: `<domain>:*`), fence(dep 1..n), dependency set 1..n.
  * ARGV: fence sequence at start, ttl ms (0 = none), lease token, n, value, logical key, deadline (Redis ms).
  * Writes the entry and records it in its dependency sets unless the deadline
  * has passed (-1) or a marker is newer than the fill's start (0); releases the
@@ -89,7 +112,7 @@ if now_ms() > tonumber(ARGV[7]) then
   release()
   return -1
 end
-for i = 3, 3 + n do
+for i = 3, 4 + n do
   local marker = redis.call('GET', KEYS[i])
   if marker and tonumber(marker) > started then
     release()
@@ -101,7 +124,7 @@ if tonumber(ARGV[2]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[5])
 end
-for i = 4 + n, 3 + 2 * n do
+for i = 5 + n, 4 + 2 * n do
   redis.call('SADD', KEYS[i], ARGV[6])
 end
 release()
@@ -139,3 +162,13 @@ if #dropped > 0 then
   redis.call('PUBLISH', ARGV[4], cjson.encode({ keys = dropped, origin = ARGV[#ARGV] }))
 end
 return dropped`;
+
+/**
+ * KEYS: fence sequence, domain marker 1..n (`cache:fence:<domain>:*`).  ARGV: fence ttl ms.
+ * The first step of dropping whole domains: fences off every fill of theirs
+ * that began before it (see "A WHOLE DOMAIN AT ONCE"). Returns the sequence.
+ */
+export const FENCE_ALL_LUA = `
+local seq = redis.call('INCR', KEYS[1])
+for i = 2, #KEYS do redis.call('SET', KEYS[i], seq, 'PX', ARGV[1]) end
+return seq`;

@@ -122,6 +122,22 @@ export class TwoTierCache {
     return dropped;
   }
 
+  /**
+   * Drops every view of a domain everywhere (L2 by SCAN, every instance's L1
+   * through the channel), fencing its in-flight fills; for events that name
+   * no keys (a TRUNCATE). Returns how many entries and dependency sets went.
+   * In-process flights cannot be listed by domain: a request joining a fill
+   * that began before this still shares its answer (that fill is not stored).
+   */
+  async invalidateAll(domain: string): Promise<number> {
+    const pattern = `${domain}:*`;
+    this.l1.deleteMatching(pattern);
+    const dropped = await this.store.invalidateAll(domain, this.options.instanceId);
+    // After L2 is empty: anything read from L2 in between is dropped again (read-your-writes before the echo).
+    this.l1.deleteMatching(pattern);
+    return dropped;
+  }
+
   private toEntry(view: unknown): CacheEntry {
     return toEntry(view, this.clock.now());
   }

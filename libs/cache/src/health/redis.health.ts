@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { CACHE_REDIS } from '../cache.constants';
 import { TwoTierCache } from '../engine/two-tier-cache';
 import { L1Cache } from '../l1/l1-cache';
+import { RedisCacheStore } from '../l2/redis-cache-store';
 
 export const PROBE_TIMEOUT_MS = 1000;
 
@@ -28,6 +29,7 @@ export class RedisHealthIndicator {
     @Inject(CACHE_REDIS) private readonly redis: Redis,
     private readonly cache: TwoTierCache,
     private readonly l1: L1Cache,
+    private readonly store: RedisCacheStore,
   ) {}
 
   async isHealthy(key = 'redis'): Promise<HealthIndicatorResult> {
@@ -36,6 +38,7 @@ export class RedisHealthIndicator {
     try {
       const started = Date.now();
       await withTimeout(this.redis.ping(), PROBE_TIMEOUT_MS, 'PING');
+      if (this.store.unsupportedSetup) return indicator.down({ message: this.store.unsupportedSetup });
       return indicator.up({ latencyMs: Date.now() - started, l1: this.l1.active ? 'on' : 'off' });
     } catch (err) {
       return indicator.down({ message: (err as Error).message, connection: this.redis.status });

@@ -1,8 +1,16 @@
 import type { Redis } from 'ioredis';
 import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
-import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA, MAX_FILL_MS } from '../engine/stale-fill-guard';
+import {
+  ACQUIRE_LEASE_LUA,
+  FENCE_ALL_LUA,
+  FENCE_TTL_MS,
+  FILL_LUA,
+  INVALIDATE_LUA,
+  MAX_FILL_MS,
+} from '../engine/stale-fill-guard';
 import { CacheUnavailableError } from '../model/cache-errors';
 import { CircuitBreaker } from './circuit-breaker';
+import { evictionPolicyOf, unsupportedPolicyMessage } from './eviction-policy';
 import { RedisNames } from './redis-names';
 
 interface FencedRedis extends Redis {
@@ -17,7 +25,11 @@ interface FencedRedis extends Redis {
   ): Promise<[string, string] | null>;
   cacheFill(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
   cacheInvalidate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+  cacheFenceAll(numKeys: number, ...args: (string | number)[]): Promise<number>;
 }
+
+/** A domain name as cacheKey() accepts it, and never the cache's own `cache:` names. */
+const DOMAIN = /^[A-Za-z0-9_-]{1,128}$/;
 
 export interface UsageReport {
   keys: number;
@@ -32,6 +44,8 @@ export interface UsageReport {
 export class RedisCacheStore implements CacheStore {
   private readonly redis: FencedRedis;
   errors = 0;
+  /** Set while Redis runs an eviction policy that could make views stale (eviction-policy.ts): reads bypass L2. */
+  unsupportedSetup: string | undefined;
 
   constructor(
     redis: Redis,
@@ -41,6 +55,7 @@ export class RedisCacheStore implements CacheStore {
     redis.defineCommand('cacheAcquireLease', { numberOfKeys: 3, lua: ACQUIRE_LEASE_LUA });
     redis.defineCommand('cacheFill', { lua: FILL_LUA });
     redis.defineCommand('cacheInvalidate', { lua: INVALIDATE_LUA });
+    redis.defineCommand('cacheFenceAll', { lua: FENCE_ALL_LUA });
     this.redis = redis as FencedRedis;
   }
 
@@ -49,7 +64,14 @@ export class RedisCacheStore implements CacheStore {
   }
 
   get available(): boolean {
-    return this.breaker.state !== 'open' && this.redis.status === 'ready';
+    return this.breaker.state !== 'open' && this.redis.status === 'ready' && this.unsupportedSetup === undefined;
+  }
+
+  /** Reads Redis's eviction policy; answers (and remembers) why it is unsupported, or undefined. */
+  async checkEvictionPolicy(): Promise<string | undefined> {
+    const info = await this.guard(() => this.redis.info('memory'));
+    this.unsupportedSetup = unsupportedPolicyMessage(evictionPolicyOf(info));
+    return this.unsupportedSetup;
   }
 
   async get(key: string): Promise<Buffer | null> {
@@ -125,6 +147,7 @@ export class RedisCacheStore implements CacheStore {
       this.names.entry(key),
       this.names.lease(key),
       this.names.fence(key),
+      this.names.domainFenceOf(key),
       ...deps.map((d) => this.names.fence(d)),
       ...deps.map((d) => this.names.entry(d)),
     ];
@@ -169,6 +192,56 @@ export class RedisCacheStore implements CacheStore {
         origin,
       ),
     );
+  }
+
+  /** Drops every entry, dependency set and lease of a domain (fenced, SCAN); every L1 drops `<domain>:*`. */
+  invalidateAll(domain: string, origin: string): Promise<number> {
+    return this.dropDomains([domain], `${domain}:*`, origin);
+  }
+
+  /**
+   * Drops whole domains (stale-fill-guard.ts, "A WHOLE DOMAIN AT ONCE"): fences
+   * their fills first, then UNLINKs by SCAN (never KEYS) their entries and
+   * dependency sets, leases and TTL confirmations, then publishes `flush` so
+   * every instance drops it from L1. Returns how many entries and dependency
+   * sets were dropped. Throws CacheUnavailableError part way through: calling
+   * it again completes it.
+   */
+  async dropDomains(domains: readonly string[], flush: string, origin: string): Promise<number> {
+    const bad = domains.find((d) => !DOMAIN.test(d) || d === 'cache');
+    if (bad !== undefined) throw new Error(`not a cache domain: ${JSON.stringify(bad)}`);
+    if (domains.length === 0) return 0;
+    const n = this.names;
+    await this.guard(() =>
+      this.redis.cacheFenceAll(
+        1 + domains.length,
+        n.fenceSequence,
+        ...domains.map((d) => n.domainFence(d)),
+        FENCE_TTL_MS,
+      ),
+    );
+    // One SCAN of the prefix for all of it (each SCAN walks the whole keyspace, whatever its MATCH).
+    const views = domains.map((d) => n.entry(`${d}:`));
+    const bookkeeping = domains.flatMap((d) => [n.lease(`${d}:`), n.fresh(`${d}:`)]);
+    let dropped = 0;
+    await this.scan('*', async (names) => {
+      const gone = names.filter((name) => views.some((p) => name.startsWith(p)));
+      const alsoGone = names.filter((name) => bookkeeping.some((p) => name.startsWith(p)));
+      if (gone.length + alsoGone.length > 0) await this.redis.unlink(...gone, ...alsoGone);
+      dropped += gone.length;
+    });
+    // An InvalidationMessage (l1/invalidation-bus.ts), as the admin flush sends it.
+    await this.publish({ flush, origin });
+    return dropped;
+  }
+
+  /** The identity of the source the entries were read from, as last recorded (CacheSourceIdentity). */
+  async recordedSourceIdentity(): Promise<string | null> {
+    return this.guard(() => this.redis.get(this.names.sourceIdentity));
+  }
+
+  async recordSourceIdentity(identity: string): Promise<void> {
+    await this.guard(() => this.redis.set(this.names.sourceIdentity, identity));
   }
 
   async publish(message: object): Promise<void> {

@@ -11,6 +11,8 @@ export class RedisNames {
   readonly fenceSequence: string;
   readonly freshPrefix: string;
   readonly invalidationChannel: string;
+  /** The identity of the database the entries were read from (CacheSourceIdentity). */
+  readonly sourceIdentity: string;
 
   constructor(readonly prefix: string) {
     this.entryPrefix = prefix;
@@ -19,6 +21,7 @@ export class RedisNames {
     this.fenceSequence = `${prefix}cache:fence-seq`;
     this.freshPrefix = `${prefix}cache:fresh:`;
     this.invalidationChannel = `${prefix}cache:invalidations`;
+    this.sourceIdentity = `${prefix}cache:db-identity`;
   }
 
   entry(key: string): string {
@@ -36,5 +39,16 @@ export class RedisNames {
 
   fence(name: string): string {
     return this.fencePrefix + name;
+  }
+
+  /** The marker fencing every key of a domain (`cache:fence:<domain>:*`), left when the whole domain is dropped. */
+  domainFence(domain: string): string {
+    return this.fence(`${domain}:*`);
+  }
+
+  /** The domain marker a key's fill checks: `catalog:product:<id>` → `cache:fence:catalog:*`. */
+  domainFenceOf(key: string): string {
+    const end = key.indexOf(':');
+    return this.domainFence(end < 0 ? key : key.slice(0, end));
   }
 }

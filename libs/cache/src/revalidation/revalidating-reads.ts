@@ -122,8 +122,8 @@ export class RevalidatingReads {
     if (result.status === 'not-modified') {
       bucket.counters.revalidatedNotModified++;
       const confirmed = { ...cached, storedAt: this.clock.now() };
-      await this.store.confirm(key, confirmed.storedAt, bucket.retentionMs);
-      this.l1.commit(ticket, confirmed, this.remaining(bucket, confirmed));
+      if (await this.afterSourceRead(() => this.store.confirm(key, confirmed.storedAt, bucket.retentionMs)))
+        this.l1.commit(ticket, confirmed, this.remaining(bucket, confirmed));
       return { entry: confirmed, status: 'HIT-L2' };
     }
     bucket.counters.revalidatedModified++;
@@ -142,9 +142,26 @@ export class RevalidatingReads {
   }
 
   private async keep(bucket: CacheBucket, key: string, entry: CacheEntry, ticket: ReadTicket): Promise<CacheRead> {
-    await this.store.put(key, this.codec.encode(entry, bucket.sensitive), bucket.retentionMs);
-    this.l1.commit(ticket, entry, this.remaining(bucket, entry));
+    const value = this.codec.encode(entry, bucket.sensitive);
+    if (await this.afterSourceRead(() => this.store.put(key, value, bucket.retentionMs)))
+      this.l1.commit(ticket, entry, this.remaining(bucket, entry));
     return { entry, status: 'MISS' };
+  }
+
+  /**
+   * A store write once the source has answered. If Redis fails now, the caller
+   * still gets what the source said, uncached (as TwoTierCache.fill does):
+   * falling through to bypass would read the source a second time and count
+   * the request twice. False when the write did not happen.
+   */
+  private async afterSourceRead(write: () => Promise<void>): Promise<boolean> {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (!(err instanceof CacheUnavailableError)) throw err;
+      return false;
+    }
   }
 
   private async bypass<View>(bucket: CacheBucket<View>, fetch: UpstreamFetch<View>): Promise<CacheRead> {

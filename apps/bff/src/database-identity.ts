@@ -1,0 +1,124 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import { CACHE_REDIS, CacheSourceIdentity } from '@app/cache';
+import type { EnvironmentVariables } from '@app/config';
+
+/** How often a running instance compares the database's identity with the cache's (one SELECT, one GET). */
+export const DATABASE_IDENTITY_CHECK_MS = 2000;
+
+/**
+ * The identity of this incarnation of the database: the row of
+ * cdc.database_identity (random at creation; operators change it after a
+ * restore in place, docs/operations.md), plus what no restore can bring back:
+ * the database's OID (new whenever the database is created again, whatever
+ * it is filled with) and the cluster's system identifier (new for every
+ * initdb, so a database moved to another server whose OID happens to match is
+ * still told apart).
+ */
+const IDENTITY_SQL = `
+  SELECT (SELECT id::text FROM cdc.database_identity) AS id,
+         (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS database,
+         (SELECT system_identifier::text FROM pg_control_system()) AS system`;
+/** Without pg_control_system(), where a managed server does not let us call it. */
+const IDENTITY_SQL_WITHOUT_SYSTEM = `
+  SELECT (SELECT id::text FROM cdc.database_identity) AS id,
+         (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS database,
+         '-' AS system`;
+
+/**
+ * Keeps the cache from serving a database that no longer exists (SPEC §5.9):
+ * a database dropped and recreated, or restored, while Redis kept the entries
+ * read from its previous incarnation. At boot (before the app serves; the HTTP
+ * listener opens after onApplicationBootstrap), every DATABASE_IDENTITY_CHECK_MS,
+ * and whenever the cache's Redis connection is ready again, it reads the
+ * identity and hands it to CacheSourceIdentity, which drops every entry of
+ * this prefix and every L1 when it differs from the one the cache was filled
+ * from.
+ *
+ * Here, not in libs/cache: the identity is a Postgres query on a table of the
+ * BFF's own migration; the cache lib only compares strings and drops entries.
+ * Registered in the BFF (app.module.ts) and in cache-sync (cache-sync.module.ts).
+ */
+@Injectable()
+export class DatabaseIdentityCheck implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('DatabaseIdentity');
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private withSystemIdentifier = true;
+  /** The failure being reported, so a database or Redis outage logs one line, not one per check. */
+  private failing: string | undefined;
+  private readonly onReady = (): void => void this.check();
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly identity: CacheSourceIdentity,
+    @Inject(CACHE_REDIS) private readonly redis: Redis,
+    private readonly config: ConfigService<EnvironmentVariables, true>,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.get('CACHE_ENABLED')) return; // the cache's Redis is never used
+    await this.check();
+    this.redis.on('ready', this.onReady);
+    this.timer = setInterval(() => void this.check(), DATABASE_IDENTITY_CHECK_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.redis.off('ready', this.onReady);
+    await this.running;
+  }
+
+  /** The identity as the database answers it now: `<uuid>/<database oid>/<system identifier>`. */
+  async read(): Promise<string> {
+    let rows: { id: string | null; database: string; system: string }[];
+    try {
+      rows = await this.dataSource.query(this.withSystemIdentifier ? IDENTITY_SQL : IDENTITY_SQL_WITHOUT_SYSTEM);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // insufficient_privilege, undefined_function: go on with the uuid and the OID.
+      if (!this.withSystemIdentifier || (code !== '42501' && code !== '42883')) throw err;
+      this.logger.warn(`pg_control_system() is not available (${(err as Error).message}): identity without it`);
+      this.withSystemIdentifier = false;
+      return this.read();
+    }
+    const [{ id, database, system }] = rows;
+    return `${id ?? 'none'}/${database}/${system}`;
+  }
+
+  /** Runs a check now, or once more right after the running one; resolves when none is left to run. */
+  check(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.again = false;
+        await this.checkOnce();
+      } while (this.again && !this.stopped);
+    };
+    this.running = run().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async checkOnce(): Promise<void> {
+    try {
+      await this.identity.reconcile(await this.read());
+      if (this.failing) this.logger.log('database identity check works again');
+      this.failing = undefined;
+    } catch (err) {
+      // Redis down: reads bypass the cache meanwhile, and 'ready' checks again. Postgres down: the next tick.
+      const message = (err as Error).message;
+      if (!this.failing) this.logger.warn(`database identity not checked: ${message}; retrying`);
+      this.failing = message;
+    }
+  }
+}
