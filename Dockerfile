@@ -4,7 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx nest build bff && npx nest build cache-sync && npx nest build billing
+RUN npx nest build bff && npx nest build billing
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -119,6 +119,6 @@ export async function startWorker(
 }
 
 export const BFF_MAIN = ['dist/apps/bff/src/main.js'];
-export const CACHE_SYNC_MAIN = ['dist/apps/cache-sync/src/main.js'];
+export const CACHE_SYNC_MAIN = ['dist/apps/bff/src/cache-sync.main.js'];
 /** The comparison apps run from TypeScript source (loading only; the hot path is plain JS once compiled). */
 export const tsApp = (file: string) => ['-r', 'ts-node/register/transpile-only', path.join('bench/apps', file)];

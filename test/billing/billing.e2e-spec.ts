@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createBillingApp } from '../../apps/billing/src/billing-app';
-import { DatabaseUnreachableError } from '../../libs/database/src/open-data-source';
+import { DatabaseUnreachableError } from '@app/database';
 import { errorOf, expectStatus, tag, UNKNOWN_ID, UUID_PATTERN, ISO_TIMESTAMP_PATTERN } from '../harness/fixtures';
 import { call, json, Response } from '../harness/http';
 import { useTestContext } from '../harness/test-context';

@@ -1,4 +1,4 @@
-import { CanActivate, Controller, Get, Injectable, UseGuards } from '@nestjs/common';
+import { CanActivate, Controller, Injectable, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AppConfigModule } from '@app/config';
@@ -6,7 +6,7 @@ import { CachedRead, CachedReadInterceptor, CacheModule } from '@app/cache';
 import { MetricsModule } from '@app/http';
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { useSeededBff } from '../harness/seeded-bff';
-import { App, counters, delta, get, get200, seedWorld, settle, xcache } from './support';
+import { counters, delta, get, get200, seedWorld, settle, xcache } from './support';
 
 /**
  * Hits are answered in Fastify's onRequest hook (CachedHits), before Nest's

@@ -1,7 +1,6 @@
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { useSeededBff } from '../harness/seeded-bff';
 import {
-  App,
   call,
   changeWorldBehindTheCache,
   counters,

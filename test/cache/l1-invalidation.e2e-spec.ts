@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { CACHE_SUBSCRIBER } from '../../libs/cache/src/cache.constants';
+import { CACHE_SUBSCRIBER } from '@app/cache';
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
 import { eventually } from '../harness/eventually';

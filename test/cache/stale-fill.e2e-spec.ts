@@ -1,6 +1,6 @@
 import { CategoriesService } from '../../apps/bff/src/catalog/categories.service';
 import { ProductsService } from '../../apps/bff/src/catalog/products.service';
-import { RedisCacheStore } from '../../libs/cache/src/redis-cache-store';
+import { RedisCacheStore } from '@app/cache';
 import { createCategoryWithProduct, createProduct } from '../harness/fixtures';
 import { Gate } from '../harness/gate';
 import { useSeededBff } from '../harness/seeded-bff';

@@ -1,4 +1,4 @@
-import { RedisCacheStore } from '../../libs/cache/src/redis-cache-store';
+import { RedisCacheStore } from '@app/cache';
 import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { RedisServer } from '../harness/redis-server';

@@ -1,4 +1,4 @@
-import type { OutboxRow } from '../../libs/cdc/src/outbox-relay';
+import type { OutboxRow } from '@app/cdc';
 import Redis from 'ioredis';
 import { Client, PoolClient } from 'pg';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
@@ -285,7 +285,7 @@ describe('CDC capture: committed changes emit exactly their events', () => {
           const { rows } = await suite.ctx.sql.query(`SELECT published_at FROM cdc.outbox WHERE aggregate_id = $1`, [
             lateProduct,
           ]);
-          return rows[0]?.published_at != null;
+          return rows[0]?.published_at !== null && rows[0]?.published_at !== undefined;
         },
         { timeoutMs: 10_000, message: 'the later row to be published' },
       );

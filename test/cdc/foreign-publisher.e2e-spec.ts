@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
-import { RedisStreamsClient } from '../../libs/cdc/src/redis-streams.client';
+import { RedisStreamsClient } from '@app/cdc';
 import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useSeededBff } from '../harness/seeded-bff';

@@ -1,4 +1,4 @@
-import { CdcStats } from '../../libs/cdc/src/cdc-stats';
+import { CdcStats } from '@app/cdc';
 import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useSeededBff } from '../harness/seeded-bff';

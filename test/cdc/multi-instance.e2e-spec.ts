@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CdcHealthService } from '../../libs/cdc/src/cdc-health.service';
+import { CdcHealthService } from '@app/cdc';
 import { CDC_OFF, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { ChildApp, useChildProcesses } from '../harness/processes';

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
-import { CdcStats } from '../../libs/cdc/src/cdc-stats';
+import { CdcStats } from '@app/cdc';
 import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { eventually } from '../harness/eventually';
 import { ChildApp, useChildProcesses } from '../harness/processes';
@@ -40,8 +40,6 @@ async function pendingByConsumer(redis: Redis, streams: string[]): Promise<Recor
   }
   return result;
 }
-
-const total = (pending: Record<string, number>) => Object.values(pending).reduce((a, b) => a + b, 0);
 
 /**
  * SPEC §6.3, §9.3: an entry delivered to a consumer that dies before XACK is
@@ -168,7 +166,7 @@ describe('CDC reclaim: a cache-sync process SIGKILLed mid-stream loses nothing',
     })();
 
     let atKill: Record<string, number> = {};
-    let left: Record<string, number> = {};
+    let left: Record<string, number>;
     try {
       // SIGKILL the child while it holds delivered, unacknowledged entries.
       await eventually(async () => ((atKill = await pendingByConsumer(redis, streams))['child-sync'] ?? 0) >= 20, {

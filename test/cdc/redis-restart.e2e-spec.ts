@@ -1,9 +1,9 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Pool } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CdcEvent } from '../../libs/cdc/src/cdc-event';
-import { CdcStats } from '../../libs/cdc/src/cdc-stats';
-import { RedisStreamsClient } from '../../libs/cdc/src/redis-streams.client';
+import { CdcEvent } from '@app/cdc';
+import { CdcStats } from '@app/cdc';
+import { RedisStreamsClient } from '@app/cdc';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
 import { eventually } from '../harness/eventually';
 import { call, json } from '../harness/http';
@@ -70,7 +70,7 @@ describe('Redis restarted empty mid-stream', () => {
         await sleep(20); // load pacing: a round of writes every 20 ms, not a flood
       }
     })();
-    let whileDown: string[] = [];
+    let whileDown: string[];
     try {
       await eventually(() => round >= 3, { timeoutMs: 10_000, message: 'writes before the outage' });
       await redis.stop();

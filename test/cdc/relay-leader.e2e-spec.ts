@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OutboxRelay } from '../../libs/cdc/src/outbox-relay';
+import { OutboxRelay } from '@app/cdc';
 import { waitForCdc } from '../harness/cdc';
 import { eventually } from '../harness/eventually';
 import { call, json } from '../harness/http';

@@ -1,6 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LightMyRequestResponse as Response } from 'fastify';
-import { parseDatabaseUrl, withDatabase } from '../../libs/database/src/database-url';
+import { parseDatabaseUrl, withDatabase } from '@app/database';
 import { eventually } from '../harness/eventually';
 import {
   countRows,

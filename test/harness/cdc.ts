@@ -1,5 +1,5 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { CdcHealthService } from '../../libs/cdc/src/cdc-health.service';
+import { CdcHealthService } from '@app/cdc';
 import { eventually } from './eventually';
 
 /** Environment that turns the CDC pipeline on for a test BFF (the harness default too, since CDC is the only invalidation path). */

@@ -1,6 +1,8 @@
+// Jest runs the global setup without its module mapper: the @app/* aliases resolve through tsconfig-paths.
+import 'tsconfig-paths/register';
 import { DataSource } from 'typeorm';
-import { DataSourceSettings, dataSourceOptions } from '../../libs/database/src/data-source-options';
-import { runMigrationsLocked } from '../../libs/database/src/open-data-source';
+import { DataSourceSettings, dataSourceOptions, runMigrationsLocked } from '@app/database';
+import { BFF_MIGRATIONS, BFF_MIGRATIONS_TABLE } from '../../apps/bff/src/migrations';
 import { BILLING_MIGRATIONS, BILLING_MIGRATIONS_TABLE } from '../../apps/billing/src/migrations';
 import {
   createDatabase,
@@ -38,7 +40,7 @@ async function dropLeftovers(): Promise<void> {
 /** Applies one owner's migration list, as that app does at boot (its own migrations table). */
 async function migrate(
   url: string,
-  owner: Pick<DataSourceSettings, 'migrations' | 'migrationsTableName'> = {},
+  owner: Pick<DataSourceSettings, 'migrations' | 'migrationsTableName'>,
 ): Promise<void> {
   const dataSource = await new DataSource(
     dataSourceOptions({ url, applicationName: 'cachegate-test-setup', ...owner }),
@@ -62,7 +64,7 @@ export default async function globalSetup(): Promise<void> {
   await dropDatabase(template);
   await createDatabase(template);
   const url = testDatabaseUrl(template);
-  await migrate(url);
+  await migrate(url, { migrations: BFF_MIGRATIONS, migrationsTableName: BFF_MIGRATIONS_TABLE });
   await migrate(url, { migrations: BILLING_MIGRATIONS, migrationsTableName: BILLING_MIGRATIONS_TABLE });
   process.env.CACHEGATE_TEST_TEMPLATE = template;
   process.env.CACHEGATE_TEST_RUN = String(process.pid);

@@ -1,3 +1,5 @@
+// Like the global setup, outside jest's module mapper.
+import 'tsconfig-paths/register';
 import { dropDatabase } from './test-database';
 
 export default async function globalTeardown(): Promise<void> {

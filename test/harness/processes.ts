@@ -13,12 +13,19 @@ import { eventually } from './eventually';
  *   const sync = await procs.start('cache-sync', ctx().env({ CDC_RELAY: 'true', CDC_SUBSCRIBER: 'true' }));
  *   await sync.kill('SIGKILL');
  *
- * The child runs `node -r ts-node/register/transpile-only -r tsconfig-paths/register apps/<app>/src/main.ts`
+ * The child runs `node -r ts-node/register/transpile-only -r tsconfig-paths/register <entry point>` (the BFF's
+ * main.ts or cache-sync.main.ts)
  * with the given environment on top of this process's. Its stdout and stderr are collected (`output`)
  * and quoted in every failure message, so a child that failed to boot explains itself.
  */
 
 export type ChildAppName = 'cache-sync' | 'bff';
+
+/** The BFF's two entry points (immich's api/microservices split): HTTP + CDC, or CDC alone. */
+const ENTRY_POINTS: Record<ChildAppName, string> = {
+  bff: 'apps/bff/src/main.ts',
+  'cache-sync': 'apps/bff/src/cache-sync.main.ts',
+};
 export type ExitState = { code: number | null; signal: NodeJS.Signals | null };
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -75,7 +82,7 @@ export class ChildApp {
   /** Spawns the app and resolves once it is ready: a BFF answers GET /health/cdc, cache-sync logged that it runs. */
   static async start(app: ChildAppName, env: Record<string, string>, options: StartOptions = {}): Promise<ChildApp> {
     const port = app === 'bff' ? await freePort() : undefined;
-    const entry = path.join(ROOT, 'apps', app, 'src', 'main.ts');
+    const entry = path.join(ROOT, ENTRY_POINTS[app]);
     const child = spawn(
       process.execPath,
       ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', entry],
@@ -229,7 +236,7 @@ export async function freePort(): Promise<number> {
  */
 export function killOrphanedChildren(): number {
   let killed = 0;
-  let pids: string[] = [];
+  let pids: string[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {

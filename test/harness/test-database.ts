@@ -1,6 +1,5 @@
 import { Client } from 'pg';
-// Relative imports: the global setup runs outside jest's module mapper.
-import { parseDatabaseUrl, quoteIdentifier, withDatabase } from '../../libs/database/src/database-url';
+import { parseDatabaseUrl, quoteIdentifier, withDatabase } from '@app/database';
 
 /** Where the test servers are; override with TEST_DATABASE_URL / TEST_REDIS_URL. */
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

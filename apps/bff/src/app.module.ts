@@ -8,6 +8,7 @@ import { CDC_STREAMS } from './cdc-domains.module';
 import { DemoModule } from './demo/demo.module';
 import { DomainsModule } from './domains.module';
 import { HealthModule } from './health/health.module';
+import { BFF_MIGRATIONS, BFF_MIGRATIONS_TABLE } from './migrations';
 
 /** The BFF: configuration and infrastructure first, then the domain modules. */
 @Module({})
@@ -18,7 +19,11 @@ export class AppModule {
       imports: [
         AppConfigModule.forRoot(options),
         MetricsModule,
-        DatabaseModule.forRoot({ applicationName: 'cachegate-bff' }),
+        DatabaseModule.forRoot({
+          applicationName: 'cachegate-bff',
+          migrations: BFF_MIGRATIONS,
+          migrationsTableName: BFF_MIGRATIONS_TABLE,
+        }),
         CacheModule.forRoot(),
         CdcModule.forRoot({ streams: CDC_STREAMS, http: true }),
         HealthModule,

@@ -3,8 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import type { Redis } from 'ioredis';
 import type { EnvironmentVariables } from '@app/config';
 import { CACHE_REDIS, CACHE_SUBSCRIBER } from './cache.constants';
-import { InvalidationBus } from './invalidation-bus';
-import { connectOrWarn } from './redis-connection';
+import { InvalidationBus } from './l1/invalidation-bus';
+import { connectOrWarn } from './l2/redis-connection';
 
 /** Connects the cache's Redis clients before the app listens and closes them on shutdown. */
 @Injectable()

@@ -6,33 +6,44 @@ import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DEVELOPMENT_ENCRYPTION_KEY, EnvironmentVariables } from '@app/config';
-import { CacheAdminController, AdminTokenGuard } from './cache-admin.controller';
-import { CacheHealthController } from './cache-health.controller';
+import { AdminTokenGuard } from './admin/admin-token.guard';
+import { CacheAdmin } from './admin/cache-admin';
+import { CacheAdminController } from './admin/cache-admin.controller';
 import { CacheLifecycle } from './cache-lifecycle';
-import { CacheMetricsCollector } from './cache-metrics.collector';
-import { CACHE_REDIS, CACHE_SUBSCRIBER } from './cache.constants';
-import { CircuitBreaker } from './circuit-breaker';
-import { EntryCodec } from './entry-codec';
-import { CachedHits, CachedReadInterceptor } from './http/cached-read';
-import { InvalidationBus } from './invalidation-bus';
-import { L1Cache } from './l1-cache';
-import { RedisCacheStore } from './redis-cache-store';
-import { createCacheRedis } from './redis-connection';
-import { RedisNames } from './redis-names';
-import { RedisHealthIndicator } from './redis.health';
-import { TwoTierCache } from './two-tier-cache';
+import { CACHE_INSTANCE_ID, CACHE_REDIS, CACHE_SUBSCRIBER } from './cache.constants';
+import { DomainCacheContext } from './domain/domain-cache-context';
+import { DomainRegistry } from './domain/domain-registry';
+import { SingleFlight } from './engine/single-flight';
+import { TwoTierCache } from './engine/two-tier-cache';
+import { CacheHealthController } from './health/cache-health.controller';
+import { CacheMetricsCollector } from './health/cache-metrics.collector';
+import { RedisHealthIndicator } from './health/redis.health';
+import { CachedHits } from './http/cached-hits';
+import { CachedReadInterceptor } from './http/cached-read.interceptor';
+import { InvalidationBus } from './l1/invalidation-bus';
+import { L1Cache } from './l1/l1-cache';
+import { CircuitBreaker } from './l2/circuit-breaker';
+import { RedisCacheStore } from './l2/redis-cache-store';
+import { createCacheRedis } from './l2/redis-connection';
+import { RedisNames } from './l2/redis-names';
+import { CacheRead } from './model/cache-read';
+import { EntryCodec } from './model/entry-codec';
+import { RevalidatingReads } from './revalidation/revalidating-reads';
 
 type Config = ConfigService<EnvironmentVariables, true>;
+
+/** In-process coalescing, one per app: the engine and revalidation share it so forgetting a key reaches both. */
+const FLIGHTS = Symbol('CACHE_FLIGHTS');
 
 /**
  * The two-tier cache for one application: Redis clients, L1, the invalidation
  * bus, the engine, its health, metrics and admin routes. Domain modules provide
- * their own DomainCache subclass and inject TwoTierCache into it.
+ * their own DomainCache subclass, built on the DomainCacheContext provided here.
  */
 @Global()
 @Module({})
 export class CacheModule {
-  /** `http: false` (apps/cache-sync) leaves out the health, admin and metrics routes. */
+  /** `http: false` (the cache-sync entry point) leaves out the health, admin and metrics routes. */
   static forRoot(options: { http: boolean } = { http: true }): DynamicModule {
     return {
       module: CacheModule,
@@ -64,7 +75,8 @@ export class CacheModule {
         {
           provide: L1Cache,
           inject: [ConfigService],
-          useFactory: (config: Config) => new L1Cache(config.get('L1_ENABLED'), config.get('L1_MAX_BYTES')),
+          useFactory: (config: Config) =>
+            new L1Cache(config.get('L1_ENABLED'), config.get('L1_MAX_BYTES'), config.get('L1_MAX_STALENESS_MS')),
         },
         {
           provide: EntryCodec,
@@ -74,19 +86,60 @@ export class CacheModule {
             new EntryCodec(config.get('CACHE_ENCRYPTION_KEY') ?? DEVELOPMENT_ENCRYPTION_KEY),
         },
         {
+          // Names this process in lease tokens and channel messages.
+          provide: CACHE_INSTANCE_ID,
+          useFactory: () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+        },
+        { provide: FLIGHTS, useFactory: () => new SingleFlight<CacheRead>() },
+        {
           provide: TwoTierCache,
-          inject: [RedisCacheStore, L1Cache, EntryCodec, ConfigService],
-          useFactory: (store: RedisCacheStore, l1: L1Cache, codec: EntryCodec, config: Config) =>
-            new TwoTierCache(store, l1, codec, {
-              enabled: config.get('CACHE_ENABLED'),
-              instanceId: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-            }),
+          inject: [RedisCacheStore, L1Cache, EntryCodec, ConfigService, CACHE_INSTANCE_ID, FLIGHTS],
+          useFactory: (
+            store: RedisCacheStore,
+            l1: L1Cache,
+            codec: EntryCodec,
+            config: Config,
+            instanceId: string,
+            flights: SingleFlight<CacheRead>,
+          ) => new TwoTierCache(store, l1, codec, { enabled: config.get('CACHE_ENABLED'), instanceId, flights }),
+        },
+        {
+          provide: RevalidatingReads,
+          inject: [RedisCacheStore, L1Cache, EntryCodec, ConfigService, FLIGHTS],
+          useFactory: (
+            store: RedisCacheStore,
+            l1: L1Cache,
+            codec: EntryCodec,
+            config: Config,
+            flights: SingleFlight<CacheRead>,
+          ) => new RevalidatingReads(store, l1, codec, { enabled: config.get('CACHE_ENABLED'), flights }),
+        },
+        { provide: DomainRegistry, useFactory: () => new DomainRegistry() },
+        {
+          provide: DomainCacheContext,
+          inject: [TwoTierCache, RevalidatingReads, DomainRegistry],
+          useFactory: (engine: TwoTierCache, revalidation: RevalidatingReads, registry: DomainRegistry) =>
+            new DomainCacheContext(engine, revalidation, registry),
         },
         {
           provide: InvalidationBus,
-          inject: [CACHE_SUBSCRIBER, RedisNames, L1Cache, TwoTierCache],
-          useFactory: (subscriber: Redis, names: RedisNames, l1: L1Cache, cache: TwoTierCache) =>
-            new InvalidationBus(subscriber, names, l1, (keys) => cache.countInvalidated(keys)),
+          inject: [CACHE_SUBSCRIBER, RedisNames, L1Cache, TwoTierCache, DomainRegistry],
+          useFactory: (
+            subscriber: Redis,
+            names: RedisNames,
+            l1: L1Cache,
+            engine: TwoTierCache,
+            domains: DomainRegistry,
+          ) =>
+            new InvalidationBus(subscriber, names, l1, (keys) => {
+              engine.forgetFlights(keys);
+              domains.countDropped(keys);
+            }),
+        },
+        {
+          provide: CacheAdmin,
+          inject: [RedisCacheStore, L1Cache, CACHE_INSTANCE_ID],
+          useFactory: (store: RedisCacheStore, l1: L1Cache, instanceId: string) => new CacheAdmin(store, l1, instanceId),
         },
         CacheLifecycle,
         ...(options.http ? [CacheMetricsCollector, CachedHits] : []),
@@ -94,7 +147,7 @@ export class CacheModule {
         CachedReadInterceptor,
         AdminTokenGuard,
       ],
-      exports: [TwoTierCache, RedisHealthIndicator, CachedReadInterceptor, CACHE_REDIS],
+      exports: [DomainCacheContext, TwoTierCache, RedisHealthIndicator, CachedReadInterceptor, CACHE_REDIS, RedisCacheStore],
     };
   }
 }

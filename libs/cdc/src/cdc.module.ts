@@ -10,7 +10,7 @@ import { ConfigService } from '@nestjs/config';
 import { INestApplication } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { RedisCacheStore } from '@app/cache/redis-cache-store';
+import { RedisCacheStore } from '@app/cache';
 import type { EnvironmentVariables } from '@app/config';
 import { parseDualPublish, streamPattern } from './cdc-event';
 import { CdcHealthController } from './cdc-health.controller';

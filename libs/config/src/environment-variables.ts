@@ -89,6 +89,18 @@ export class EnvironmentVariables {
   @Min(1_048_576, form('a byte count >= 1048576'))
   L1_MAX_BYTES = 64 * 1024 * 1024;
 
+  /**
+   * L1 answers only while the invalidation channel was confirmed alive (a PING
+   * answered in order behind every message) within this many ms, so an instance
+   * cut off from Redis stops serving L1 within it, even when the connection hangs.
+   */
+  @Expose()
+  @toInteger
+  @IsInt(form('milliseconds between 100 and 60000'))
+  @Min(100, form('milliseconds between 100 and 60000'))
+  @Max(60_000, form('milliseconds between 100 and 60000'))
+  L1_MAX_STALENESS_MS = 500;
+
   /** AES-256-GCM key for buckets holding personal data; required in production. */
   @Expose()
   @ValidateIf((env: EnvironmentVariables) => env.NODE_ENV === 'production' || env.CACHE_ENCRYPTION_KEY !== undefined)

@@ -1,12 +1,17 @@
 import { dataSourceOptions } from './data-source-options';
-import { CACHEGATE_MIGRATIONS } from './migrations';
 
 describe('dataSourceOptions', () => {
-  const base = { url: 'postgres://postgres@127.0.0.1:5432/cachegate', applicationName: 'cachegate-test' };
+  class Probe0 {}
+  const base = {
+    url: 'postgres://postgres@127.0.0.1:5432/cachegate',
+    applicationName: 'cachegate-test',
+    migrations: [Probe0],
+    migrationsTableName: 'cachegate_migrations',
+  };
 
-  it('defaults to the cachegate (BFF) migrations and their table', () => {
+  it('runs the migrations of the owning app from its table, never synchronize', () => {
     const options = dataSourceOptions(base);
-    expect(options.migrations).toBe(CACHEGATE_MIGRATIONS);
+    expect(options.migrations).toEqual([Probe0]);
     expect(options.migrationsTableName).toBe('cachegate_migrations');
     expect(options).toMatchObject({
       url: base.url,

@@ -1,14 +1,13 @@
 import { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
-import { CACHEGATE_MIGRATIONS } from './migrations';
 
 export interface DataSourceSettings {
   url: string;
   /** Shown in pg_stat_activity, so an operator can tell the processes apart. */
   applicationName: string;
-  /** The migrations this process owns; default: the cachegate (BFF) schemas. apps/billing passes its own. */
-  migrations?: PostgresConnectionOptions['migrations'];
+  /** The migrations of the app that owns the schemas this process uses (each app keeps its own). */
+  migrations: PostgresConnectionOptions['migrations'];
   /** Where applied migrations are recorded; each owner of a migration list has its own table. */
-  migrationsTableName?: string;
+  migrationsTableName: string;
 }
 
 /**
@@ -20,8 +19,8 @@ export function dataSourceOptions(settings: DataSourceSettings): PostgresConnect
   return {
     type: 'postgres',
     url: settings.url,
-    migrations: settings.migrations ?? CACHEGATE_MIGRATIONS,
-    migrationsTableName: settings.migrationsTableName ?? 'cachegate_migrations',
+    migrations: settings.migrations,
+    migrationsTableName: settings.migrationsTableName,
     migrationsRun: false,
     synchronize: false,
     applicationName: settings.applicationName,

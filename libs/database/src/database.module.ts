@@ -9,9 +9,9 @@ export interface DatabaseModuleOptions {
   applicationName: string;
   /** The variable holding the connection URL; default DATABASE_URL (apps/billing uses BILLING_DATABASE_URL). */
   urlVariable?: 'DATABASE_URL' | 'BILLING_DATABASE_URL';
-  /** The migrations this app owns and their table; default: the cachegate (BFF) schemas. */
-  migrations?: DataSourceSettings['migrations'];
-  migrationsTableName?: DataSourceSettings['migrationsTableName'];
+  /** The migrations of the app that owns the schemas, and their table. */
+  migrations: DataSourceSettings['migrations'];
+  migrationsTableName: DataSourceSettings['migrationsTableName'];
 }
 
 /** TypeORM over the cachegate database, migrated before the app listens (never `synchronize`). */

@@ -10,5 +10,4 @@ export {
   isDataException,
   isSerializationFailure,
 } from './database-errors';
-export { CACHEGATE_MIGRATIONS } from './migrations';
 export { withAdvisoryLock } from './advisory-lock';

@@ -2,7 +2,6 @@ import {
   ArgumentsHost,
   Catch,
   ExceptionFilter,
-  HttpException,
   InternalServerErrorException,
   Logger,
 } from '@nestjs/common';

@@ -7,3 +7,4 @@ export { requestId } from './request-id';
 export { IdParams, LowerCase, AccountParams, ACCOUNT_ID_PATTERN, IsAccountId, IsUpperCaseCurrency } from './params.dto';
 export { exitOnBootError } from './boot';
 export { MetricsModule } from './metrics.module';
+export { computeEtag, ifMatchMatches, ifNoneMatchMatches } from './etag';

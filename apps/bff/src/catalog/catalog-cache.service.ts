@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DomainCache, TwoTierCache } from '@app/cache';
+import { DomainCache, DomainCacheContext } from '@app/cache';
 import type { CdcEvent } from '@app/cdc';
 import { CategoryListingView, CategorySummaryView } from './catalog.views';
 import { CATALOG, catalogDependencies as deps, catalogKeys as keys } from './catalog.keys';
@@ -81,8 +81,8 @@ export function catalogInvalidation(change: CatalogChange): { keys: string[]; de
  */
 @Injectable()
 export class CatalogCacheService extends DomainCache<'product' | 'listing' | 'categories' | 'availability'> {
-  constructor(cache: TwoTierCache) {
-    super(cache, CATALOG, {
+  constructor(context: DomainCacheContext) {
+    super(context, CATALOG, {
       product: { strategy: 'cdc' },
       listing: {
         strategy: 'cdc',

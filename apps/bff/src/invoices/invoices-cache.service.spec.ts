@@ -1,26 +1,26 @@
 import { ConfigService } from '@nestjs/config';
-import { TwoTierCache } from '@app/cache';
+import { DomainCacheContext, DomainRegistry } from '@app/cache';
 import { validateEnvironment } from '@app/config';
 import { InvoicesCacheService } from './invoices-cache.service';
 import { InvoicesSource } from './invoices.source';
 
-/** TwoTierCache as far as the constructor goes: the service registers its domain (the health route's entry). */
-function twoTierCache(): TwoTierCache {
-  return { registerDomain: jest.fn() } as unknown as TwoTierCache;
+/** The context as far as the constructor goes: the service registers its domain (the health route's entry). */
+function context(registry = new DomainRegistry()): DomainCacheContext {
+  return new DomainCacheContext(undefined as never, undefined as never, registry);
 }
 
 function service(env: Record<string, string> = {}) {
   const config = new ConfigService(validateEnvironment(env));
-  return new InvoicesCacheService(twoTierCache(), config as never, new InvoicesSource(config as never));
+  return new InvoicesCacheService(context(), config as never, new InvoicesSource(config as never));
 }
 
 describe('InvoicesCacheService', () => {
   it('registers the invoices domain, which serves GET /health/invoices/cache', () => {
-    const cache = twoTierCache();
+    const registry = new DomainRegistry();
     const config = new ConfigService(validateEnvironment({}));
-    const invoices = new InvoicesCacheService(cache, config as never, new InvoicesSource(config as never));
+    const invoices = new InvoicesCacheService(context(registry), config as never, new InvoicesSource(config as never));
     expect(invoices.domain).toBe('invoices');
-    expect(cache.registerDomain).toHaveBeenCalledWith(invoices);
+    expect(registry.get('invoices')).toBe(invoices);
   });
 
   it('declares the account bucket: ttl with the configured TTL and grace', () => {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { CacheRead, DomainCache, TwoTierCache } from '@app/cache';
+import { CacheRead, DomainCache, DomainCacheContext } from '@app/cache';
 import type { EnvironmentVariables } from '@app/config';
 import { INVOICES, invoicesKeys as keys } from './invoices.keys';
 import { InvoicesSource } from './invoices.source';
@@ -13,11 +13,11 @@ import { InvoicesSource } from './invoices.source';
 @Injectable()
 export class InvoicesCacheService extends DomainCache<'account'> {
   constructor(
-    cache: TwoTierCache,
+    context: DomainCacheContext,
     config: ConfigService<EnvironmentVariables, true>,
     private readonly source: InvoicesSource,
   ) {
-    super(cache, INVOICES, {
+    super(context, INVOICES, {
       account: {
         strategy: 'ttl',
         ttlSeconds: config.get('INVOICES_TTL_SECONDS'),

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DomainCache, TwoTierCache } from '@app/cache';
+import { DomainCache, DomainCacheContext } from '@app/cache';
 import type { CdcEvent } from '@app/cdc';
 import { ORDERS, ordersKeys as keys } from './orders.keys';
 
@@ -28,8 +28,8 @@ export function ordersInvalidation(change: OrderChange): string[] {
  */
 @Injectable()
 export class OrdersCacheService extends DomainCache<'detail' | 'summaries'> {
-  constructor(cache: TwoTierCache) {
-    super(cache, ORDERS, {
+  constructor(context: DomainCacheContext) {
+    super(context, ORDERS, {
       detail: { strategy: 'cdc', sensitive: true },
       summaries: { strategy: 'cdc', sensitive: true },
     });

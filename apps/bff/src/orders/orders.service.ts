@@ -97,7 +97,7 @@ export class OrdersService {
 
   async changeItemQuantity(id: string, itemId: string, quantity: number, ifMatch?: string): Promise<OrderView> {
     await this.dataSource.transaction(async (em) => {
-      const order = await this.lockEditable(em, id, ifMatch);
+      await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       const delta = quantity - item.quantity;
       if (delta > 0) await this.reserve(em, [{ ...item, quantity: delta }]);
@@ -110,7 +110,7 @@ export class OrdersService {
 
   async removeItem(id: string, itemId: string, ifMatch?: string): Promise<OrderView> {
     await this.dataSource.transaction(async (em) => {
-      const order = await this.lockEditable(em, id, ifMatch);
+      await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       await this.catalog.releaseStock(em, item.productId, item.quantity);
       await em.delete(OrderItemEntity, { id: itemId });

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ifNoneMatchMatches } from '@app/cache/etag';
+import { ifNoneMatchMatches } from '@app/http';
 import { IdParams } from '@app/http';
 import { ResponseStats } from '../stats/response-stats';
 import { AccountParams } from '@app/http';

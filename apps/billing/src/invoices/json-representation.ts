@@ -1,4 +1,4 @@
-import { computeEtag } from '@app/cache/etag';
+import { computeEtag } from '@app/http';
 
 /** A response body serialised once, and the strong ETag of exactly those bytes. */
 export interface JsonRepresentation {

@@ -38,7 +38,6 @@ const NEST_CLI = {
   monorepo: true,
   projects: {
     bff: { type: 'application', sourceRoot: SRC },
-    'cache-sync': { type: 'application', sourceRoot: 'apps/cache-sync/src' },
   },
 };
 
@@ -159,7 +158,7 @@ describe('cache-domain schematic', () => {
       expect(domains).toContain('imports: [CatalogModule, OrdersModule, WidgetsModule],');
     });
 
-    it('registers the stream and the CDC module for apps/cache-sync', () => {
+    it('registers the stream and the CDC module for the cache-sync entry point', () => {
       const cdcDomains = tree.readContent(`/${CDC_DOMAINS}`);
       expect(cdcDomains).toContain(`CDC_STREAMS: string[] = ['cdc.catalog.v1', 'cdc.orders.v1', 'cdc.widgets.v1'];`);
       expect(cdcDomains).toContain(`import { WidgetsCdcModule } from './widgets/widgets-cdc.module';`);
@@ -177,12 +176,20 @@ describe('cache-domain schematic', () => {
       expect(domainFiles(tree, 'widgets')).toEqual(TTL_FILES);
     });
 
-    it('declares a 90 s ttl bucket and no event mapping', () => {
+    it('declares a 90 s ttl bucket with 600 s of grace and no event mapping', () => {
       const service = tree.readContent(`/${SRC}/widgets/widgets-cache.service.ts`);
-      expect(service).toContain(`item: { strategy: 'ttl', ttlSeconds: 90 },`);
+      expect(service).toContain(`item: { strategy: 'ttl', ttlSeconds: 90, graceSeconds: 600 },`);
       expect(service).not.toMatch(/CdcEvent|apply\(/);
       expect(service).toContain('async changed(change: WidgetsChange): Promise<void>');
       expect(tree.readContent(`/${SRC}/widgets/widgets-cache.service.spec.ts`)).toContain('toBe(90)');
+    });
+
+    it('reads the item through revalidation, never through @CachedRead (which refuses ttl buckets)', () => {
+      const service = tree.readContent(`/${SRC}/widgets/widgets-cache.service.ts`);
+      expect(service).toContain(`return this.readRevalidating('item', keys.item(id),`);
+      const controller = tree.readContent(`/${SRC}/widgets/widgets.controller.ts`);
+      expect(controller).not.toContain('CachedRead');
+      expect(controller).toContain('const read = await this.cache.item(id);');
     });
 
     it('provides the cache service in the module itself', () => {

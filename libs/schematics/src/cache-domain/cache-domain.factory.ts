@@ -24,7 +24,7 @@ const TTL_SECONDS: Record<CacheStrategy, number | null> = { cdc: null, hybrid: 6
 const BUCKET: Record<CacheStrategy, string> = {
   cdc: `{ strategy: 'cdc' }`,
   hybrid: `{ strategy: 'hybrid', ttlSeconds: ${TTL_SECONDS.hybrid} }`,
-  ttl: `{ strategy: 'ttl', ttlSeconds: ${TTL_SECONDS.ttl} }`,
+  ttl: `{ strategy: 'ttl', ttlSeconds: ${TTL_SECONDS.ttl}, graceSeconds: 600 }`,
 };
 
 /** A domain name is a cache key segment, a route segment, the health route's `:domain` and part of a stream name. */

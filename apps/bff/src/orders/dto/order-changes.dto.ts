@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsUUID, Max, Min } from 'class-validator';
 import { LowerCase } from '@app/http';
 import { ORDER_STATUSES, OrderStatus } from '../order-status';
 import { MAX_ITEM_QUANTITY, OrderLineDto } from './create-order.dto';

@@ -1,0 +1,97 @@
+import { Logger } from '@nestjs/common';
+import { CacheBucket, BucketOptions } from '../model/cache-bucket';
+import { BucketCounters } from '../model/bucket-counters';
+import { CacheEntry } from '../model/cache-entry';
+import { CacheUnavailableError } from '../model/cache-errors';
+import { CacheRead } from '../model/cache-read';
+import type { UpstreamFetch } from '../revalidation/revalidating-reads';
+import { DomainCacheContext } from './domain-cache-context';
+import { DomainCacheStats, RegisteredDomain } from './domain-registry';
+
+/**
+ * The reusable base of every domain cache service (CatalogCacheService, …):
+ * a domain declares its buckets once, and reads, invalidations and stats go
+ * through here. Keys are built by the domain's `<domain>.keys.ts`.
+ *
+ * A bucket's strategy decides its read path: `cdc` and `hybrid` buckets are
+ * read with `read` (get-or-fill, fenced against invalidations), `ttl` buckets
+ * with `readRevalidating` (conditional reads of a source without CDC). Mixing
+ * them up is a programming error and throws.
+ */
+export abstract class DomainCache<Buckets extends string = string> implements RegisteredDomain {
+  readonly buckets: Record<Buckets, CacheBucket>;
+  invalidations = 0;
+
+  protected constructor(
+    private readonly context: DomainCacheContext,
+    readonly domain: string,
+    definitions: Record<Buckets, BucketOptions>,
+  ) {
+    this.buckets = Object.fromEntries(
+      Object.entries<BucketOptions>(definitions).map(([name, options]) => [
+        name,
+        new CacheBucket(domain, name, options),
+      ]),
+    ) as Record<Buckets, CacheBucket>;
+    context.registry.register(this);
+  }
+
+  /** An L1 hit, synchronously (cdc and hybrid buckets). */
+  peek(bucket: Buckets, key: string): CacheEntry | undefined {
+    return this.context.engine.peek(this.filled(bucket), key);
+  }
+
+  /** An L2 hit (copied into L1), or undefined; never reads the source (cdc and hybrid buckets). */
+  lookup(bucket: Buckets, key: string): Promise<CacheEntry | undefined> {
+    return this.context.engine.lookup(this.filled(bucket), key);
+  }
+
+  /** Get-or-fill (cdc and hybrid buckets): `load` reads the source on a miss. */
+  read<View>(bucket: Buckets, key: string, load: () => Promise<View>): Promise<CacheRead> {
+    return this.context.engine.read(this.filled(bucket), key, load);
+  }
+
+  /** Reads a `ttl` bucket through conditional requests to its source (SPEC §3 "Invoices"). */
+  readRevalidating<View>(bucket: Buckets, key: string, fetch: UpstreamFetch<View>): Promise<CacheRead> {
+    const b = this.buckets[bucket];
+    if (b.strategy !== 'ttl') throw new Error(`${this.domain}.${bucket} is a ${b.strategy} bucket: use read()`);
+    return this.context.revalidation.read(b, key, fetch);
+  }
+
+  /** Drops keys and the views recorded under the dependencies, on every instance. */
+  invalidate(keys: readonly string[], dependencies: readonly string[] = []): Promise<string[]> {
+    return this.context.engine.invalidate(keys, dependencies);
+  }
+
+  /**
+   * For writers of ttl domains (no CDC), which must not fail because Redis is
+   * down: the failure is logged and the entries live on until their TTL.
+   */
+  protected async invalidateOrWarn(keys: readonly string[], dependencies: readonly string[] = []): Promise<void> {
+    try {
+      await this.invalidate(keys, dependencies);
+    } catch (err) {
+      if (!(err instanceof CacheUnavailableError)) throw err;
+      new Logger(`${this.domain}Cache`).warn(
+        `invalidation not applied (${err.message}): ${keys.join(' ')} ${dependencies.join(' ')}`,
+      );
+    }
+  }
+
+  stats(): DomainCacheStats {
+    const metrics: Record<string, BucketCounters | number> = {};
+    const ttl: Record<string, number | null> = {};
+    for (const bucket of Object.values<CacheBucket>(this.buckets)) {
+      metrics[bucket.name] = { ...bucket.counters };
+      ttl[`${bucket.name}Seconds`] = bucket.ttlSeconds;
+    }
+    metrics.invalidations = this.invalidations;
+    return { timestamp: new Date().toISOString(), metrics, ttl };
+  }
+
+  private filled(bucket: Buckets): CacheBucket {
+    const b = this.buckets[bucket];
+    if (b.strategy === 'ttl') throw new Error(`${this.domain}.${bucket} is a ttl bucket: use readRevalidating()`);
+    return b;
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The Lua side of cachegate's fill fencing (SPEC §5.3, §5.4). Each script runs
+ * atomically in Redis; `RedisCacheStore` registers them once with defineCommand.
+ *
+ * THE RACE. A miss reads the source at t1 and writes the cache at t2. If the
+ * data changed and its invalidation ran between t1 and t2, a naive fill writes
+ * the old value back, and with no TTL it stays wrong for good. Worse, for views
+ * with dependencies (a category listing holds products A, B, C) the view's key
+ * is not yet in any dependency set while its first fill is in flight, so an
+ * invalidation of product B cannot find it by looking the set up.
+ *
+ * THE FENCE. A global counter, the fence sequence, is incremented by every
+ * invalidation. An invalidation leaves a marker `cache:fence:<name>` = its
+ * sequence number on every key it drops and on every dependency it resolves
+ * (markers expire after FENCE_TTL_MS). A fill reads the sequence *before* it
+ * reads the source (atomically with taking the lease), and at write time the
+ * FILL script refuses the write if the key's marker or any marker of the
+ * view's dependencies is newer than that sequence: some invalidation touching
+ * this view ran after the fill began, so what the fill read may be old. The
+ * discarded value is still returned to its caller (it was the truth at t1).
+ *
+ * Why this is enough: an invalidation that ran before the fill read the
+ * sequence has a marker <= that sequence, and the source read that follows sees
+ * the change (the invalidation runs after the commit). An invalidation that ran
+ * after it has a newer marker and the write is refused. Dependencies are known
+ * only once the view is loaded, which is why markers are checked at write time
+ * rather than leases revoked at start.
+ *
+ * THE DEADLINE, IN REDIS'S OWN TIME. Markers expire (FENCE_TTL_MS), so a fill
+ * must never be written after the markers that could refuse it are gone. The
+ * client cannot promise that: a FILL command can sit in a partitioned TCP
+ * connection for minutes and reach Redis after the client gave up on it. So
+ * the lease script reads Redis's clock (TIME) and answers a deadline of
+ * now + MAX_FILL_MS, and the FILL script refuses any write after it, by the
+ * same clock. Why that holds: an invalidation that ran after the lease was
+ * taken (at Redis time t0) set its marker at t >= t0, alive until
+ * t + FENCE_TTL_MS > t0 + MAX_FILL_MS >= the last instant the fill may be
+ * written. One clock (the Redis server's) decides both, so client clocks,
+ * network delay and retries cannot break it.
+ *
+ * THE LEASE. `cache:lease:<key>` (SET NX PX) elects one filler per key across
+ * instances; others poll for the entry with bounded back-off. An invalidation
+ * deletes the lease too, so a fresh fill can start at once instead of waiting
+ * for one that is doomed to be discarded.
+ *
+ * Scripts build some names from ARGV (dependency members), so they assume a
+ * single Redis, not Redis Cluster.
+ */
+
+/** How long invalidation markers live; a fill is written at most MAX_FILL_MS after its lease (Redis time). */
+export const FENCE_TTL_MS = 60_000;
+export const MAX_FILL_MS = 30_000;
+
+/** Redis's clock in ms, inside a script. */
+const NOW_MS = `local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end`;
+
+/**
+ * KEYS: lease, fence sequence, entry.  ARGV: token, lease ms, unless filled (1/0), max fill ms.
+ * Takes the lease and returns {fence sequence at this instant, deadline in
+ * Redis ms}, or nil when another filler holds the lease or, with "unless
+ * filled", has already written the entry (it finished between our L2 miss and
+ * this call: poll, do not read the source again). A caller that found an
+ * unreadable entry passes 0 to replace it.
+ */
+export const ACQUIRE_LEASE_LUA = `${NOW_MS}
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return false end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return { redis.call('GET', KEYS[2]) or '0', tostring(now_ms() + tonumber(ARGV[4])) }
+end
+return false`;
+
+/**
+ * KEYS: entry, lease, fence(key), fence(dep 1..n), dependency set 1..n.
+ * ARGV: fence sequence at start, ttl ms (0 = none), lease token, n, value, logical key, deadline (Redis ms).
+ * Writes the entry and records it in its dependency sets unless the deadline
+ * has passed (-1) or a marker is newer than the fill's start (0); releases the
+ * lease if still ours. 1 = written.
+ */
+export const FILL_LUA = `${NOW_MS}
+local started = tonumber(ARGV[1])
+local n = tonumber(ARGV[4])
+local function release()
+  if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+end
+if now_ms() > tonumber(ARGV[7]) then
+  release()
+  return -1
+end
+for i = 3, 3 + n do
+  local marker = redis.call('GET', KEYS[i])
+  if marker and tonumber(marker) > started then
+    release()
+    return 0
+  end
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[5])
+end
+for i = 4 + n, 3 + 2 * n do
+  redis.call('SADD', KEYS[i], ARGV[6])
+end
+release()
+return 1`;
+
+/**
+ * KEYS: fence sequence.
+ * ARGV: entry prefix, lease prefix, fence prefix, channel, fence ttl ms, k,
+ *       key 1..k, dependency 1..m, origin.
+ * Drops the keys and every member of the dependency sets (entry, lease),
+ * leaves fence markers on all of them and on the dependencies, deletes the
+ * sets, and publishes the dropped keys so every instance drops them from L1.
+ * Returns the dropped keys.
+ */
+export const INVALIDATE_LUA = `
+local seq = redis.call('INCR', KEYS[1])
+local dropped = {}
+local seen = {}
+local function drop(key)
+  if seen[key] then return end
+  seen[key] = true
+  redis.call('DEL', ARGV[1] .. key, ARGV[2] .. key)
+  redis.call('SET', ARGV[3] .. key, seq, 'PX', ARGV[5])
+  dropped[#dropped + 1] = key
+end
+local k = tonumber(ARGV[6])
+for i = 7, 6 + k do drop(ARGV[i]) end
+for i = 7 + k, #ARGV - 1 do
+  local set = ARGV[1] .. ARGV[i]
+  for _, member in ipairs(redis.call('SMEMBERS', set)) do drop(member) end
+  redis.call('DEL', set)
+  redis.call('SET', ARGV[3] .. ARGV[i], seq, 'PX', ARGV[5])
+end
+if #dropped > 0 then
+  redis.call('PUBLISH', ARGV[4], cjson.encode({ keys = dropped, origin = ARGV[#ARGV] }))
+end
+return dropped`;

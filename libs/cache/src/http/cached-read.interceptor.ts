@@ -1,0 +1,34 @@
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { from, lastValueFrom, map, Observable } from 'rxjs';
+import { cachedReadOf, keyOf } from './cached-read-route';
+import { DomainCaches } from './domain-caches';
+import { sendEntry } from './send-entry';
+
+/**
+ * The miss path of a @CachedRead route: reads through the cache (coalesced
+ * and fenced, SPEC §5.3–5.4), running the handler as the source read. L1 and
+ * L2 are looked at again inside `read`, since a fill may have landed since
+ * the early hook looked.
+ */
+@Injectable()
+export class CachedReadInterceptor implements NestInterceptor {
+  private readonly caches: DomainCaches;
+
+  constructor(moduleRef: ModuleRef) {
+    this.caches = new DomainCaches(moduleRef);
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const route = cachedReadOf(request)!;
+    const key = keyOf(route, request);
+    if (key === undefined) return next.handle(); // the route's pipe answers 400
+    return from(this.caches.get(route.cache).read(route.bucket, key, () => lastValueFrom(next.handle()))).pipe(
+      map((read) => sendEntry(request, reply, read.entry, read.status)),
+    );
+  }
+}

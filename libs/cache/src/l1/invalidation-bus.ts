@@ -1,0 +1,123 @@
+import { Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { L1Cache } from './l1-cache';
+import { RedisNames } from '../l2/redis-names';
+
+/** What travels on the invalidation channel. */
+export interface InvalidationMessage {
+  /** Logical keys every instance drops from L1. */
+  keys?: string[];
+  /** A glob every instance drops from L1 (admin flush). */
+  flush?: string;
+  origin?: string;
+}
+
+/** Probes per staleness bound: a late PONG or two still leaves L1 answering. */
+const PROBES_PER_BOUND = 4;
+
+/**
+ * Carries invalidations to every instance's L1 over Redis pub/sub, on its own
+ * connection (a subscribed connection can do nothing else). L1 is trusted only
+ * between a confirmed SUBSCRIBE and the next disconnect: while the channel is
+ * down messages can be lost, so L1 is cleared and switched off (L1Cache).
+ *
+ * A hung Redis or connection (stopped, not gone) closes nothing, and
+ * meanwhile no invalidation gets through while writes go on in Postgres; so the
+ * connection is probed with PINGs several times per L1_MAX_STALENESS_MS. Each
+ * answer confirms the channel up to the instant its PING was sent (L1Cache
+ * answers only while that is recent), and a PING unanswered within the
+ * client's command timeout counts as a lost channel: L1 is cleared and the
+ * connection is made again.
+ */
+export class InvalidationBus {
+  private readonly logger = new Logger('InvalidationBus');
+  private firstSubscribed: () => void = () => undefined;
+  private heartbeat?: NodeJS.Timeout;
+  private probing = false;
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly names: RedisNames,
+    private readonly l1: L1Cache,
+    /** Told about every key dropped anywhere (this instance's own invalidations too, as Redis echoes them). */
+    private readonly onDropped: (keys: string[]) => void = () => undefined,
+  ) {}
+
+  /** Starts listening; resolves once subscribed, or after `readyWithinMs` (L1 then turns on when it is). */
+  async start(readyWithinMs = 2000): Promise<void> {
+    const subscribed = new Promise<void>((resolve) => {
+      this.firstSubscribed = resolve;
+      setTimeout(resolve, readyWithinMs).unref();
+    });
+    this.subscriber.on('message', (channel: string, text: string) => {
+      if (channel !== this.names.invalidationChannel) return;
+      const message = this.apply(text);
+      if (message?.keys) this.onDropped(message.keys);
+    });
+    // Failures show as L1 off (and in /health), not as unhandled 'error' events.
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('ready', () => void this.subscribe());
+    this.subscriber.on('close', () => {
+      if (this.l1.active) this.logger.warn('invalidation channel lost: L1 cleared and off until it is back');
+      this.l1.setConnected(false);
+    });
+    if (this.subscriber.status === 'ready') void this.subscribe();
+    const every = Math.max(25, Math.floor(this.l1.maxStalenessMs / PROBES_PER_BOUND));
+    this.heartbeat = setInterval(() => void this.probe(), every).unref();
+    await subscribed;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.l1.setConnected(false);
+    this.subscriber.disconnect();
+  }
+
+  /** Applies a message from the channel to this instance's L1. */
+  private apply(text: string): InvalidationMessage | undefined {
+    let message: InvalidationMessage;
+    try {
+      message = JSON.parse(text) as InvalidationMessage;
+    } catch {
+      // Unreadable: the only safe reaction is to forget everything.
+      this.l1.clear();
+      return undefined;
+    }
+    if (Array.isArray(message.keys)) this.l1.delete(message.keys);
+    if (typeof message.flush === 'string') this.l1.deleteMatching(message.flush);
+    return message;
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || !this.l1.active) return;
+    this.probing = true;
+    try {
+      const sent = Date.now();
+      await this.subscriber.ping();
+      this.l1.confirm(sent);
+    } catch (err) {
+      if (this.l1.active) {
+        this.logger.warn(
+          `invalidation channel unresponsive (${(err as Error).message}): L1 cleared and off, reconnecting`,
+        );
+      }
+      // Turned off here: closing a connection to a stopped server may not complete until it runs again.
+      this.l1.setConnected(false);
+      this.subscriber.disconnect(true); // 'ready' after the reconnect subscribes again and turns L1 back on
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      const sent = Date.now();
+      await this.subscriber.subscribe(this.names.invalidationChannel);
+      this.l1.setConnected(true);
+      this.l1.confirm(sent);
+      this.firstSubscribed();
+    } catch (err) {
+      this.logger.warn(`cannot subscribe to the invalidation channel: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,225 @@
+import type { Redis } from 'ioredis';
+import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
+import { ACQUIRE_LEASE_LUA, FENCE_TTL_MS, FILL_LUA, INVALIDATE_LUA, MAX_FILL_MS } from '../engine/stale-fill-guard';
+import { CacheUnavailableError } from '../model/cache-errors';
+import { CircuitBreaker } from './circuit-breaker';
+import { RedisNames } from './redis-names';
+
+interface FencedRedis extends Redis {
+  cacheAcquireLease(
+    lease: string,
+    sequence: string,
+    entry: string,
+    token: string,
+    leaseMs: number,
+    unlessFilled: number,
+    maxFillMs: number,
+  ): Promise<[string, string] | null>;
+  cacheFill(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
+  cacheInvalidate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+}
+
+export interface UsageReport {
+  keys: number;
+  bytes: number;
+}
+
+/**
+ * The cache's only I/O boundary to Redis. Every call runs under the circuit
+ * breaker and turns any Redis failure into CacheUnavailableError, which callers
+ * treat as "serve from the source".
+ */
+export class RedisCacheStore implements CacheStore {
+  private readonly redis: FencedRedis;
+  errors = 0;
+
+  constructor(
+    redis: Redis,
+    readonly names: RedisNames,
+    readonly breaker: CircuitBreaker,
+  ) {
+    redis.defineCommand('cacheAcquireLease', { numberOfKeys: 3, lua: ACQUIRE_LEASE_LUA });
+    redis.defineCommand('cacheFill', { lua: FILL_LUA });
+    redis.defineCommand('cacheInvalidate', { lua: INVALIDATE_LUA });
+    this.redis = redis as FencedRedis;
+  }
+
+  get client(): Redis {
+    return this.redis;
+  }
+
+  get available(): boolean {
+    return this.breaker.state !== 'open' && this.redis.status === 'ready';
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    return this.guard(() => this.redis.getBuffer(this.names.entry(key)));
+  }
+
+  /** A TTL entry and the time its source last confirmed it (undefined when never revalidated). */
+  async getRevalidated(key: string): Promise<{ value: Buffer | null; confirmedAt: number | undefined }> {
+    return this.guard(async () => {
+      const results = await this.redis.pipeline().getBuffer(this.names.entry(key)).get(this.names.fresh(key)).exec();
+      const [[getErr, value], [freshErr, confirmed]] = results ?? [];
+      if (getErr || freshErr) throw getErr ?? freshErr;
+      return { value: value as Buffer | null, confirmedAt: confirmed ? Number(confirmed) : undefined };
+    });
+  }
+
+  /** Stores a TTL entry outright (no CDC, so no fence), forgetting any earlier confirmation. */
+  async put(key: string, value: Buffer, retentionMs: number): Promise<void> {
+    await this.guard(() =>
+      this.redis.multi().set(this.names.entry(key), value, 'PX', retentionMs).del(this.names.fresh(key)).exec(),
+    );
+  }
+
+  /** Records that the source confirmed a TTL entry (304) and extends its life, without rewriting it. */
+  async confirm(key: string, at: number, retentionMs: number): Promise<void> {
+    await this.guard(() =>
+      this.redis
+        .multi()
+        .set(this.names.fresh(key), String(at), 'PX', retentionMs)
+        .pexpire(this.names.entry(key), retentionMs)
+        .exec(),
+    );
+  }
+
+  /** The entry if present, and whether a filler still holds the key's lease. */
+  async probe(key: string): Promise<{ value: Buffer | null; leased: boolean }> {
+    return this.guard(async () => {
+      const results = await this.redis.pipeline().getBuffer(this.names.entry(key)).exists(this.names.lease(key)).exec();
+      const [[getErr, value], [existsErr, leased]] = results ?? [];
+      if (getErr || existsErr) throw getErr ?? existsErr;
+      return { value: value as Buffer | null, leased: leased === 1 };
+    });
+  }
+
+  /**
+   * Takes the fill lease; answers the fence sequence, or undefined when another
+   * filler holds it or (`unlessFilled`) the entry has been written meanwhile.
+   */
+  async acquireLease(
+    key: string,
+    token: string,
+    leaseMs: number,
+    unlessFilled = true,
+  ): Promise<FillFence | undefined> {
+    const n = this.names;
+    const granted = await this.guard(() =>
+      this.redis.cacheAcquireLease(
+        n.lease(key),
+        n.fenceSequence,
+        n.entry(key),
+        token,
+        leaseMs,
+        unlessFilled ? 1 : 0,
+        MAX_FILL_MS,
+      ),
+    );
+    return granted === null ? undefined : { sequence: Number(granted[0]), deadline: Number(granted[1]) };
+  }
+
+  async fill(key: string, value: Buffer, options: FillOptions): Promise<FillOutcome> {
+    const { dependencies: deps } = options;
+    const keys = [
+      this.names.entry(key),
+      this.names.lease(key),
+      this.names.fence(key),
+      ...deps.map((d) => this.names.fence(d)),
+      ...deps.map((d) => this.names.entry(d)),
+    ];
+    const written = await this.guard(() =>
+      this.redis.cacheFill(
+        keys.length,
+        ...keys,
+        options.fence.sequence,
+        options.ttlMs,
+        options.token,
+        deps.length,
+        value,
+        key,
+        options.fence.deadline,
+      ),
+    );
+    return written === 1 ? 'written' : written === -1 ? 'expired' : 'fenced';
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    await this.guard(async () => {
+      if ((await this.redis.get(this.names.lease(key))) === token) await this.redis.del(this.names.lease(key));
+    });
+  }
+
+  /** Drops keys and every view recorded under the dependencies; publishes them for L1. Returns what was dropped. */
+  async invalidate(keys: readonly string[], dependencies: readonly string[], origin: string): Promise<string[]> {
+    if (keys.length === 0 && dependencies.length === 0) return [];
+    const n = this.names;
+    return this.guard(() =>
+      this.redis.cacheInvalidate(
+        1,
+        n.fenceSequence,
+        n.entryPrefix,
+        n.leasePrefix,
+        n.fencePrefix,
+        n.invalidationChannel,
+        FENCE_TTL_MS,
+        keys.length,
+        ...keys,
+        ...dependencies,
+        origin,
+      ),
+    );
+  }
+
+  async publish(message: object): Promise<void> {
+    await this.guard(() => this.redis.publish(this.names.invalidationChannel, JSON.stringify(message)));
+  }
+
+  /** Deletes entries matching a domain pattern with SCAN (never KEYS); returns how many. */
+  async deleteMatching(pattern: string): Promise<number> {
+    let deleted = 0;
+    await this.scan(pattern, async (names) => {
+      deleted += await this.redis.unlink(...names);
+    });
+    return deleted;
+  }
+
+  /** Counts entries matching a pattern and their MEMORY USAGE. */
+  async usage(pattern: string): Promise<UsageReport> {
+    const report = { keys: 0, bytes: 0 };
+    await this.scan(pattern, async (names) => {
+      const pipeline = this.redis.pipeline();
+      for (const name of names) pipeline.memory('USAGE', name);
+      for (const [err, bytes] of (await pipeline.exec()) ?? []) {
+        if (err || bytes === null) continue; // expired between SCAN and MEMORY USAGE
+        report.keys++;
+        report.bytes += Number(bytes);
+      }
+    });
+    return report;
+  }
+
+  private async scan(pattern: string, each: (names: string[]) => Promise<void>): Promise<void> {
+    await this.guard(async () => {
+      let cursor = '0';
+      do {
+        const [next, names] = await this.redis.scan(cursor, 'MATCH', this.names.entry(pattern), 'COUNT', 1000);
+        if (names.length > 0) await each(names);
+        cursor = next;
+      } while (cursor !== '0');
+    });
+  }
+
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    if (!this.breaker.allow()) throw new CacheUnavailableError('redis circuit open');
+    try {
+      const result = await operation();
+      this.breaker.success();
+      return result;
+    } catch (err) {
+      this.errors++;
+      this.breaker.failure();
+      throw new CacheUnavailableError(`redis: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
