@@ -1,5 +1,5 @@
 import { call } from '../harness/http';
-import { useTestContext } from '../harness/test-context';
+import { useSeededBff } from '../harness/seeded-bff';
 
 /**
  * SPEC §4: with ADMIN_TOKEN unset the admin routes answer 404, whatever the
@@ -9,10 +9,10 @@ import { useTestContext } from '../harness/test-context';
  * one with a token would see that token.
  */
 describe('admin routes without ADMIN_TOKEN', () => {
-  const ctx = useTestContext();
+  const suite = useSeededBff();
 
   it('do not exist (404), with or without a bearer token', async () => {
-    const app = await ctx().startBff();
+    const app = suite.bff;
     const variants: Record<string, string>[] = [{}, { authorization: 'Bearer test-admin-token-0123456789' }];
     for (const headers of variants) {
       expect((await call(app, 'GET', '/admin/cache/usage?pattern=orders:*', undefined, headers)).statusCode).toBe(404);

@@ -1,6 +1,6 @@
-import { createCategory, createProduct, ProductBody } from '../harness/fixtures';
-import { useTestContext } from '../harness/test-context';
-import { App, call, expectStatus, get200, json, settle, xcache } from './support';
+import { createCategory, createProduct } from '../harness/fixtures';
+import { useSeededBff } from '../harness/seeded-bff';
+import { call, expectStatus, get200, json, settle, xcache } from './support';
 
 /**
  * SPEC §5.5 / §9.5 (granular): a change drops exactly the views built from
@@ -9,30 +9,36 @@ import { App, call, expectStatus, get200, json, settle, xcache } from './support
  * change (a product inserted, deleted, moved, or (de)activated).
  */
 describe('dependency tracking (catalog)', () => {
-  const ctx = useTestContext();
-  let app: App;
-  let a1: ProductBody;
-  let a2: ProductBody;
-  let slugA: string;
-  let slugB: string;
-  let categoryA: string;
-  let categoryB: string;
-
-  const views = () => ({
-    categories: '/catalog/categories',
-    listingA: `/catalog/categories/${slugA}/products`,
-    listingB: `/catalog/categories/${slugB}/products`,
-    productA1: `/catalog/products/${a1.id}`,
-    availabilityA1: `/catalog/products/${a1.id}/availability`,
+  // Category A with products a1 and a2, category B with one product.
+  const suite = useSeededBff({
+    seed: async ({ bff }) => {
+      const a = await createCategory(bff, { name: 'A dependency test' });
+      const b = await createCategory(bff, { name: 'B dependency test' });
+      const a1 = await createProduct(bff, a.id, { name: 'A one', stock: 5 });
+      const a2 = await createProduct(bff, a.id, { name: 'A two', stock: 5 });
+      await createProduct(bff, b.id, { name: 'B one', stock: 5 });
+      return { a1, a2, slugA: a.slug, slugB: b.slug, categoryA: a.id, categoryB: b.id };
+    },
   });
+
+  const views = () => {
+    const { slugA, slugB, a1 } = suite.seeded;
+    return {
+      categories: '/catalog/categories',
+      listingA: `/catalog/categories/${slugA}/products`,
+      listingB: `/catalog/categories/${slugB}/products`,
+      productA1: `/catalog/products/${a1.id}`,
+      availabilityA1: `/catalog/products/${a1.id}/availability`,
+    };
+  };
   type View = keyof ReturnType<typeof views>;
 
   /** Reads every view until each is in L1. */
   async function warm(): Promise<void> {
-    await settle(app);
+    await settle(suite.bff);
     for (const url of Object.values(views())) {
-      await get200(app, url);
-      expect([url, xcache(await get200(app, url))]).toEqual([url, 'HIT-L1']);
+      await get200(suite.bff, url);
+      expect([url, xcache(await get200(suite.bff, url))]).toEqual([url, 'HIT-L1']);
     }
   }
 
@@ -41,29 +47,21 @@ describe('dependency tracking (catalog)', () => {
    * (through CDC, a moment after they answered), reading each view once.
    */
   async function statuses(): Promise<Record<View, string | undefined>> {
-    await settle(app);
+    await settle(suite.bff);
     const result = {} as Record<View, string | undefined>;
     for (const [name, url] of Object.entries(views()) as [View, string][])
-      result[name] = xcache(await get200(app, url));
+      result[name] = xcache(await get200(suite.bff, url));
     return result;
   }
 
   const countOf = async (categoryId: string): Promise<number> =>
-    json<any[]>(await get200(app, '/catalog/categories')).find((c) => c.id === categoryId).productCount;
+    json<any[]>(await get200(suite.bff, '/catalog/categories')).find((c) => c.id === categoryId).productCount;
   const idsIn = async (slug: string): Promise<string[]> =>
-    json(await get200(app, `/catalog/categories/${slug}/products`)).products.map((p: any) => p.id);
-
-  beforeAll(async () => {
-    app = await ctx().startBff();
-    const a = await createCategory(app, { name: 'A dependency test' });
-    const b = await createCategory(app, { name: 'B dependency test' });
-    [slugA, slugB, categoryA, categoryB] = [a.slug, b.slug, a.id, b.id];
-    a1 = await createProduct(app, a.id, { name: 'A one', stock: 5 });
-    a2 = await createProduct(app, a.id, { name: 'A two', stock: 5 });
-    await createProduct(app, b.id, { name: 'B one', stock: 5 });
-  });
+    json(await get200(suite.bff, `/catalog/categories/${slug}/products`)).products.map((p: any) => p.id);
 
   it("a price change refills the product and A's listing only; B's listing and the categories list stay cached", async () => {
+    const app = suite.bff;
+    const { a1 } = suite.seeded;
     await warm();
     expectStatus(await call(app, 'PATCH', `/catalog/products/${a1.id}`, { priceCents: 4242 }), 200);
     expect(await statuses()).toEqual({
@@ -78,6 +76,8 @@ describe('dependency tracking (catalog)', () => {
   });
 
   it('a stock change refills the availability only', async () => {
+    const app = suite.bff;
+    const { a1 } = suite.seeded;
     await warm();
     expectStatus(await call(app, 'PUT', `/catalog/products/${a1.id}/stock`, { quantity: 99 }), 200);
     expect(await statuses()).toEqual({
@@ -91,6 +91,8 @@ describe('dependency tracking (catalog)', () => {
   });
 
   it('deactivating and reactivating a product changes productCount: categories and its listing are refilled', async () => {
+    const app = suite.bff;
+    const { a2, slugA, categoryA } = suite.seeded;
     await warm();
     const count = await countOf(categoryA);
     expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { active: false }), 200);
@@ -107,6 +109,8 @@ describe('dependency tracking (catalog)', () => {
   });
 
   it('moving a product refills both listings and the categories list', async () => {
+    const app = suite.bff;
+    const { a2, slugA, slugB, categoryA, categoryB } = suite.seeded;
     await warm();
     const [countA, countB] = [await countOf(categoryA), await countOf(categoryB)];
     expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { categoryId: categoryB }), 200);
@@ -123,6 +127,8 @@ describe('dependency tracking (catalog)', () => {
   });
 
   it("inserting and deleting a product in B refills B's listing and the categories list, not A's listing", async () => {
+    const app = suite.bff;
+    const { slugB, categoryB } = suite.seeded;
     await warm();
     const countB = await countOf(categoryB);
     const added = await createProduct(app, categoryB, { name: 'B added' });
@@ -150,6 +156,8 @@ describe('dependency tracking (catalog)', () => {
   });
 
   it("a product change in A with a plain description edit leaves B's listing cached", async () => {
+    const app = suite.bff;
+    const { a2 } = suite.seeded;
     await warm();
     expectStatus(await call(app, 'PATCH', `/catalog/products/${a2.id}`, { description: 'edited' }), 200);
     expect(await statuses()).toEqual({
@@ -162,6 +170,8 @@ describe('dependency tracking (catalog)', () => {
   });
 
   it('renaming a category refills the categories list and its own listing', async () => {
+    const app = suite.bff;
+    const { categoryB } = suite.seeded;
     await warm();
     expectStatus(await call(app, 'PATCH', `/catalog/categories/${categoryB}`, { name: 'B renamed' }), 200);
     expect(await statuses()).toEqual({

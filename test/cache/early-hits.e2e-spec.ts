@@ -1,12 +1,12 @@
-import { CanActivate, Controller, Get, Injectable, UseGuards } from '@nestjs/common';
+import { CanActivate, Controller, Injectable, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AppConfigModule } from '@app/config';
 import { CachedRead, CachedReadInterceptor, CacheModule } from '@app/cache';
 import { MetricsModule } from '@app/http';
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
-import { useTestContext } from '../harness/test-context';
-import { App, counters, delta, get, get200, seedWorld, settle, xcache } from './support';
+import { useSeededBff } from '../harness/seeded-bff';
+import { counters, delta, get, get200, seedWorld, settle, xcache } from './support';
 
 /**
  * Hits are answered in Fastify's onRequest hook (CachedHits), before Nest's
@@ -14,19 +14,13 @@ import { App, counters, delta, get, get200, seedWorld, settle, xcache } from './
  * CachedReadInterceptor, which reads through the cache.
  */
 describe('early hit path', () => {
-  const ctx = useTestContext();
-  let withL1: App;
-  let withoutL1: App;
+  const suite = useSeededBff({ instances: [{}, { L1_ENABLED: 'false' }] });
   const intercept = jest.spyOn(CachedReadInterceptor.prototype, 'intercept');
-
-  beforeAll(async () => {
-    withL1 = await ctx().startBff();
-    withoutL1 = await ctx().startBff({ L1_ENABLED: 'false' });
-  });
 
   afterAll(() => intercept.mockRestore());
 
   it('answers L1 and L2 hits without entering the route; a miss goes through the interceptor once', async () => {
+    const [withL1, withoutL1] = suite.apps;
     const world = await seedWorld(withL1);
     await settle(withL1);
     for (const [bucket, url] of Object.entries(world.routes)) {
@@ -45,11 +39,12 @@ describe('early hit path', () => {
   });
 
   it('counts early L2 hits and copies them into L1', async () => {
+    const withL1 = suite.bff;
     const world = await seedWorld(withL1);
     await settle(withL1);
     const url = world.routes.product;
     await get200(withL1, url); // fills L2 (and withL1's L1)
-    const other = await ctx().startBff();
+    const other = await suite.ctx.startBff();
     const before = await counters(other, 'catalog', 'product');
     expect(xcache(await get200(other, url))).toBe('HIT-L2');
     expect(xcache(await get200(other, url))).toBe('HIT-L1');
@@ -58,7 +53,7 @@ describe('early hit path', () => {
 
   it('lets an identifier that cannot form a key reach the route, which answers 400', async () => {
     intercept.mockClear();
-    const res = await get(withL1, '/catalog/products/not-a-uuid');
+    const res = await get(suite.bff, '/catalog/products/not-a-uuid');
     expect(res.statusCode).toBe(400);
     expect(intercept.mock.calls.length).toBe(1);
   });
@@ -83,7 +78,7 @@ describe('early hit path', () => {
     const created = NestFactory.create(
       {
         module: class GuardedApp {},
-        imports: [AppConfigModule.forRoot({ overrides: ctx().env() }), MetricsModule, CacheModule.forRoot()],
+        imports: [AppConfigModule.forRoot({ overrides: suite.ctx.env() }), MetricsModule, CacheModule.forRoot()],
         controllers: [GuardedController],
       },
       new FastifyAdapter(),

@@ -1,29 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { createCategoryWithProduct, createOrder, tag } from '../harness/fixtures';
-import { useTestContext } from '../harness/test-context';
+import { useSeededBff } from '../harness/seeded-bff';
 import { App, get200, json, rawRedis, settle, xcache } from './support';
 
 /** SPEC §5.7: buckets holding personal data are AES-256-GCM encrypted in Redis; the others are readable. */
 describe('encryption at rest', () => {
-  const ctx = useTestContext();
-  let app: App;
+  const suite = useSeededBff();
   const redis = rawRedis();
-
-  beforeAll(async () => {
-    app = await ctx().startBff();
-  });
 
   afterAll(() => redis.disconnect());
 
   const raw = async (key: string): Promise<Buffer> => {
-    const value = await redis.getBuffer(`${ctx().redisPrefix}${key}`);
+    const value = await redis.getBuffer(`${suite.ctx.redisPrefix}${key}`);
     if (!value) throw new Error(`no Redis value at ${key}`);
     return value;
   };
 
   const header = (value: Buffer) => JSON.parse(value.subarray(0, value.indexOf(0x0a)).toString());
 
-  async function cachedOrder() {
+  async function cachedOrder(app: App) {
     const t = tag();
     const { product } = await createCategoryWithProduct(app, { stock: 10 });
     const address = {
@@ -44,7 +39,8 @@ describe('encryption at rest', () => {
   }
 
   it('an order detail in Redis shows neither the customer email nor the address, and still reads back', async () => {
-    const { order, email, address } = await cachedOrder();
+    const app = suite.bff;
+    const { order, email, address } = await cachedOrder(app);
     const miss = await get200(app, `/orders/${order.id}`);
     expect(xcache(miss)).toBe('MISS');
     expect(json(miss).customerEmail).toBe(email);
@@ -57,7 +53,7 @@ describe('encryption at rest', () => {
     expect(header(value)).toMatchObject({ e: miss.headers.etag, x: 1 });
 
     // Another instance without L1 decrypts it from Redis to the same bytes.
-    const other = await ctx().startBff({ L1_ENABLED: 'false' });
+    const other = await suite.ctx.startBff({ L1_ENABLED: 'false' });
     const l2 = await get200(other, `/orders/${order.id}`);
     expect(xcache(l2)).toBe('HIT-L2');
     expect(l2.body).toBe(miss.body);
@@ -65,7 +61,8 @@ describe('encryption at rest', () => {
   });
 
   it("an account's order list is encrypted too", async () => {
-    const { order } = await cachedOrder();
+    const app = suite.bff;
+    const { order } = await cachedOrder(app);
     await get200(app, `/accounts/${order.accountId}/orders`);
     const value = await raw(`orders:account:${order.accountId}`);
     expect(header(value).x).toBe(1);
@@ -73,6 +70,7 @@ describe('encryption at rest', () => {
   });
 
   it('a catalog product is stored as readable JSON after its header line', async () => {
+    const app = suite.bff;
     const { product } = await createCategoryWithProduct(app, { name: `Readable ${tag()}` });
     await settle(app);
     const res = await get200(app, `/catalog/products/${product.id}`);
@@ -84,9 +82,10 @@ describe('encryption at rest', () => {
   });
 
   it('an entry sealed with another key is ignored (a miss), never a 500 or garbage', async () => {
-    const { order } = await cachedOrder();
+    const app = suite.bff;
+    const { order } = await cachedOrder(app);
     const sealed = await get200(app, `/orders/${order.id}`);
-    const otherKey = await ctx().startBff({
+    const otherKey = await suite.ctx.startBff({
       CACHE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       L1_ENABLED: 'false',
     });

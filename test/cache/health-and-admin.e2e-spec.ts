@@ -1,6 +1,7 @@
 import { createCategoryWithProduct, createOrder, ISO_TIMESTAMP_PATTERN } from '../harness/fixtures';
-import { useTestContext } from '../harness/test-context';
-import { App, call, expectStatus, get, get200, json, l1Of, rawRedis, settle, waitFor, xcache } from './support';
+import { eventually } from '../harness/eventually';
+import { useSeededBff } from '../harness/seeded-bff';
+import { App, call, expectStatus, get, get200, json, l1Of, rawRedis, settle, xcache } from './support';
 
 /** SPEC §4: /health, /health/<domain>/cache, /metrics and the admin routes (without ADMIN_TOKEN: admin-disabled.e2e-spec.ts). */
 
@@ -22,16 +23,10 @@ function expectDomainStats(body: any, buckets: string[], ttl: Record<string, num
 }
 
 describe('health and metrics', () => {
-  const ctx = useTestContext();
-  let app: App;
-  let noL1: App;
-
-  beforeAll(async () => {
-    [app, noL1] = [await ctx().startBff(), await ctx().startBff({ L1_ENABLED: 'false' })];
-  });
+  const suite = useSeededBff({ instances: [{}, { L1_ENABLED: 'false' }] });
 
   it('/health: database and redis up', async () => {
-    const res = await get(app, '/health');
+    const res = await get(suite.bff, '/health');
     expect(res.statusCode).toBe(200);
     const body = json(res);
     expect(body.status).toBe('ok');
@@ -41,6 +36,7 @@ describe('health and metrics', () => {
   });
 
   it('/health/catalog/cache and /health/orders/cache have the SPEC §4 shape and count each request once', async () => {
+    const [app, noL1] = suite.apps;
     const { product } = await createCategoryWithProduct(app);
     const url = `/catalog/products/${product.id}`;
     await settle(app);
@@ -85,6 +81,7 @@ describe('health and metrics', () => {
   });
 
   it('counts the keys each instance sees invalidated', async () => {
+    const [app, noL1] = suite.apps;
     const { product } = await createCategoryWithProduct(app);
     await settle(app);
     await settle(noL1);
@@ -99,12 +96,13 @@ describe('health and metrics', () => {
   });
 
   it('/health/<unknown>/cache → 404', async () => {
-    const res = await get(app, '/health/unknown/cache');
+    const res = await get(suite.bff, '/health/unknown/cache');
     expect(res.statusCode).toBe(404);
     expect(json(res).statusCode).toBe(404);
   });
 
   it('/metrics is Prometheus text with the cache counters and the HTTP duration histogram', async () => {
+    const app = suite.bff;
     const { product } = await createCategoryWithProduct(app);
     await get200(app, `/catalog/products/${product.id}`);
     const res = await get(app, '/metrics');
@@ -124,15 +122,9 @@ describe('health and metrics', () => {
 });
 
 describe('admin routes', () => {
-  const ctx = useTestContext();
   const TOKEN = 'test-admin-token-0123456789';
-  let a: App;
-  let b: App;
+  const suite = useSeededBff({ instances: 2, env: { ADMIN_TOKEN: TOKEN } });
   const redis = rawRedis();
-
-  beforeAll(async () => {
-    [a, b] = [await ctx().startBff({ ADMIN_TOKEN: TOKEN }), await ctx().startBff({ ADMIN_TOKEN: TOKEN })];
-  });
 
   afterAll(() => redis.disconnect());
 
@@ -140,6 +132,7 @@ describe('admin routes', () => {
     call(app, method, url, undefined, token === undefined ? {} : { authorization: token });
 
   it('refuse a missing or wrong bearer token (401)', async () => {
+    const a = suite.bff;
     for (const auth of [
       undefined,
       'Bearer wrong-token-wrong-token',
@@ -155,6 +148,7 @@ describe('admin routes', () => {
   });
 
   it('refuse patterns outside one domain (400)', async () => {
+    const a = suite.bff;
     for (const pattern of ['*', 'a%20b', 'cache:*', 'cache:lease:*', '', '*:product:*', 'orders', 'orders:[a]*']) {
       const usage = await admin(a, 'GET', `/admin/cache/usage?pattern=${pattern}`, `Bearer ${TOKEN}`);
       expect([pattern, usage.statusCode]).toEqual([pattern, 400]);
@@ -165,6 +159,7 @@ describe('admin routes', () => {
   });
 
   it('usage reports keys and bytes; a flush empties L2 and the L1 of every instance', async () => {
+    const [a, b] = suite.apps;
     const { product } = await createCategoryWithProduct(a, { stock: 10 });
     const order = await createOrder(a, [{ productId: product.id, quantity: 1 }]);
     const routes = [`/orders/${order.id}`, `/accounts/${order.accountId}/orders`];
@@ -188,15 +183,14 @@ describe('admin routes', () => {
     const flushed = await admin(a, 'DELETE', '/admin/cache?pattern=orders:*', `Bearer ${TOKEN}`);
     expectStatus(flushed, 200);
     expect(json(flushed)).toEqual({ deleted: 2 });
-    expect(await redis.exists(`${ctx().redisPrefix}orders:detail:${order.id}`)).toBe(0);
+    expect(await redis.exists(`${suite.ctx.redisPrefix}orders:detail:${order.id}`)).toBe(0);
     expect(json(await admin(a, 'GET', '/admin/cache/usage?pattern=orders:*', `Bearer ${TOKEN}`)).keys).toBe(0);
 
     // b hears of the flush on the channel.
-    await waitFor(
-      () => l1Of(b).get(`orders:detail:${order.id}`) === undefined,
-      'the flush to reach the other instance',
-      2000,
-    );
+    await eventually(() => l1Of(b).get(`orders:detail:${order.id}`) === undefined, {
+      timeoutMs: 2000,
+      message: 'the flush to reach the other instance',
+    });
     for (const url of routes) {
       const fromA = await get200(a, url);
       expect([url, xcache(fromA)]).toEqual([url, 'MISS']);
@@ -206,6 +200,6 @@ describe('admin routes', () => {
     }
     // Other domains are untouched.
     for (const app of [a, b]) expect(xcache(await get200(app, productUrl))).toBe('HIT-L1');
-    expect(await redis.exists(`${ctx().redisPrefix}catalog:product:${product.id}`)).toBe(1);
+    expect(await redis.exists(`${suite.ctx.redisPrefix}catalog:product:${product.id}`)).toBe(1);
   });
 });

@@ -1,7 +1,6 @@
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
-import { useTestContext } from '../harness/test-context';
+import { useSeededBff } from '../harness/seeded-bff';
 import {
-  App,
   call,
   changeWorldBehindTheCache,
   counters,
@@ -20,20 +19,13 @@ import {
  * instance, HIT-L2 with L1 off, BYPASS with the cache off; ETag and 304.
  */
 describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
-  const ctx = useTestContext();
-  let withL1: App;
-  let withoutL1: App;
-  let cacheOff: App;
-
-  beforeAll(async () => {
-    withL1 = await ctx().startBff();
-    withoutL1 = await ctx().startBff({ L1_ENABLED: 'false' });
-    cacheOff = await ctx().startBff({ CACHE_ENABLED: 'false' });
-  });
+  // In the tests: [withL1, withoutL1, cacheOff].
+  const suite = useSeededBff({ instances: [{}, { L1_ENABLED: 'false' }, { CACHE_ENABLED: 'false' }] });
 
   const bucketsOf = (world: World) => Object.entries(world.routes) as [keyof World['routes'], string][];
 
   it('answers MISS then HIT-L1 with the same bytes and ETag on every route, and keeps serving them while only the database changed', async () => {
+    const [withL1, , cacheOff] = suite.apps;
     const world = await seedWorld(withL1);
     await settle(withL1);
     const first: Record<string, { body: string; etag: string }> = {};
@@ -57,7 +49,7 @@ describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
     }
 
     // A hit does not touch the database: a change nobody announced (made with change capture off) is not seen.
-    await changeWorldBehindTheCache(ctx().sql, world);
+    await changeWorldBehindTheCache(suite.ctx.sql, world);
     await settle(withL1);
     for (const [bucket, url] of bucketsOf(world)) {
       const hit = await get200(withL1, url);
@@ -66,6 +58,7 @@ describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
   });
 
   it('with L1_ENABLED=false answers from Redis (HIT-L2) every time, and shares L2 with the other instances', async () => {
+    const [withL1, withoutL1] = suite.apps;
     const world = await seedWorld(withL1);
     await settle(withL1);
     const before = await counters(withoutL1, 'catalog', 'product');
@@ -92,6 +85,7 @@ describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
   });
 
   it('with CACHE_ENABLED=false answers BYPASS and always reads the source', async () => {
+    const cacheOff = suite.apps[2];
     const world = await seedWorld(cacheOff);
     const first: Record<string, string> = {};
     for (const [bucket, url] of bucketsOf(world)) {
@@ -102,7 +96,7 @@ describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
       expect(a.headers.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
       first[bucket] = a.body;
     }
-    await changeWorldBehindTheCache(ctx().sql, world);
+    await changeWorldBehindTheCache(suite.ctx.sql, world);
     for (const [bucket, url] of bucketsOf(world)) {
       const fresh = await get200(cacheOff, url);
       expect([bucket, xcache(fresh)]).toEqual([bucket, 'BYPASS']);
@@ -114,6 +108,7 @@ describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
   });
 
   it('answers 304 with no body to If-None-Match with the current ETag (HIT-L1, HIT-L2, MISS and BYPASS alike)', async () => {
+    const [withL1, withoutL1, cacheOff] = suite.apps;
     const world = await seedWorld(withL1);
     await settle(withL1);
     for (const [bucket, url] of bucketsOf(world)) {
@@ -143,6 +138,7 @@ describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
   });
 
   it('answers 200 with the new representation to an ETag that went stale', async () => {
+    const [withL1, withoutL1] = suite.apps;
     const world = await seedWorld(withL1);
     const old = await get200(withL1, world.routes.product);
     const oldOrder = await get200(withL1, world.routes.detail);
@@ -165,6 +161,7 @@ describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
   });
 
   it('an upper-case id shares the entry of its canonical lower-case form', async () => {
+    const withL1 = suite.bff;
     const world = await seedWorld(withL1);
     await settle(withL1);
     const lower = await get200(withL1, world.routes.product);
@@ -175,6 +172,7 @@ describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {
   });
 
   it('never caches an error: an unknown product is 404 on every read and leaves nothing behind', async () => {
+    const withL1 = suite.bff;
     const url = '/catalog/products/00000000-0000-4000-8000-0000000000aa';
     for (let i = 0; i < 3; i++) {
       const res = await get(withL1, url);

@@ -1,7 +1,7 @@
 import { Pool } from 'pg';
 import { createCategoryWithProduct, createOrder, createProduct, snapshotDatabase } from '../harness/fixtures';
 import { HttpMethod } from '../harness/http';
-import { useTestContext } from '../harness/test-context';
+import { useSeededBff } from '../harness/seeded-bff';
 import { App, call, expectStatus, get200, json, Response, settle, xcache } from './support';
 
 /**
@@ -205,19 +205,15 @@ const cases: Case[] = [
 ];
 
 describe('If-Match on writes (optimistic concurrency)', () => {
-  const ctx = useTestContext();
-  let app: App;
-
-  beforeAll(async () => {
-    app = await ctx().startBff();
-  });
+  const suite = useSeededBff();
 
   const send = (w: { method: HttpMethod; url: string; body?: unknown }, ifMatch: string): Promise<Response> =>
-    call(app, w.method, w.url, w.body, { 'if-match': ifMatch });
+    call(suite.bff, w.method, w.url, w.body, { 'if-match': ifMatch });
 
   it.each(cases.map((c) => [c.name, c] as const))(
     '%s: a stale ETag → 412 and nothing written; the current one → success',
     async (_, c) => {
+      const app = suite.bff;
       const { resource, write, interfere, written, status } = await c.setup(app);
       await settle(app);
       const stale = await get200(app, resource);
@@ -231,22 +227,22 @@ describe('If-Match on writes (optimistic concurrency)', () => {
       // Its invalidation comes through CDC, a moment after it answered.
       await settle(app);
 
-      const before = await snapshotDatabase(ctx().sql);
+      const before = await snapshotDatabase(suite.ctx.sql);
       const refused = await send(write, staleEtag);
       expectStatus(refused, 412);
       expect(json(refused)).toMatchObject({ statusCode: 412, error: 'Precondition Failed' });
-      expect(await snapshotDatabase(ctx().sql)).toEqual(before);
+      expect(await snapshotDatabase(suite.ctx.sql)).toEqual(before);
 
       // A weak validator never passes the strong comparison.
       const current = await get200(app, resource);
       expect(current.headers.etag).not.toBe(staleEtag);
       const currentEtag = String(current.headers.etag);
       expectStatus(await send(write, `W/${currentEtag}`), 412);
-      expect(await snapshotDatabase(ctx().sql)).toEqual(before);
+      expect(await snapshotDatabase(suite.ctx.sql)).toEqual(before);
 
       const accepted = await send(write, currentEtag);
       expectStatus(accepted, status);
-      await written(ctx().sql);
+      await written(suite.ctx.sql);
 
       // The write invalidated the resource (through CDC): its GET shows the new state, not the cached one.
       await settle(app);
@@ -261,6 +257,7 @@ describe('If-Match on writes (optimistic concurrency)', () => {
   );
 
   it('accepts If-Match: * and a list that contains the current ETag', async () => {
+    const app = suite.bff;
     const { product } = await createCategoryWithProduct(app);
     const url = `/catalog/products/${product.id}`;
     expectStatus(await call(app, 'PATCH', url, { priceCents: 10 }, { 'if-match': '*' }), 200);

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import { CACHE_SUBSCRIBER } from '@app/cache';
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
-import { useTestContext } from '../harness/test-context';
+import { eventually } from '../harness/eventually';
+import { useSeededBff } from '../harness/seeded-bff';
 import {
   App,
   call,
@@ -13,26 +14,20 @@ import {
   rawRedis,
   settle,
   sqlUnseenByCdc,
-  waitFor,
   waitForCdc,
   xcache,
 } from './support';
 
 /** SPEC §5.6: invalidations reach every instance's L1 over a Redis channel; losing the channel clears L1. */
 describe('L1 across instances', () => {
-  const ctx = useTestContext();
-  let one: App;
-  let two: App;
+  const suite = useSeededBff({ instances: 2 });
   const redis = rawRedis();
-
-  beforeAll(async () => {
-    [one, two] = [await ctx().startBff(), await ctx().startBff()];
-  });
 
   afterAll(() => redis.disconnect());
 
   /** Reads `url` on both instances until both serve it from L1. */
   async function inBothL1(url: string): Promise<string> {
+    const [one, two] = suite.apps;
     await Promise.all([settle(one), settle(two)]);
     const body = (await get200(one, url)).body;
     for (const app of [one, two]) {
@@ -45,10 +40,11 @@ describe('L1 across instances', () => {
   }
 
   const dropped = (app: App, key: string) =>
-    waitFor(() => l1Of(app).get(key) === undefined, `${key} to leave L1`, 2000);
+    eventually(() => l1Of(app).get(key) === undefined, { timeoutMs: 2000, message: `${key} to leave L1` });
 
   describe('a write through one instance reaches the L1 of the other', () => {
     it('product and listing (dependency) views', async () => {
+      const [one, two] = suite.apps;
       const { product, category } = await createCategoryWithProduct(one, { name: 'Old' });
       const productUrl = `/catalog/products/${product.id}`;
       const listingUrl = `/catalog/categories/${category.slug}/products`;
@@ -70,21 +66,25 @@ describe('L1 across instances', () => {
     });
 
     it('a change made with plain SQL reaches both L1s through CDC, nobody announcing it', async () => {
+      const [one, two] = suite.apps;
       const { product } = await createCategoryWithProduct(one, { priceCents: 100 });
       const url = `/catalog/products/${product.id}`;
       await inBothL1(url);
-      await ctx().sql.query('UPDATE catalog.products SET price_cents = 321 WHERE id = $1', [product.id]);
+      await suite.ctx.sql.query('UPDATE catalog.products SET price_cents = 321 WHERE id = $1', [product.id]);
       await dropped(one, `catalog:product:${product.id}`);
       await dropped(two, `catalog:product:${product.id}`);
       for (const app of [one, two]) expect(json(await get200(app, url)).priceCents).toBe(321);
     });
 
     it("an invalidation applied on one instance (the CDC handler's call) reaches the L1 of the other", async () => {
+      const [one, two] = suite.apps;
       const { product, category } = await createCategoryWithProduct(one, { priceCents: 100 });
       const url = `/catalog/products/${product.id}`;
       await inBothL1(url);
       // Capture off: no CDC event, so the only announcement is the one made here, on `one`.
-      await sqlUnseenByCdc(ctx().sql, [['UPDATE catalog.products SET price_cents = 321 WHERE id = $1', [product.id]]]);
+      await sqlUnseenByCdc(suite.ctx.sql, [
+        ['UPDATE catalog.products SET price_cents = 321 WHERE id = $1', [product.id]],
+      ]);
       await one.get(CatalogCacheService).apply({
         aggregate: 'product',
         id: product.id,
@@ -97,6 +97,7 @@ describe('L1 across instances', () => {
     });
 
     it('order detail and account orders', async () => {
+      const [one, two] = suite.apps;
       const { product } = await createCategoryWithProduct(one, { stock: 20 });
       const order = await createOrder(one, [{ productId: product.id, quantity: 1 }]);
       const detailUrl = `/orders/${order.id}`;
@@ -133,6 +134,7 @@ describe('L1 across instances', () => {
     }
 
     it('clears L1 and keeps it off until the channel is back, then uses it again', async () => {
+      const [one, two] = suite.apps;
       const { product } = await createCategoryWithProduct(one);
       const url = `/catalog/products/${product.id}`;
       await inBothL1(url);
@@ -144,7 +146,10 @@ describe('L1 across instances', () => {
       const meanwhile = await get200(one, url);
       expect(xcache(meanwhile)).toBe('HIT-L2');
 
-      await waitFor(() => l1Of(one).active, 'the subscriber to reconnect and resubscribe', 5000);
+      await eventually(() => l1Of(one).active, {
+        timeoutMs: 5000,
+        message: 'the subscriber to reconnect and resubscribe',
+      });
       expect(xcache(await get200(one, url))).toBe('HIT-L2');
       expect(xcache(await get200(one, url))).toBe('HIT-L1');
       const health = json(await call(one, 'GET', '/health'));
@@ -156,6 +161,7 @@ describe('L1 across instances', () => {
     });
 
     it('an invalidation published while the channel was down is not missed: nothing stale survives in L1', async () => {
+      const [one, two] = suite.apps;
       const { product } = await createCategoryWithProduct(one, { name: 'Before partition' });
       const url = `/catalog/products/${product.id}`;
       await inBothL1(url);
@@ -174,7 +180,7 @@ describe('L1 across instances', () => {
         subscriber.options.retryStrategy = retryStrategy;
       }
       await subscriber.connect();
-      await waitFor(() => l1Of(two).active, 'the subscriber to reconnect', 5000);
+      await eventually(() => l1Of(two).active, { timeoutMs: 5000, message: 'the subscriber to reconnect' });
 
       const res = await get200(two, url);
       expect(xcache(res)).not.toBe('HIT-L1');

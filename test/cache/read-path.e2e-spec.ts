@@ -1,12 +1,12 @@
 import { call, json } from '../harness/http';
-import { useTestContext } from '../harness/test-context';
+import { useSeededBff } from '../harness/seeded-bff';
 import { settle } from './support';
 
 describe('cache read path (basic)', () => {
-  const ctx = useTestContext();
+  const suite = useSeededBff();
 
   it('answers MISS then HIT-L1 with the same body and ETag, and 304 on If-None-Match', async () => {
-    const app = await ctx().startBff();
+    const app = suite.bff;
     const category = json(await call(app, 'POST', '/catalog/categories', { slug: 'tea', name: 'Tea' }));
     const product = json(
       await call(app, 'POST', '/catalog/products', {

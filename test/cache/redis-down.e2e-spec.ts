@@ -1,8 +1,9 @@
-import { createCategoryWithProduct, createOrder, ProductBody, productBody, tag } from '../harness/fixtures';
+import { eventually } from '../harness/eventually';
+import { createCategoryWithProduct, createOrder, productBody, tag } from '../harness/fixtures';
 import { HttpMethod } from '../harness/http';
 import { RedisServer } from '../harness/redis-server';
-import { useTestContext } from '../harness/test-context';
-import { App, call, expectStatus, get200, json, l1Of, Response, settle, waitFor, xcache } from './support';
+import { useSeededBff } from '../harness/seeded-bff';
+import { call, expectStatus, get200, json, l1Of, Response, settle, xcache } from './support';
 
 /**
  * SPEC §3 errors / §5.8: Redis unreachable is not an error. Reads go to the
@@ -16,20 +17,20 @@ const DOWN_BUDGET_MS = 2500;
 const HUNG_BUDGET_MS = 4000;
 
 describe('Redis unreachable', () => {
-  const ctx = useTestContext();
   let redis: RedisServer;
-  let app: App;
-  let product: ProductBody;
-  let orderId: string;
-  let accountId: string;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    app = await ctx().startBff({ REDIS_URL: redis.url });
-    ({ product } = await createCategoryWithProduct(app, { stock: 100 }));
-    const order = await createOrder(app, [{ productId: product.id, quantity: 1 }]);
-    [orderId, accountId] = [order.id, order.accountId];
-    await settle(app);
+  const suite = useSeededBff({
+    before: async () => {
+      redis = await RedisServer.start();
+    },
+    env: () => ({ REDIS_URL: redis.url }),
+    seed: async ({ bff }) => {
+      const { product } = await createCategoryWithProduct(bff, { stock: 100 });
+      const order = await createOrder(bff, [{ productId: product.id, quantity: 1 }]);
+      return { product, orderId: order.id as string, accountId: order.accountId as string };
+    },
+    // Up to the invalidation channel: an echo of the seed must not land in the first test's first fill.
+    settle: ({ bff }) => settle(bff),
+    after: () => redis?.close(),
   });
 
   afterEach(async () => {
@@ -38,14 +39,10 @@ describe('Redis unreachable', () => {
     await redis.start();
   });
 
-  afterAll(async () => {
-    await redis?.close();
-  });
-
   /** Sends a request and checks it did not fail with a 5xx (but the health check's 503) nor take longer than `budgetMs`. */
   async function timed(method: HttpMethod, url: string, body: unknown, budgetMs: number): Promise<Response> {
     const started = Date.now();
-    const res = await call(app, method, url, body);
+    const res = await call(suite.bff, method, url, body);
     const elapsed = Date.now() - started;
     const failed = res.statusCode >= 500 && !(url === '/health' && res.statusCode === 503);
     expect([method, url, failed ? res.body : 'no 5xx', elapsed <= budgetMs ? 'in time' : `${elapsed} ms`]).toEqual([
@@ -57,25 +54,34 @@ describe('Redis unreachable', () => {
     return res;
   }
 
-  const health = () => call(app, 'GET', '/health');
+  const health = () => call(suite.bff, 'GET', '/health');
 
   async function cachedAgain(url: string): Promise<void> {
-    await waitFor(async () => (await health()).statusCode === 200, '/health to answer 200 again', 10_000);
-    await waitFor(() => l1Of(app).active, 'L1 to be back on', 5000);
+    const app = suite.bff;
+    await eventually(async () => (await health()).statusCode === 200, {
+      timeoutMs: 10_000,
+      message: '/health to answer 200 again',
+    });
+    await eventually(() => l1Of(app).active, { timeoutMs: 5000, message: 'L1 to be back on' });
     // The changes made while Redis was away are invalidated once the relay and the subscriber got through.
     await settle(app);
     // The breaker may still let only a probe through; wait until a read is cached again.
-    await waitFor(async () => xcache(await get200(app, url)) === 'HIT-L1', `${url} to be served from L1 again`, 10_000);
+    await eventually(async () => xcache(await get200(app, url)) === 'HIT-L1', {
+      timeoutMs: 10_000,
+      message: `${url} to be served from L1 again`,
+    });
   }
 
   it('down: reads bypass, writes succeed, /health is 503; back up: cached again', async () => {
+    const app = suite.bff;
+    const { product, orderId, accountId } = suite.seeded;
     const productUrl = `/catalog/products/${product.id}`;
     expect(xcache(await get200(app, productUrl))).toBe('MISS');
     expect(xcache(await get200(app, productUrl))).toBe('HIT-L1');
     expect((await health()).statusCode).toBe(200);
 
     await redis.stop();
-    await waitFor(() => !l1Of(app).active, 'the invalidation channel to drop', 3000);
+    await eventually(() => !l1Of(app).active, { timeoutMs: 3000, message: 'the invalidation channel to drop' });
     expect(l1Of(app).size).toBe(0);
 
     // Reads: every cached route, including one that was cached, answers from the source.
@@ -138,6 +144,8 @@ describe('Redis unreachable', () => {
   });
 
   it('hung (accepts, never answers): requests fall back within the command timeout, none hangs', async () => {
+    const app = suite.bff;
+    const { product, orderId } = suite.seeded;
     const productUrl = `/catalog/products/${product.id}`;
     await cachedAgain(productUrl);
     redis.pause();
@@ -155,7 +163,10 @@ describe('Redis unreachable', () => {
       expectStatus(await timed('PATCH', productUrl, { name: 'Written while Redis hung' }, HUNG_BUDGET_MS), 200);
       // The write does not touch the cache (SPEC §1) and its CDC event cannot get through a hung Redis, so L1
       // must not go on serving the old copy: the channel's heartbeat gets no answer and turns L1 off.
-      await waitFor(() => !l1Of(app).active, 'L1 to turn off while the channel is unresponsive', HUNG_BUDGET_MS);
+      await eventually(() => !l1Of(app).active, {
+        timeoutMs: HUNG_BUDGET_MS,
+        message: 'L1 to turn off while the channel is unresponsive',
+      });
       const during = await timed('GET', productUrl, undefined, HUNG_BUDGET_MS);
       expect([xcache(during), json(during).name]).toEqual(['BYPASS', 'Written while Redis hung']);
       const res = await timed('GET', '/health', undefined, HUNG_BUDGET_MS);

@@ -1,7 +1,9 @@
 import { CategoriesService } from '../../apps/bff/src/catalog/categories.service';
 import { ProductsService } from '../../apps/bff/src/catalog/products.service';
+import { RedisCacheStore } from '@app/cache';
 import { createCategoryWithProduct, createProduct } from '../harness/fixtures';
-import { useTestContext } from '../harness/test-context';
+import { Gate } from '../harness/gate';
+import { useSeededBff } from '../harness/seeded-bff';
 import {
   App,
   call,
@@ -31,22 +33,30 @@ import {
  * during the held fill would discard it for the wrong reason.
  */
 describe('stale fills are discarded', () => {
-  const ctx = useTestContext();
-  let app: App;
-  let other: App;
+  // `app` fills (its source reads are held open); `other` is a second instance on the same Redis.
+  const suite = useSeededBff({ instances: 2 });
   const redis = rawRedis();
-
-  beforeAll(async () => {
-    app = await ctx().startBff();
-    other = await ctx().startBff();
-  });
 
   afterEach(() => jest.restoreAllMocks());
   afterAll(() => redis.disconnect());
 
-  const entryExists = async (key: string) => (await redis.exists(`${ctx().redisPrefix}${key}`)) === 1;
+  const entryExists = async (key: string) => (await redis.exists(`${suite.ctx.redisPrefix}${key}`)) === 1;
+
+  /** Opens once a lease request of `app` was refused: from then on it waits for the holder's entry. */
+  function leaseRefused(app: App): Gate {
+    const refused = new Gate();
+    const store = app.get(RedisCacheStore);
+    const acquire = store.acquireLease.bind(store);
+    jest.spyOn(store, 'acquireLease').mockImplementation(async (...args) => {
+      const sequence = await acquire(...args);
+      if (sequence === undefined) refused.open();
+      return sequence;
+    });
+    return refused;
+  }
 
   it('a product fill that raced with a change + invalidation returns the old body, is not stored, and is counted', async () => {
+    const [app, other] = suite.apps;
     const { product } = await createCategoryWithProduct(app, { name: 'Old name' });
     const url = `/catalog/products/${product.id}`;
     await Promise.all([settle(app), settle(other)]);
@@ -56,7 +66,7 @@ describe('stale fills are discarded', () => {
     const pending = get(app, url);
     await held.read;
     // The change lands after the fill read the row: plain SQL, invalidated by the CDC pipeline alone.
-    await ctx().sql.query(`UPDATE catalog.products SET name = 'New name' WHERE id = $1`, [product.id]);
+    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'New name' WHERE id = $1`, [product.id]);
     await waitForCdc(app);
     held.release();
 
@@ -78,6 +88,7 @@ describe('stale fills are discarded', () => {
   });
 
   it('the same race with the change made by a PATCH on another instance', async () => {
+    const [app, other] = suite.apps;
     const { product } = await createCategoryWithProduct(app, { priceCents: 100 });
     const url = `/catalog/products/${product.id}`;
     await Promise.all([settle(app), settle(other)]);
@@ -101,6 +112,7 @@ describe('stale fills are discarded', () => {
   });
 
   it('a listing fill held open while a product of its category changes is discarded (dependency fence)', async () => {
+    const [app, other] = suite.apps;
     const { product, category } = await createCategoryWithProduct(app, { priceCents: 500 });
     await createProduct(app, category.id);
     const url = `/catalog/categories/${category.slug}/products`;
@@ -112,7 +124,7 @@ describe('stale fills are discarded', () => {
     await held.read;
     // The listing's key is in no dependency set yet (its first fill is in flight): only the fence can catch this.
     // A price change names the product only (no membership change): the fence on its dependency must do it.
-    await ctx().sql.query(`UPDATE catalog.products SET price_cents = 900 WHERE id = $1`, [product.id]);
+    await suite.ctx.sql.query(`UPDATE catalog.products SET price_cents = 900 WHERE id = $1`, [product.id]);
     await waitForCdc(app);
     held.release();
 
@@ -127,10 +139,11 @@ describe('stale fills are discarded', () => {
   });
 
   it.each([
-    ['on the instance that is filling', () => app],
-    ['on another instance, once the invalidation reached it', () => other],
-  ])('a read sent after the invalidation does not join the stale fill still in flight: %s', async (_, readerOf) => {
-    const reader = readerOf();
+    ['on the instance that is filling', 0],
+    ['on another instance, once the invalidation reached it', 1],
+  ])('a read sent after the invalidation does not join the stale fill still in flight: %s', async (_, readerIndex) => {
+    const [app, other] = suite.apps;
+    const reader = suite.apps[readerIndex];
     const { product } = await createCategoryWithProduct(app, { name: 'Before' });
     const url = `/catalog/products/${product.id}`;
     await Promise.all([settle(app), settle(other)]);
@@ -154,6 +167,7 @@ describe('stale fills are discarded', () => {
   });
 
   it("another instance waiting on a doomed fill's lease fills afresh instead of waiting for it", async () => {
+    const [app, other] = suite.apps;
     const { product } = await createCategoryWithProduct(app, { name: 'Before' });
     const url = `/catalog/products/${product.id}`;
     await Promise.all([settle(app), settle(other)]);
@@ -161,9 +175,10 @@ describe('stale fills are discarded', () => {
 
     const pending = get(app, url);
     await held.read;
-    // `other` misses L2 and waits for app's lease.
+    // `other` misses L2 and is refused the lease app holds: from then on it waits for app's entry.
+    const refused = leaseRefused(other);
     const waiting = get(other, url);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await refused.promise;
     // The write's invalidation (CDC) revokes the lease: the waiter takes it and reads the new row.
     expectStatus(await call(app, 'PATCH', url, { name: 'After' }), 200);
     await waitForCdc(app);

@@ -5,11 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CACHE_REDIS, CACHE_SUBSCRIBER, L1Cache, RedisNames } from '@app/cache';
 import { waitForCdc } from '../harness/cdc';
+import { eventually } from '../harness/eventually';
 import { createCategory, createOrder, createProduct, expectStatus, tag } from '../harness/fixtures';
+import { Gate } from '../harness/gate';
 import { call, json, Response } from '../harness/http';
 import { TEST_REDIS_URL } from '../harness/test-database';
 
-/** Shared by the test/cache suites: reading cache headers, waiting, gating source reads, seeding. */
+/** Shared by the test/cache suites: reading cache headers, settling, holding source reads open, seeding. */
 
 export type App = NestFastifyApplication;
 
@@ -29,60 +31,23 @@ export async function get200(app: App, url: string, headers: Record<string, stri
   return res;
 }
 
-/** Polls `check` until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(10);
-  }
-}
-
-/** A promise the test opens by hand. */
-export class Gate {
-  readonly promise: Promise<void>;
-  open!: () => void;
-  constructor() {
-    this.promise = new Promise<void>((resolve) => (this.open = resolve));
-  }
-}
-
 type AsyncMethodKeys<T> = { [K in keyof T]: T[K] extends (...args: any[]) => Promise<any> ? K : never }[keyof T];
 
-/**
- * Spies on a source method (a service the cached handler calls on a miss): every
- * call goes through to the real method (real Postgres), then waits `delayMs` (also when it throws), so
- * concurrent misses overlap for certain. `spy.mock.calls.length` = source reads.
- */
-export function slowSource<T extends object, K extends AsyncMethodKeys<T>>(
-  target: T,
-  method: K,
-  delayMs: number,
-): jest.SpyInstance {
-  const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
-  return jest.spyOn(target as any, method as any).mockImplementation((async (...args: unknown[]) => {
-    try {
-      return await original(...args);
-    } finally {
-      await sleep(delayMs);
-    }
-  }) as any);
-}
-
 export interface HeldSource {
+  /** Every call (the held one and those that went straight through): `spy.mock.calls.length` = source reads. */
   spy: jest.SpyInstance;
-  /** Resolves once the held call has read the source (the value it will return is fixed from then on). */
+  /** Resolves once the held call has read the source (what it will return or throw is fixed from then on). */
   read: Promise<void>;
-  /** Lets the held call return. */
+  /** Lets the held call return (or throw). */
   release: () => void;
 }
 
 /**
  * Holds the first call of a source method open: it reads the source for real,
- * then waits until `release()`. Later calls go straight through. This makes the
- * window between a fill's source read (t1) and its cache write (t2) as long as
- * the test wants (SPEC §5.4).
+ * then waits until `release()`, also when the read failed. Later calls go
+ * straight through. This makes the window between a fill's source read (t1)
+ * and its cache write (t2) as long as the test wants (SPEC §5.4), and keeps a
+ * fill in flight until every request meant to join it has (coalescing).
  */
 export function holdFirstCall<T extends object, K extends AsyncMethodKeys<T>>(target: T, method: K): HeldSource {
   const original = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
@@ -92,15 +57,22 @@ export function holdFirstCall<T extends object, K extends AsyncMethodKeys<T>>(ta
   const spy = jest.spyOn(target as any, method as any).mockImplementation((async (...args: unknown[]) => {
     if (!first) return original(...args);
     first = false;
-    const value = await original(...args);
+    const outcome = await original(...args).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
     read.open();
     await release.promise;
-    return value;
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   }) as any);
   return { spy, read: read.promise, release: () => release.open() };
 }
 
-/** Settles with `promise`'s value, or with 'pending' if it has not settled within `ms`. */
+/**
+ * Settles with `promise`'s value, or with 'pending' if it has not settled within `ms`: a bound on how long
+ * something may take (a test then fails on 'pending'), never a wait for something to happen.
+ */
 export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
   const timer = sleep(ms, 'pending' as const, { ref: false });
   return Promise.race([promise, timer]);
@@ -155,12 +127,14 @@ export async function settle(app: App): Promise<void> {
     subscriber.on('message', listener);
   });
   try {
-    // Republished now and then: one sent while the subscriber is reconnecting is lost, like any pub/sub message.
-    for (let attempt = 0; ; attempt++) {
-      await app.get<symbol, Redis>(CACHE_REDIS).publish(channel, JSON.stringify({ keys: [], origin: token }));
-      if ((await within(seen, 200)) !== 'pending') return;
-      if (attempt >= 15) throw new Error('the invalidation channel did not deliver a sentinel within 3 s');
-    }
+    // Republished every 200 ms: one sent while the subscriber is reconnecting is lost, like any pub/sub message.
+    await eventually(
+      async () => {
+        await app.get<symbol, Redis>(CACHE_REDIS).publish(channel, JSON.stringify({ keys: [], origin: token }));
+        return (await within(seen, 200)) !== 'pending';
+      },
+      { timeoutMs: 3000, intervalMs: 0, message: 'the invalidation channel to deliver a sentinel' },
+    );
   } finally {
     subscriber.off('message', listener);
   }

@@ -1,10 +1,9 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RedisCacheStore } from '@app/cache';
-import { CDC_ON, waitForCdc } from '../harness/cdc';
+import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { RedisServer } from '../harness/redis-server';
-import { useTestContext } from '../harness/test-context';
-import { appReader, CDC_OFF, expectViewsEqual, SeededCatalog, seedCatalog, TRUTH_ENV, warm } from './support';
+import { useSeededBff } from '../harness/seeded-bff';
+import { appReader, expectViewsEqual, seedCatalog, warm } from './support';
 
 /**
  * SPEC §9.2–9.3 with §5.8: when the cache cannot be written for a while (a hung
@@ -14,25 +13,23 @@ import { appReader, CDC_OFF, expectViewsEqual, SeededCatalog, seedCatalog, TRUTH
  * cached for good.
  */
 describe('CDC while the cache is unavailable', () => {
-  const ctx = useTestContext();
   let redis: RedisServer;
-  let app: NestFastifyApplication;
-  let seeded: SeededCatalog;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    app = await ctx().startBff({ ...CDC_ON, REDIS_URL: redis.url });
-    seeded = await seedCatalog(ctx().sql, 1, 8);
-    await waitForCdc(app);
-  });
-
-  afterAll(async () => {
-    redis.resume();
-    await redis?.close();
+  const suite = useSeededBff({
+    before: async () => {
+      redis = await RedisServer.start();
+    },
+    instances: [CDC_ON],
+    env: () => ({ REDIS_URL: redis.url }),
+    truth: true,
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 1, 8),
+    after: async () => {
+      redis?.resume();
+      await redis?.close();
+    },
   });
 
   it('an invalidation refused by the open circuit breaker is retried, not dead-lettered', async () => {
-    const truth = await ctx().startBff(TRUTH_ENV);
+    const { bff: app, truth, seeded } = suite;
     const target = `/catalog/products/${seeded.products[0].id}`;
     await warm(appReader(app), [target]);
 
@@ -41,7 +38,7 @@ describe('CDC while the cache is unavailable', () => {
     try {
       await Promise.all(seeded.products.slice(1).map((p) => call(app, 'GET', `/catalog/products/${p.id}`)));
       expect(app.get(RedisCacheStore).breaker.state).toBe('open');
-      await ctx().sql.query(
+      await suite.ctx.sql.query(
         `UPDATE catalog.products SET name = 'Changed while the cache was unavailable' WHERE id = $1`,
         [seeded.products[0].id],
       );
@@ -60,21 +57,24 @@ describe('CDC while the cache is unavailable', () => {
 });
 
 describe('CDC on an instance whose cache is switched off (CACHE_ENABLED=false)', () => {
-  const ctx = useTestContext();
+  const suite = useSeededBff({
+    // The first is the only relay and subscriber; the second caches.
+    instances: [{ ...CDC_ON, CACHE_ENABLED: 'false' }, CDC_OFF],
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 1, 2),
+  });
 
   it('its subscriber still drops the keys in Redis for the instances that cache', async () => {
-    const switchedOff = await ctx().startBff({ ...CDC_ON, CACHE_ENABLED: 'false' }); // the only relay and subscriber
-    const reader = await ctx().startBff(CDC_OFF);
-    const seeded = await seedCatalog(ctx().sql, 1, 2);
-    await waitForCdc(switchedOff);
+    const [switchedOff, reader] = suite.apps;
+    const { seeded } = suite;
     const urls = [
       `/catalog/products/${seeded.products[0].id}`,
       `/catalog/categories/${seeded.categories[0].slug}/products`,
     ];
     await warm(appReader(reader), urls);
-    await ctx().sql.query(`UPDATE catalog.products SET name = 'Seen through a cacheless subscriber' WHERE id = $1`, [
-      seeded.products[0].id,
-    ]);
+    await suite.ctx.sql.query(
+      `UPDATE catalog.products SET name = 'Seen through a cacheless subscriber' WHERE id = $1`,
+      [seeded.products[0].id],
+    );
     await waitForCdc(switchedOff);
     const after = await expectViewsEqual(appReader(reader), appReader(switchedOff), urls);
     expect(after[urls[0]]).toMatchObject({ cache: 'MISS', body: { name: 'Seen through a cacheless subscriber' } });

@@ -1,11 +1,10 @@
 import type { OutboxRow } from '@app/cdc';
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Client, PoolClient } from 'pg';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
-import { useTestContext } from '../harness/test-context';
-import { rawRedis, readStream, StreamEvent, until, uniq } from './support';
+import { eventually } from '../harness/eventually';
+import { useSeededBff } from '../harness/seeded-bff';
+import { rawRedis, readStream, StreamEvent, uniq } from './support';
 
 /** cdc.outbox as the relay reads it, plus the column it sets. */
 type PublishedOutboxRow = OutboxRow & { published_at: Date | null };
@@ -16,40 +15,38 @@ type PublishedOutboxRow = OutboxRow & { published_at: Date | null };
  * from it (the envelope, in capture order, without a high-water mark).
  */
 describe('CDC capture: committed changes emit exactly their events', () => {
-  const ctx = useTestContext();
-  let app: NestFastifyApplication;
-  let redis: Redis;
-  let categoryA: string;
-  let categoryB: string;
-
-  beforeAll(async () => {
-    app = await ctx().startBff(CDC_ON);
-    redis = rawRedis();
-    const t = uniq();
-    categoryA = (
-      await ctx().sql.query(`INSERT INTO catalog.categories (slug, name) VALUES ($1, 'A') RETURNING id`, [`a-${t}`])
-    ).rows[0].id;
-    categoryB = (
-      await ctx().sql.query(`INSERT INTO catalog.categories (slug, name) VALUES ($1, 'B') RETURNING id`, [`b-${t}`])
-    ).rows[0].id;
-    await waitForCdc(app);
+  const suite = useSeededBff({
+    instances: [CDC_ON],
+    seed: async ({ ctx }) => {
+      const t = uniq();
+      const category = async (slug: string, name: string): Promise<string> => {
+        const sql = `INSERT INTO catalog.categories (slug, name) VALUES ($1, $2) RETURNING id`;
+        return (await ctx.sql.query(sql, [slug, name])).rows[0].id;
+      };
+      return { categoryA: await category(`a-${t}`, 'A'), categoryB: await category(`b-${t}`, 'B') };
+    },
   });
+  let redis: Redis;
 
+  beforeAll(() => {
+    redis = rawRedis();
+  });
   afterAll(() => redis.disconnect());
 
-  const stream = (domain: string) => `${ctx().redisPrefix}cdc.${domain}.v1`;
+  const stream = (domain: string) => `${suite.ctx.redisPrefix}cdc.${domain}.v1`;
 
   async function mark(): Promise<number> {
-    return Number((await ctx().sql.query(`SELECT coalesce(max(id), 0) AS id FROM cdc.outbox`)).rows[0].id);
+    return Number((await suite.ctx.sql.query(`SELECT coalesce(max(id), 0) AS id FROM cdc.outbox`)).rows[0].id);
   }
 
   async function rowsAfter(id: number): Promise<PublishedOutboxRow[]> {
-    return (await ctx().sql.query<PublishedOutboxRow>(`SELECT * FROM cdc.outbox WHERE id > $1 ORDER BY id`, [id])).rows;
+    const sql = `SELECT * FROM cdc.outbox WHERE id > $1 ORDER BY id`;
+    return (await suite.ctx.sql.query<PublishedOutboxRow>(sql, [id])).rows;
   }
 
   /** Runs statements in one transaction on one connection; `commit` false rolls it back. */
   async function transaction(commit: boolean, body: (c: PoolClient) => Promise<void>): Promise<void> {
-    const client = await ctx().sql.connect();
+    const client = await suite.ctx.sql.connect();
     try {
       await client.query('BEGIN');
       await body(client);
@@ -69,7 +66,10 @@ describe('CDC capture: committed changes emit exactly their events', () => {
     data: r.data,
   });
 
-  async function insertProduct(c: { query: PoolClient['query'] } = ctx().sql, categoryId = categoryA): Promise<string> {
+  async function insertProduct(
+    c: { query: PoolClient['query'] } = suite.ctx.sql,
+    categoryId = suite.seeded.categoryA,
+  ): Promise<string> {
     const { rows } = await c.query(
       `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id) VALUES ($1, 'P', 1, 'EUR', $2) RETURNING id`,
       [`SKU-${uniq()}`.toUpperCase(), categoryId],
@@ -78,9 +78,10 @@ describe('CDC capture: committed changes emit exactly their events', () => {
   }
 
   it('a rolled-back transaction emits nothing: no outbox row, no NOTIFY, no stream entry', async () => {
+    const { categoryB } = suite.seeded;
     const product = await insertProduct();
-    await waitForCdc(app);
-    const listener = new Client({ connectionString: ctx().databaseUrl });
+    await waitForCdc(suite.bff);
+    const listener = new Client({ connectionString: suite.ctx.databaseUrl });
     await listener.connect();
     const notified: string[] = [];
     listener.on('notification', (n) => notified.push(n.payload ?? ''));
@@ -116,8 +117,8 @@ describe('CDC capture: committed changes emit exactly their events', () => {
           data: expect.any(Object),
         },
       ]);
-      await waitForCdc(app);
-      await until('the NOTIFY of the commit', async () => notified.length > 0, 5000);
+      await waitForCdc(suite.bff);
+      await eventually(() => notified.length > 0, { timeoutMs: 5000, message: 'the NOTIFY of the commit' });
       expect(notified).toEqual(['catalog']);
       expect(await redis.xlen(stream('catalog'))).toBe(lengths[0] + 1);
       expect(await redis.xlen(stream('orders'))).toBe(lengths[1]);
@@ -129,22 +130,23 @@ describe('CDC capture: committed changes emit exactly their events', () => {
   });
 
   it('catalog rows: product insert/update/delete carry category and active state, stock and category changes raise their events', async () => {
+    const { categoryA, categoryB } = suite.seeded;
     const before = await mark();
     const product = await insertProduct();
-    await ctx().sql.query(`INSERT INTO catalog.stock_levels (product_id, quantity) VALUES ($1, 5)`, [product]);
+    await suite.ctx.sql.query(`INSERT INTO catalog.stock_levels (product_id, quantity) VALUES ($1, 5)`, [product]);
     // A move and a deactivation in one update: both before and after are carried.
-    await ctx().sql.query(`UPDATE catalog.products SET category_id = $2, active = false WHERE id = $1`, [
+    await suite.ctx.sql.query(`UPDATE catalog.products SET category_id = $2, active = false WHERE id = $1`, [
       product,
       categoryB,
     ]);
     // A name change only: previous values equal the new ones.
-    await ctx().sql.query(`UPDATE catalog.products SET name = 'Q' WHERE id = $1`, [product]);
-    await ctx().sql.query(`UPDATE catalog.stock_levels SET quantity = 6 WHERE product_id = $1`, [product]);
+    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'Q' WHERE id = $1`, [product]);
+    await suite.ctx.sql.query(`UPDATE catalog.stock_levels SET quantity = 6 WHERE product_id = $1`, [product]);
     const slug = `renamed-${uniq()}`;
-    const { rows: old } = await ctx().sql.query(`SELECT slug FROM catalog.categories WHERE id = $1`, [categoryA]);
-    await ctx().sql.query(`UPDATE catalog.categories SET slug = $2 WHERE id = $1`, [categoryA, slug]);
+    const { rows: old } = await suite.ctx.sql.query(`SELECT slug FROM catalog.categories WHERE id = $1`, [categoryA]);
+    await suite.ctx.sql.query(`UPDATE catalog.categories SET slug = $2 WHERE id = $1`, [categoryA, slug]);
     // Deleting the product deletes its stock row by cascade: a stock event for the same product.
-    await ctx().sql.query(`DELETE FROM catalog.products WHERE id = $1`, [product]);
+    await suite.ctx.sql.query(`DELETE FROM catalog.products WHERE id = $1`, [product]);
 
     const rows = await rowsAfter(before);
     const productAgg = { type: 'product', id: product };
@@ -189,20 +191,20 @@ describe('CDC capture: committed changes emit exactly their events', () => {
   it('orders rows: item changes raise orders.order.updated for the parent with its accountId; a deleted order raises one event', async () => {
     const before = await mark();
     const account = `acc-${uniq()}`;
-    const { rows: created } = await ctx().sql.query(
+    const { rows: created } = await suite.ctx.sql.query(
       `INSERT INTO orders.orders (account_id, currency, customer_email, shipping_address) VALUES ($1, 'EUR', 'o@example.com', '{}') RETURNING id`,
       [account],
     );
     const order = created[0].id;
     const item = `INSERT INTO orders.order_items (order_id, product_id, sku, name, quantity, unit_price_cents)
                   VALUES ($1, gen_random_uuid(), 'S', 'N', 1, 10) RETURNING id`;
-    const { rows: items } = await ctx().sql.query(item, [order]);
-    await ctx().sql.query(item, [order]);
-    await ctx().sql.query(`UPDATE orders.order_items SET quantity = 4 WHERE id = $1`, [items[0].id]);
-    await ctx().sql.query(`DELETE FROM orders.order_items WHERE id = $1`, [items[0].id]);
-    await ctx().sql.query(`UPDATE orders.orders SET status = 'paid' WHERE id = $1`, [order]);
-    await ctx().sql.query(`UPDATE orders.orders SET account_id = 'other-account' WHERE id = $1`, [order]);
-    await ctx().sql.query(`DELETE FROM orders.orders WHERE id = $1`, [order]); // the remaining item goes by cascade
+    const { rows: items } = await suite.ctx.sql.query(item, [order]);
+    await suite.ctx.sql.query(item, [order]);
+    await suite.ctx.sql.query(`UPDATE orders.order_items SET quantity = 4 WHERE id = $1`, [items[0].id]);
+    await suite.ctx.sql.query(`DELETE FROM orders.order_items WHERE id = $1`, [items[0].id]);
+    await suite.ctx.sql.query(`UPDATE orders.orders SET status = 'paid' WHERE id = $1`, [order]);
+    await suite.ctx.sql.query(`UPDATE orders.orders SET account_id = 'other-account' WHERE id = $1`, [order]);
+    await suite.ctx.sql.query(`DELETE FROM orders.orders WHERE id = $1`, [order]); // the remaining item goes by cascade
 
     const rows = await rowsAfter(before);
     const agg = { type: 'order', id: order };
@@ -240,16 +242,16 @@ describe('CDC capture: committed changes emit exactly their events', () => {
     await transaction(true, async (c) => {
       const p = await insertProduct(c);
       await c.query(`UPDATE catalog.products SET price_cents = 2 WHERE id = $1`, [p]);
-      await c.query(`SELECT pg_sleep(0.05)`);
+      await c.query(`SELECT pg_sleep(0.05)`); // time must pass: the timestamps below are what is checked
       await c.query(`UPDATE catalog.products SET price_cents = 3 WHERE id = $1`, [p]);
     });
     const rows = await rowsAfter(before);
     expect(rows).toHaveLength(3);
     // occurredAt is when the change was made (clock_timestamp), not when the transaction began.
     expect(rows[2].occurred_at.getTime() - rows[1].occurred_at.getTime()).toBeGreaterThanOrEqual(45);
-    await waitForCdc(app);
+    await waitForCdc(suite.bff);
 
-    const published = await ctx().sql.query(
+    const published = await suite.ctx.sql.query(
       `SELECT count(*) FROM cdc.outbox WHERE id > $1 AND published_at IS NOT NULL`,
       [before],
     );
@@ -273,21 +275,24 @@ describe('CDC capture: committed changes emit exactly their events', () => {
   });
 
   it('publishes a row whose transaction commits after a later row was published (no high-water mark)', async () => {
-    const early = await ctx().sql.connect();
+    const early = await suite.ctx.sql.connect();
     try {
       await early.query('BEGIN');
       const p = await insertProduct(early); // takes the lower outbox id, commits last
       const lateProduct = await insertProduct(); // a higher id, committed and published first
-      await until('the later row to be published', async () => {
-        const { rows } = await ctx().sql.query(`SELECT published_at FROM cdc.outbox WHERE aggregate_id = $1`, [
-          lateProduct,
-        ]);
-        return rows[0]?.published_at;
-      });
-      await sleep(50);
+      await eventually(
+        async () => {
+          const { rows } = await suite.ctx.sql.query(`SELECT published_at FROM cdc.outbox WHERE aggregate_id = $1`, [
+            lateProduct,
+          ]);
+          return rows[0]?.published_at !== null && rows[0]?.published_at !== undefined;
+        },
+        { timeoutMs: 10_000, message: 'the later row to be published' },
+      );
+      // Only now, with the later row published, does the earlier one commit.
       await early.query('COMMIT');
-      await waitForCdc(app);
-      const { rows } = await ctx().sql.query<PublishedOutboxRow>(
+      await waitForCdc(suite.bff);
+      const { rows } = await suite.ctx.sql.query<PublishedOutboxRow>(
         `SELECT * FROM cdc.outbox WHERE aggregate_id = ANY($1) ORDER BY id`,
         [[p, lateProduct]],
       );

@@ -1,9 +1,8 @@
-import { call, json } from '../harness/http';
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
-import { useTestContext } from '../harness/test-context';
-import { appReader, rawRedis, readStream, SeededCatalog, seedCatalog, warm } from './support';
+import { call, json } from '../harness/http';
+import { useSeededBff } from '../harness/seeded-bff';
+import { appReader, rawRedis, readStream, seedCatalog, warm } from './support';
 
 /**
  * SPEC §6.4: with CDC_DUAL_PUBLISH=catalog:1,2 the relay publishes each catalog
@@ -11,30 +10,31 @@ import { appReader, rawRedis, readStream, SeededCatalog, seedCatalog, warm } fro
  * so old and new consumers run side by side; other domains are untouched.
  */
 describe('CDC dual publish during a schema migration', () => {
-  const ctx = useTestContext();
-  let app: NestFastifyApplication;
-  let redis: Redis;
-  let seeded: SeededCatalog;
-
-  beforeAll(async () => {
-    app = await ctx().startBff({ ...CDC_ON, CDC_DUAL_PUBLISH: 'catalog:1,2' });
-    redis = rawRedis();
-    seeded = await seedCatalog(ctx().sql, 1, 1);
-    await waitForCdc(app, 10_000, ['cdc.catalog.v2']);
+  /** Nobody consumes v2 here: its group does not exist, so it cannot settle. */
+  const UNCONSUMED = ['cdc.catalog.v2'];
+  const suite = useSeededBff({
+    instances: [{ ...CDC_ON, CDC_DUAL_PUBLISH: 'catalog:1,2' }],
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 1, 1),
+    settle: ({ bff }) => waitForCdc(bff, 10_000, UNCONSUMED),
   });
+  let redis: Redis;
 
+  beforeAll(() => {
+    redis = rawRedis();
+  });
   afterAll(() => redis.disconnect());
 
-  const stream = (pattern: string) => `${ctx().redisPrefix}${pattern}`;
+  const stream = (pattern: string) => `${suite.ctx.redisPrefix}${pattern}`;
 
   it('publishes every catalog event to v1 and v2 with the same id; the v1 consumer keeps applying', async () => {
+    const { bff: app, seeded } = suite;
     const product = seeded.products[0].id;
     await warm(appReader(app), [`/catalog/products/${product}`]);
-    await ctx().sql.query(`UPDATE catalog.products SET name = 'Dual', active = false WHERE id = $1`, [product]);
-    await ctx().sql.query(
+    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'Dual', active = false WHERE id = $1`, [product]);
+    await suite.ctx.sql.query(
       `INSERT INTO orders.orders (account_id, currency, customer_email, shipping_address) VALUES ('dual-acc', 'EUR', 'd@example.com', '{}')`,
     );
-    await waitForCdc(app, 10_000, ['cdc.catalog.v2']);
+    await waitForCdc(app, 10_000, UNCONSUMED);
 
     const v1 = await readStream(redis, stream('cdc.catalog.v1'));
     const v2 = await readStream(redis, stream('cdc.catalog.v2'));

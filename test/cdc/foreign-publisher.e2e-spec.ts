@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { RedisStreamsClient } from '@app/cdc';
-import { CDC_ON, waitForCdc } from '../harness/cdc';
+import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
+import { useSeededBff } from '../harness/seeded-bff';
 import { TEST_REDIS_URL } from '../harness/test-database';
-import { useTestContext } from '../harness/test-context';
-import { appReader, CDC_OFF, rawRedis, Reader, SeededCatalog, seedCatalog, SHIPPING, uniq, warm } from './support';
+import { appReader, rawRedis, Reader, seedCatalog, SHIPPING, uniq, warm } from './support';
 
 /**
  * SPEC §6.2: other services may publish to the same streams with the same
@@ -16,27 +15,25 @@ import { appReader, CDC_OFF, rawRedis, Reader, SeededCatalog, seedCatalog, SHIPP
  * else does.
  */
 describe('CDC events from another publisher', () => {
-  const ctx = useTestContext();
-  let apps: NestFastifyApplication[];
+  const suite = useSeededBff({
+    // Instance 0 runs the pipeline; instance 1 only caches (its L1 hears invalidations on the channel).
+    instances: [CDC_ON, CDC_OFF],
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 2, 2),
+  });
   let readers: Reader[];
   let redis: Redis;
   let client: RedisStreamsClient;
-  let seeded: SeededCatalog;
 
   beforeAll(async () => {
-    // Instance 0 runs the pipeline; instance 1 only caches (its L1 hears invalidations on the channel).
-    apps = [await ctx().startBff(CDC_ON), await ctx().startBff(CDC_OFF)];
-    readers = apps.map(appReader);
+    readers = suite.apps.map(appReader);
     redis = rawRedis();
-    client = new RedisStreamsClient({ redisUrl: TEST_REDIS_URL, prefix: ctx().redisPrefix, maxLen: 1000 });
+    client = new RedisStreamsClient({ redisUrl: TEST_REDIS_URL, prefix: suite.ctx.redisPrefix, maxLen: 1000 });
     await client.connect();
-    seeded = await seedCatalog(ctx().sql, 2, 2);
-    await waitForCdc(apps[0]);
   });
 
   afterAll(async () => {
-    await client.close();
-    redis.disconnect();
+    await client?.close();
+    redis?.disconnect();
   });
 
   const envelope = (fields: Record<string, unknown>) => ({
@@ -56,6 +53,7 @@ describe('CDC events from another publisher', () => {
   }
 
   it('drops exactly the explicit keys of an envelope emitted with RedisStreamsClient, on every instance', async () => {
+    const { seeded } = suite;
     const [p0, p1] = seeded.products;
     const listing0 = `/catalog/categories/${seeded.categories[0].slug}/products`;
     const listing1 = `/catalog/categories/${seeded.categories[1].slug}/products`;
@@ -79,7 +77,7 @@ describe('CDC events from another publisher', () => {
         }),
       ),
     );
-    await waitForCdc(apps[0]);
+    await waitForCdc(suite.bff);
     expect(await states(urls)).toEqual({
       [urls[0]]: ['MISS', 'HIT-L2'],
       [urls[1]]: ['HIT-L1', 'HIT-L1'],
@@ -90,8 +88,9 @@ describe('CDC events from another publisher', () => {
   });
 
   it('applies a raw XADD to the orders stream: the account summaries go, the order detail stays', async () => {
+    const { seeded } = suite;
     const account = `acc-${uniq()}`;
-    const created = await call(apps[0], 'POST', '/orders', {
+    const created = await call(suite.bff, 'POST', '/orders', {
       accountId: account,
       currency: 'EUR',
       customerEmail: 'f@example.com',
@@ -99,7 +98,7 @@ describe('CDC events from another publisher', () => {
       items: [{ productId: seeded.products[2].id, quantity: 1 }],
     });
     expect(created.statusCode).toBe(201);
-    await waitForCdc(apps[0]);
+    await waitForCdc(suite.bff);
     const urls = [`/accounts/${account}/orders`, `/orders/${json(created).id}`];
     for (const r of readers) await warm(r, urls);
 
@@ -109,12 +108,13 @@ describe('CDC events from another publisher', () => {
       aggregate: { type: 'loyalty', id: account },
       keys: [`orders:account:${account}`],
     });
-    await redis.xadd(`${ctx().redisPrefix}cdc.orders.v1`, '*', 'event', JSON.stringify(event));
-    await waitForCdc(apps[0]);
+    await redis.xadd(`${suite.ctx.redisPrefix}cdc.orders.v1`, '*', 'event', JSON.stringify(event));
+    await waitForCdc(suite.bff);
     expect(await states(urls)).toEqual({ [urls[0]]: ['MISS', 'HIT-L2'], [urls[1]]: ['HIT-L1', 'HIT-L1'] });
   });
 
   it('treats a product event without the captured before/after data as a membership change', async () => {
+    const { seeded } = suite;
     const p = seeded.products[3];
     const category = seeded.categories.find((c) => c.id === p.categoryId)!;
     const other = seeded.categories.find((c) => c.id !== p.categoryId)!;
@@ -131,7 +131,7 @@ describe('CDC events from another publisher', () => {
         envelope({ type: 'catalog.product.updated', source: 'importer', aggregate: { type: 'product', id: p.id } }),
       ),
     );
-    await waitForCdc(apps[0]);
+    await waitForCdc(suite.bff);
     const after = await states(urls);
     expect(after[urls[0]]).toEqual(['MISS', 'HIT-L2']);
     expect(after[urls[1]]).toEqual(['MISS', 'HIT-L2']);

@@ -1,21 +1,8 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { CdcStats } from '@app/cdc';
-import { CDC_ON, waitForCdc } from '../harness/cdc';
+import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
-import { useTestContext } from '../harness/test-context';
-import {
-  appReader,
-  CDC_OFF,
-  expectViewsEqual,
-  Reader,
-  SeededCatalog,
-  seedCatalog,
-  SHIPPING,
-  TRUTH_ENV,
-  uniq,
-  ViewRead,
-  warm,
-} from './support';
+import { useSeededBff } from '../harness/seeded-bff';
+import { appReader, expectViewsEqual, Reader, seedCatalog, SHIPPING, uniq, ViewRead, warm } from './support';
 
 /**
  * SPEC §1 (write path), §6, §9.1–9.2: a write made through the API and one made
@@ -31,22 +18,18 @@ import {
  * with a cache-disabled BFF reading the same database.
  */
 describe('CDC invalidation: API and plain-SQL writes reach every cached view through CDC', () => {
-  const ctx = useTestContext();
-  let reader: NestFastifyApplication;
-  let writer: NestFastifyApplication;
-  let cached: Reader;
-  let source: Reader;
-  let seeded: SeededCatalog;
-
-  beforeAll(async () => {
-    reader = await ctx().startBff(CDC_ON);
-    writer = await ctx().startBff({ ...CDC_OFF, CACHE_KEY_PREFIX: `${ctx().redisPrefix}writer:` });
-    const truth = await ctx().startBff(TRUTH_ENV);
-    cached = appReader(reader);
-    source = appReader(truth);
-    seeded = await seedCatalog(ctx().sql, 2, 3);
-    await waitForCdc(reader);
+  const suite = useSeededBff({
+    // The reader runs the pipeline and holds the cached views; the writer caches under a prefix of its own.
+    instances: (ctx) => [CDC_ON, { ...CDC_OFF, CACHE_KEY_PREFIX: `${ctx.redisPrefix}writer:` }],
+    truth: true,
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 2, 3),
   });
+  const reader = () => suite.apps[0];
+  const writer = () => suite.apps[1];
+  /** Reads through the reader's cache. */
+  const cached: Reader = (url) => appReader(reader())(url);
+  /** Reads the database (the truth BFF). */
+  const source: Reader = (url) => appReader(suite.truth)(url);
 
   /** An API write on the writer instance; fails on an unexpected status. */
   async function api(
@@ -55,12 +38,12 @@ describe('CDC invalidation: API and plain-SQL writes reach every cached view thr
     body?: unknown,
     status = method === 'POST' ? 201 : 200,
   ) {
-    const res = await call(writer, method, url, body);
+    const res = await call(writer(), method, url, body);
     if (res.statusCode !== status) throw new Error(`${method} ${url} → ${res.statusCode}: ${res.body}`);
     return res.body ? json(res) : undefined;
   }
 
-  const sql = (text: string, params: unknown[] = []) => ctx().sql.query(text, params);
+  const sql = (text: string, params: unknown[] = []) => suite.ctx.sql.query(text, params);
 
   /**
    * Warms `urls`, runs the write, waits for CDC, and answers the views before
@@ -73,22 +56,23 @@ describe('CDC invalidation: API and plain-SQL writes reach every cached view thr
     await warm(cached, urls);
     const before: Record<string, ViewRead> = {};
     for (const url of urls) before[url] = await cached(url);
-    const processed = reader.get(CdcStats).processed;
+    const processed = reader().get(CdcStats).processed;
     await write();
-    await waitForCdc(reader);
-    expect(reader.get(CdcStats).processed).toBeGreaterThan(processed);
+    await waitForCdc(reader());
+    expect(reader().get(CdcStats).processed).toBeGreaterThan(processed);
     const after = await expectViewsEqual(cached, source, urls);
     return { before, after };
   }
 
-  const product = (i: number) => seeded.products[i];
-  const listing = (c: number) => `/catalog/categories/${seeded.categories[c].slug}/products`;
+  const product = (i: number) => suite.seeded.products[i];
+  const listing = (c: number) => `/catalog/categories/${suite.seeded.categories[c].slug}/products`;
   const productUrl = (i: number) => `/catalog/products/${product(i).id}`;
   const names = (read: ViewRead) =>
     (read.body as { products: { id: string; name: string }[] }).products.map((p) => p.name);
   const ids = (read: ViewRead) => (read.body as { products: { id: string }[] }).products.map((p) => p.id);
   const count = (read: ViewRead, c: number) =>
-    (read.body as { id: string; productCount: number }[]).find((x) => x.id === seeded.categories[c].id)?.productCount;
+    (read.body as { id: string; productCount: number }[]).find((x) => x.id === suite.seeded.categories[c].id)
+      ?.productCount;
 
   it.each([
     ['API PATCH', (id: string, name: string) => api('PATCH', `/catalog/products/${id}`, { name })],
@@ -114,24 +98,24 @@ describe('CDC invalidation: API and plain-SQL writes reach every cached view thr
     ],
   ])('a category move leaves one listing, enters the other and moves productCount (%s)', async (_how, move) => {
     const moving = product(1);
-    const from = seeded.categories.findIndex((c) => c.id === moving.categoryId);
+    const from = suite.seeded.categories.findIndex((c) => c.id === moving.categoryId);
     const to = 1 - from;
     const urls = [listing(0), listing(1), '/catalog/categories', productUrl(1)];
-    const { before, after } = await change(urls, () => move(moving.id, seeded.categories[to].id));
-    moving.categoryId = seeded.categories[to].id;
+    const { before, after } = await change(urls, () => move(moving.id, suite.seeded.categories[to].id));
+    moving.categoryId = suite.seeded.categories[to].id;
     expect(ids(before[listing(from)])).toContain(moving.id);
     expect(ids(after[listing(from)])).not.toContain(moving.id);
     expect(ids(before[listing(to)])).not.toContain(moving.id);
     expect(ids(after[listing(to)])).toContain(moving.id);
     expect(count(after['/catalog/categories'], from)).toBe(count(before['/catalog/categories'], from)! - 1);
     expect(count(after['/catalog/categories'], to)).toBe(count(before['/catalog/categories'], to)! + 1);
-    expect(after[productUrl(1)]).toMatchObject({ cache: 'MISS', body: { categoryId: seeded.categories[to].id } });
+    expect(after[productUrl(1)]).toMatchObject({ cache: 'MISS', body: { categoryId: suite.seeded.categories[to].id } });
   });
 
   it('productCount and listings follow deactivation, inserts, deletes and category renames by any writer', async () => {
     const urls = [listing(0), listing(1), '/catalog/categories'];
-    const c0 = seeded.categories[0].id;
-    const victim = seeded.products.find((p) => p.categoryId === c0)!;
+    const c0 = suite.seeded.categories[0].id;
+    const victim = suite.seeded.products.find((p) => p.categoryId === c0)!;
 
     // Deactivated by SQL: out of the listing and the count.
     let step = await change(urls, () => sql(`UPDATE catalog.products SET active = false WHERE id = $1`, [victim.id]));
@@ -163,12 +147,12 @@ describe('CDC invalidation: API and plain-SQL writes reach every cached view thr
     expect(count(step.after['/catalog/categories'], 0)).toBe(count(step.before['/catalog/categories'], 0)! + 1);
 
     // Deleted by SQL (its stock row goes by cascade): the cached 200 becomes a 404.
-    const doomed = seeded.products.find((p) => p.categoryId === c0 && p.id !== victim.id)!;
+    const doomed = suite.seeded.products.find((p) => p.categoryId === c0 && p.id !== victim.id)!;
     step = await change(
       [...urls, `/catalog/products/${doomed.id}`, `/catalog/products/${doomed.id}/availability`],
       () => sql(`DELETE FROM catalog.products WHERE id = $1`, [doomed.id]),
     );
-    seeded.products = seeded.products.filter((p) => p !== doomed);
+    suite.seeded.products = suite.seeded.products.filter((p) => p !== doomed);
     expect(step.before[`/catalog/products/${doomed.id}`].status).toBe(200);
     expect(step.after[`/catalog/products/${doomed.id}`].status).toBe(404);
     expect(step.after[`/catalog/products/${doomed.id}/availability`].status).toBe(404);
@@ -270,9 +254,16 @@ describe('CDC invalidation: API and plain-SQL writes reach every cached view thr
   });
 
   it('reports what it applied and the invalidation lag on /health/cdc', async () => {
-    await waitForCdc(reader);
-    const report = json(await call(reader, 'GET', '/health/cdc'));
-    expect(report.totals.processed).toBeGreaterThan(20);
+    const health = async () => json(await call(reader(), 'GET', '/health/cdc'));
+    await waitForCdc(reader());
+    const before = (await health()).totals;
+    // Changes of its own, so that what is counted does not depend on the tests that ran before.
+    for (const n of [1, 2, 3]) {
+      await sql(`UPDATE catalog.products SET name = $2 WHERE id = $1`, [product(0).id, `Reported ${n} ${uniq()}`]);
+    }
+    await waitForCdc(reader());
+    const report = await health();
+    expect(report.totals.processed - before.processed).toBe(3);
     expect(report.totals).toMatchObject({ failed: 0, deadLettered: 0 });
     expect(report.relay).toMatchObject({ backlog: 0, activeHere: true });
     const lag = report.invalidationLagMs;

@@ -1,25 +1,30 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'pg';
 import { CdcStats } from '@app/cdc';
-import { CDC_ON, waitForCdc } from '../harness/cdc';
+import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
+import { eventually } from '../harness/eventually';
 import { ChildApp, useChildProcesses } from '../harness/processes';
-import { useTestContext } from '../harness/test-context';
-import {
-  appReader,
-  CDC_OFF,
-  backlog,
-  catalogUrls,
-  expectViewsEqual,
-  rawRedis,
-  SeededCatalog,
-  seedCatalog,
-  TRUTH_ENV,
-  until,
-  warm,
-} from './support';
+import { useSeededBff } from '../harness/seeded-bff';
+import { TestContext } from '../harness/test-context';
+import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, seedCatalog, warm } from './support';
 
 const GROUP = 'cache-sync';
+
+/** A BFF that publishes (the only relay) without consuming: what it publishes stays in the streams. */
+const RELAY_ONLY = { CDC_RELAY: 'true', CDC_SUBSCRIBER: 'false' } as const;
+
+const streamsOf = (ctx: TestContext) => ['catalog', 'orders'].map((d) => `${ctx.redisPrefix}cdc.${d}.v1`);
+
+/** Until the relay has published every committed change (with no subscriber running, that is as settled as it gets). */
+async function published(sql: Pool, what: string): Promise<void> {
+  await eventually(async () => (await backlog(sql)) === 0, { timeoutMs: 10_000, message: `${what} to be published` });
+}
+
+/** The group exists before anything is published, as a subscriber that ran before would have left it. */
+async function createGroups(redis: Redis, streams: string[]): Promise<void> {
+  for (const stream of streams) await redis.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
+}
 
 /** Pending entries of the group per consumer, summed over the streams. */
 async function pendingByConsumer(redis: Redis, streams: string[]): Promise<Record<string, number>> {
@@ -36,46 +41,37 @@ async function pendingByConsumer(redis: Redis, streams: string[]): Promise<Recor
   return result;
 }
 
-const total = (pending: Record<string, number>) => Object.values(pending).reduce((a, b) => a + b, 0);
-
 /**
  * SPEC §6.3, §9.3: an entry delivered to a consumer that dies before XACK is
  * not lost: it stays pending, and once idle past CDC_CLAIM_IDLE_MS a live
  * consumer takes it over (XAUTOCLAIM) and applies it.
  */
 describe('CDC reclaim: an entry read by a consumer that died is applied by another', () => {
-  const ctx = useTestContext();
   let redis: Redis;
-  let reader: NestFastifyApplication;
-  let seeded: SeededCatalog;
-  let streams: string[];
-
-  beforeAll(async () => {
-    redis = rawRedis();
-    streams = ['catalog', 'orders'].map((d) => `${ctx().redisPrefix}cdc.${d}.v1`);
-    // The group exists before anything is published (as a subscriber that ran before would have left it).
-    for (const s of streams) await redis.xgroup('CREATE', s, GROUP, '0', 'MKSTREAM');
+  const suite = useSeededBff({
+    before: async (ctx) => {
+      redis = rawRedis();
+      await createGroups(redis, streamsOf(ctx));
+    },
+    // The reader: a relay without a subscriber, whose cache holds the views.
+    instances: [RELAY_ONLY],
+    truth: true,
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 2, 2),
+    settle: ({ ctx }) => published(ctx.sql, 'the seed'),
+    after: () => redis?.disconnect(),
   });
 
-  afterAll(() => redis.disconnect());
-
   it('deterministic: entries XREADGROUPed by "dead-consumer" and never acked are reclaimed and applied', async () => {
-    // A relay without a subscriber, whose cache holds the views.
-    reader = await ctx().startBff({ CDC_RELAY: 'true', CDC_SUBSCRIBER: 'false' });
-    const truth = await ctx().startBff(TRUTH_ENV);
-    seeded = await seedCatalog(ctx().sql, 2, 2);
+    const { bff: reader, truth, seeded, ctx } = suite;
+    const streams = streamsOf(ctx);
     const urls = catalogUrls(seeded);
-    await until('the seed to be published', async () => (await backlog(ctx().sql)) === 0);
     await warm(appReader(reader), urls);
 
     const [p0, p1] = seeded.products;
-    await ctx().sql.query(`UPDATE catalog.products SET name = 'Reclaimed name' WHERE id = $1`, [p0.id]);
-    await ctx().sql.query(`UPDATE catalog.products SET category_id = $2 WHERE id = $1`, [
-      p1.id,
-      seeded.categories[1].id,
-    ]);
-    await ctx().sql.query(`UPDATE catalog.stock_levels SET quantity = 1 WHERE product_id = $1`, [p0.id]);
-    await until('the changes to be published', async () => (await backlog(ctx().sql)) === 0);
+    await ctx.sql.query(`UPDATE catalog.products SET name = 'Reclaimed name' WHERE id = $1`, [p0.id]);
+    await ctx.sql.query(`UPDATE catalog.products SET category_id = $2 WHERE id = $1`, [p1.id, seeded.categories[1].id]);
+    await ctx.sql.query(`UPDATE catalog.stock_levels SET quantity = 1 WHERE product_id = $1`, [p0.id]);
+    await published(ctx.sql, 'the changes');
 
     // The consumer that will "die": it reads everything and acknowledges nothing.
     const read = (await redis.xreadgroup(
@@ -99,7 +95,7 @@ describe('CDC reclaim: an entry read by a consumer that died is applied by anoth
     expect(stale).toMatchObject({ cache: 'HIT-L1', body: { name: expect.not.stringContaining('Reclaimed') } });
 
     // A live subscriber with a short claim idle time.
-    const subscriber = await ctx().startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true', CDC_CLAIM_IDLE_MS: '300' });
+    const subscriber = await ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true', CDC_CLAIM_IDLE_MS: '300' });
     await waitForCdc(subscriber);
     expect(await pendingByConsumer(redis, streams)).toEqual({});
     const stats = subscriber.get(CdcStats);
@@ -119,26 +115,28 @@ describe('CDC reclaim: an entry read by a consumer that died is applied by anoth
 });
 
 describe('CDC reclaim: a cache-sync process SIGKILLed mid-stream loses nothing', () => {
-  // Declared before the test context, so children die before their database is dropped.
+  // Declared before the BFFs' fixture, so children die before their database is dropped.
   const procs = useChildProcesses();
-  const ctx = useTestContext();
   let redis: Redis;
-
-  beforeAll(() => {
-    redis = rawRedis();
+  const suite = useSeededBff({
+    before: async () => {
+      redis = rawRedis();
+    },
+    instances: [CDC_OFF], // the reader: holds the views; no CDC of its own
+    truth: true,
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 3, 10),
+    settle: false, // no relay runs until the test starts the child
+    after: () => redis?.disconnect(),
   });
-  afterAll(() => redis.disconnect());
 
   it('applies every change after the crash: nothing pending, cached views (L1 included) equal the database', async () => {
-    const streams = ['catalog', 'orders'].map((d) => `${ctx().redisPrefix}cdc.${d}.v1`);
-    const reader = await ctx().startBff(CDC_OFF); // holds the views; no CDC of its own
-    const truth = await ctx().startBff(TRUTH_ENV);
-    const seeded = await seedCatalog(ctx().sql, 3, 10);
+    const { bff: reader, truth, seeded, ctx } = suite;
+    const streams = streamsOf(ctx);
     const urls = catalogUrls(seeded);
 
     const child: ChildApp = await procs.start(
       'cache-sync',
-      ctx().env({ CDC_RELAY: 'true', CDC_SUBSCRIBER: 'true', CDC_CONSUMER_NAME: 'child-sync' }),
+      ctx.env({ CDC_RELAY: 'true', CDC_SUBSCRIBER: 'true', CDC_CONSUMER_NAME: 'child-sync' }),
       { name: 'cache-sync child' },
     );
     await waitForCdc(reader, 20_000).catch((err: Error) => {
@@ -152,31 +150,30 @@ describe('CDC reclaim: a cache-sync process SIGKILLed mid-stream loses nothing',
     let writes = 0;
     const writer = (async () => {
       for (let i = 0; writing; i++) {
-        await ctx().sql.query(`UPDATE catalog.products SET price_cents = price_cents + 1, name = $1`, [`Burst ${i}`]);
-        await ctx().sql.query(`UPDATE catalog.stock_levels SET quantity = quantity + 1`);
+        await ctx.sql.query(`UPDATE catalog.products SET price_cents = price_cents + 1, name = $1`, [`Burst ${i}`]);
+        await ctx.sql.query(`UPDATE catalog.stock_levels SET quantity = quantity + 1`);
         writes++;
-        await sleep(5);
+        await sleep(5); // load pacing: a burst every few ms, not a flood
       }
     })();
     const refill = (async () => {
       const read = appReader(reader);
       while (writing) {
         for (const url of urls.slice(0, 8)) await read(url);
-        // An L1 hit through inject never leaves the microtask queue: yield, or timers and sockets starve.
+        // A yield, not a wait: an L1 hit through inject never leaves the microtask queue; timers and sockets starve.
         await sleep(1);
       }
     })();
 
     let atKill: Record<string, number> = {};
-    let left: Record<string, number> = {};
+    let left: Record<string, number>;
     try {
       // SIGKILL the child while it holds delivered, unacknowledged entries.
-      await until(
-        'the child to hold a batch of unacknowledged entries',
-        async () => ((atKill = await pendingByConsumer(redis, streams))['child-sync'] ?? 0) >= 20,
-        15_000,
-        1,
-      ).catch((err: Error) => {
+      await eventually(async () => ((atKill = await pendingByConsumer(redis, streams))['child-sync'] ?? 0) >= 20, {
+        timeoutMs: 15_000,
+        intervalMs: 1, // the batch is held only briefly: look as often as possible
+        message: 'the child to hold a batch of unacknowledged entries',
+      }).catch((err: Error) => {
         throw child.error(err.message);
       });
       const exit = await child.kill('SIGKILL');
@@ -184,17 +181,17 @@ describe('CDC reclaim: a cache-sync process SIGKILLed mid-stream loses nothing',
       left = await pendingByConsumer(redis, streams);
       // More writes while no relay and no subscriber runs: they wait in the outbox.
       const writesAtKill = writes;
-      await until('writes after the crash', async () => writes >= writesAtKill + 5, 10_000);
+      await eventually(() => writes >= writesAtKill + 5, { timeoutMs: 10_000, message: 'writes after the crash' });
     } finally {
       writing = false;
       await Promise.allSettled([writer, refill]);
     }
     expect(atKill['child-sync']).toBeGreaterThanOrEqual(20);
     expect(left['child-sync']).toBeGreaterThan(0);
-    expect(await backlog(ctx().sql)).toBeGreaterThan(0);
+    expect(await backlog(ctx.sql)).toBeGreaterThan(0);
 
     // A BFF with the pipeline on takes over the relay and the child's pending entries.
-    const subscriber = await ctx().startBff({ ...CDC_ON, CDC_CLAIM_IDLE_MS: '500' });
+    const subscriber = await ctx.startBff({ ...CDC_ON, CDC_CLAIM_IDLE_MS: '500' });
     await waitForCdc(subscriber, 20_000);
     expect(await pendingByConsumer(redis, streams)).toEqual({});
     expect(subscriber.get(CdcStats).redelivered).toBeGreaterThanOrEqual(left['child-sync']);
@@ -211,34 +208,35 @@ describe('CDC reclaim: a cache-sync process SIGKILLed mid-stream loses nothing',
 });
 
 describe('CDC restart: a consumer that comes back under its name drains its own pending entries first', () => {
-  const ctx = useTestContext();
   let redis: Redis;
-
-  beforeAll(() => {
-    redis = rawRedis();
+  const suite = useSeededBff({
+    before: async (ctx) => {
+      redis = rawRedis();
+      await createGroups(redis, streamsOf(ctx));
+    },
+    instances: [RELAY_ONLY], // the reader
+    truth: true,
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 1, 2),
+    settle: ({ ctx }) => published(ctx.sql, 'the seed'),
+    after: () => redis?.disconnect(),
   });
-  afterAll(() => redis.disconnect());
 
   it('applies the entries it had read before it went away, without waiting for a reclaim', async () => {
-    const streams = ['catalog', 'orders'].map((d) => `${ctx().redisPrefix}cdc.${d}.v1`);
-    for (const s of streams) await redis.xgroup('CREATE', s, GROUP, '0', 'MKSTREAM');
-    const reader = await ctx().startBff({ CDC_RELAY: 'true', CDC_SUBSCRIBER: 'false' });
-    const truth = await ctx().startBff(TRUTH_ENV);
-    const seeded = await seedCatalog(ctx().sql, 1, 2);
+    const { bff: reader, truth, seeded, ctx } = suite;
+    const streams = streamsOf(ctx);
     const urls = catalogUrls(seeded);
-    await until('the seed to be published', async () => (await backlog(ctx().sql)) === 0);
     await warm(appReader(reader), urls);
-    await ctx().sql.query(`UPDATE catalog.products SET name = 'Read before the restart' WHERE id = $1`, [
+    await ctx.sql.query(`UPDATE catalog.products SET name = 'Read before the restart' WHERE id = $1`, [
       seeded.products[0].id,
     ]);
-    await until('the change to be published', async () => (await backlog(ctx().sql)) === 0);
+    await published(ctx.sql, 'the change');
     // "restarting-consumer" read everything, then its process went away.
     await redis.xreadgroup('GROUP', GROUP, 'restarting-consumer', 'COUNT', 1000, 'STREAMS', ...streams, '>', '>');
     const held = (await pendingByConsumer(redis, streams))['restarting-consumer'];
     expect(held).toBeGreaterThan(0);
 
     // Back under the same name, with a claim idle time far beyond the test: only the own-pending drain can apply them.
-    const back = await ctx().startBff({
+    const back = await ctx.startBff({
       CDC_RELAY: 'false',
       CDC_SUBSCRIBER: 'true',
       CDC_CONSUMER_NAME: 'restarting-consumer',

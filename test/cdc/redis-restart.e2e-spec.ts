@@ -1,25 +1,16 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Pool } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CdcEvent } from '@app/cdc';
 import { CdcStats } from '@app/cdc';
+import { RedisStreamsClient } from '@app/cdc';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
+import { eventually } from '../harness/eventually';
 import { call, json } from '../harness/http';
 import { RedisServer } from '../harness/redis-server';
+import { useSeededBff } from '../harness/seeded-bff';
 import { TcpProxy } from '../harness/tcp-proxy';
-import { useTestContext } from '../harness/test-context';
-import {
-  appReader,
-  backlog,
-  catalogUrls,
-  expectViewsEqual,
-  rawRedis,
-  readStream,
-  SeededCatalog,
-  seedCatalog,
-  TRUTH_ENV,
-  until,
-  warm,
-} from './support';
+import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, readStream, seedCatalog, warm } from './support';
 
 /**
  * SPEC §6.3 (Redis connection loss), §3 (Redis unreachable: writes succeed,
@@ -35,25 +26,34 @@ async function unpublishedEventIds(sql: Pool): Promise<string[]> {
   ).rows.map((r) => r.event_id);
 }
 
-describe('Redis restarted empty mid-stream', () => {
-  const ctx = useTestContext();
-  let redis: RedisServer;
-  let app: NestFastifyApplication;
-  let seeded: SeededCatalog;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    app = await ctx().startBff({ ...CDC_ON, REDIS_URL: redis.url });
-    seeded = await seedCatalog(ctx().sql, 2, 3);
-    await waitForCdc(app);
+/** How often the relay of `app` has tried to publish each event (by id), failed tries included. */
+function countPublishAttempts(app: NestFastifyApplication): Map<string, number> {
+  const attempts = new Map<string, number>();
+  const publisher = app.get(RedisStreamsClient);
+  const emit = publisher.emit.bind(publisher);
+  jest.spyOn(publisher, 'emit').mockImplementation((pattern, event) => {
+    const { id } = event as CdcEvent;
+    attempts.set(id, (attempts.get(id) ?? 0) + 1);
+    return emit(pattern, event);
   });
+  return attempts;
+}
 
-  afterAll(async () => {
-    await redis?.close();
+describe('Redis restarted empty mid-stream', () => {
+  let redis: RedisServer;
+  const suite = useSeededBff({
+    before: async () => {
+      redis = await RedisServer.start();
+    },
+    instances: [CDC_ON],
+    env: () => ({ REDIS_URL: redis.url }),
+    truth: true,
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 2, 3),
+    after: () => redis?.close(),
   });
 
   it('writes while it is down succeed and wait in the outbox; after the restart the relay drains them and every view is current', async () => {
-    const truth = await ctx().startBff(TRUTH_ENV);
+    const { bff: app, truth, seeded, ctx } = suite;
     const urls = catalogUrls(seeded);
     await warm(appReader(app), urls);
     const processed = app.get(CdcStats).processed;
@@ -66,22 +66,22 @@ describe('Redis restarted empty mid-stream', () => {
       for (; writing; round++) {
         const p = seeded.products[round % seeded.products.length];
         statuses.push((await call(app, 'PATCH', `/catalog/products/${p.id}`, { priceCents: 1000 + round })).statusCode);
-        await ctx().sql.query(`UPDATE catalog.stock_levels SET quantity = $2 WHERE product_id = $1`, [p.id, round]);
-        await sleep(20);
+        await ctx.sql.query(`UPDATE catalog.stock_levels SET quantity = $2 WHERE product_id = $1`, [p.id, round]);
+        await sleep(20); // load pacing: a round of writes every 20 ms, not a flood
       }
     })();
-    let whileDown: string[] = [];
+    let whileDown: string[];
     try {
-      await until('writes before the outage', async () => round >= 3);
+      await eventually(() => round >= 3, { timeoutMs: 10_000, message: 'writes before the outage' });
       await redis.stop();
       const roundAtStop = round;
-      await until('writes during the outage', async () => round >= roundAtStop + 5, 15_000);
-      whileDown = await unpublishedEventIds(ctx().sql);
+      await eventually(() => round >= roundAtStop + 5, { timeoutMs: 15_000, message: 'writes during the outage' });
+      whileDown = await unpublishedEventIds(ctx.sql);
       expect(whileDown.length).toBeGreaterThan(0);
       expect((await call(app, 'GET', '/health')).statusCode).toBe(503);
       await redis.start();
       const roundAtStart = round;
-      await until('writes after the restart', async () => round >= roundAtStart + 3, 15_000);
+      await eventually(() => round >= roundAtStart + 3, { timeoutMs: 15_000, message: 'writes after the restart' });
     } finally {
       writing = false;
       await writer;
@@ -89,10 +89,10 @@ describe('Redis restarted empty mid-stream', () => {
     expect(statuses.every((s) => s === 200)).toBe(true);
 
     await waitForCdc(app, 30_000);
-    expect(await backlog(ctx().sql)).toBe(0);
+    expect(await backlog(ctx.sql)).toBe(0);
     // Every event that waited in the outbox reached the (new) stream, and was applied.
     const direct = rawRedis(redis.url);
-    const published = new Set((await readStream(direct, `${ctx().redisPrefix}cdc.catalog.v1`)).map((e) => e.event.id));
+    const published = new Set((await readStream(direct, `${ctx.redisPrefix}cdc.catalog.v1`)).map((e) => e.event.id));
     direct.disconnect();
     expect(whileDown.filter((id) => !published.has(id))).toEqual([]);
     expect(app.get(CdcStats).processed - processed).toBeGreaterThanOrEqual(whileDown.length);
@@ -100,69 +100,70 @@ describe('Redis restarted empty mid-stream', () => {
     const report = json(await call(app, 'GET', '/health/cdc'));
     expect(report.relay.backlog).toBe(0);
     expect(report.streams['cdc.catalog.v1']).toMatchObject({ pending: 0, lag: 0 });
-    await until(
-      '/health to answer 200 again',
-      async () => (await call(app, 'GET', '/health')).statusCode === 200,
-      15_000,
-    );
+    await eventually(async () => (await call(app, 'GET', '/health')).statusCode === 200, {
+      timeoutMs: 15_000,
+      message: '/health to answer 200 again',
+    });
   }, 60_000);
 });
 
 describe('Redis crashed and restarted with its data (AOF): the stale entries it kept are invalidated', () => {
-  const ctx = useTestContext();
   let redis: RedisServer;
   let proxy: TcpProxy;
-  let app: NestFastifyApplication;
-  let seeded: SeededCatalog;
-
-  beforeAll(async () => {
-    redis = await RedisServer.start({ persistent: true });
-    // The BFF reaches Redis through a proxy, so the test can look at the restarted server before the BFF does.
-    proxy = await TcpProxy.start({ port: redis.port });
-    app = await ctx().startBff({ ...CDC_ON, REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
-    seeded = await seedCatalog(ctx().sql, 2, 3);
-    await waitForCdc(app);
+  const suite = useSeededBff({
+    before: async () => {
+      redis = await RedisServer.start({ persistent: true });
+      // The BFF reaches Redis through a proxy, so the test can look at the restarted server before the BFF does.
+      proxy = await TcpProxy.start({ port: redis.port });
+    },
+    instances: [CDC_ON],
+    env: () => ({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` }),
+    truth: true,
+    seed: ({ ctx }) => seedCatalog(ctx.sql, 2, 3),
+    after: async () => {
+      await proxy?.close();
+      await redis?.close();
+    },
   });
 
-  afterAll(async () => {
-    await proxy?.close();
-    await redis?.close();
-  });
+  afterEach(() => jest.restoreAllMocks());
 
   it('no change made while it was down is lost', async () => {
-    const truth = await ctx().startBff(TRUTH_ENV);
+    const { bff: app, truth, seeded, ctx } = suite;
     const urls = catalogUrls(seeded);
     await warm(appReader(app), urls);
     const [p0, p1] = seeded.products;
 
     await proxy.cut();
     await redis.stop();
+    const attempts = countPublishAttempts(app);
     // Writes while Redis is gone: the API answers 200, the events wait in the outbox.
     const patched = await call(app, 'PATCH', `/catalog/products/${p0.id}`, { name: 'Changed while Redis was down' });
     expect(patched.statusCode).toBe(200);
-    await ctx().sql.query(`UPDATE catalog.products SET category_id = $2 WHERE id = $1`, [
-      p1.id,
-      seeded.categories[1].id,
-    ]);
-    await ctx().sql.query(`UPDATE catalog.stock_levels SET quantity = 0 WHERE product_id = $1`, [p0.id]);
+    await ctx.sql.query(`UPDATE catalog.products SET category_id = $2 WHERE id = $1`, [p1.id, seeded.categories[1].id]);
+    await ctx.sql.query(`UPDATE catalog.stock_levels SET quantity = 0 WHERE product_id = $1`, [p0.id]);
     const stock = await call(app, 'PUT', `/catalog/products/${p1.id}/stock`, { quantity: 77 });
     expect(stock.statusCode).toBe(200);
-    const waiting = await unpublishedEventIds(ctx().sql);
+    const waiting = await unpublishedEventIds(ctx.sql);
     expect(waiting.length).toBeGreaterThanOrEqual(4);
-    await sleep(1500); // a few relay polls fail meanwhile; the rows stay
-    expect(await backlog(ctx().sql)).toBe(waiting.length);
+    // The relay tries to publish them (and fails: Redis is gone) pass after pass; the rows stay.
+    await eventually(() => waiting.every((id) => (attempts.get(id) ?? 0) >= 2), {
+      timeoutMs: 10_000,
+      message: 'the relay to have tried every waiting row twice',
+    });
+    expect(await backlog(ctx.sql)).toBe(waiting.length);
 
     // Restarted with its data: the old representations are still there.
     await redis.start();
     const direct = rawRedis(redis.url);
     try {
-      expect(await direct.exists(`${ctx().redisPrefix}catalog:product:${p0.id}`)).toBe(1);
-      expect(await direct.exists(`${ctx().redisPrefix}catalog:listing:${seeded.categories[1].slug}`)).toBe(1);
-      const before = await direct.xlen(`${ctx().redisPrefix}cdc.catalog.v1`);
+      expect(await direct.exists(`${ctx.redisPrefix}catalog:product:${p0.id}`)).toBe(1);
+      expect(await direct.exists(`${ctx.redisPrefix}catalog:listing:${seeded.categories[1].slug}`)).toBe(1);
+      const before = await direct.xlen(`${ctx.redisPrefix}cdc.catalog.v1`);
       await proxy.restore();
 
       await waitForCdc(app, 30_000);
-      const published = (await readStream(direct, `${ctx().redisPrefix}cdc.catalog.v1`))
+      const published = (await readStream(direct, `${ctx.redisPrefix}cdc.catalog.v1`))
         .slice(before)
         .map((e) => e.event.id);
       expect(published).toEqual(expect.arrayContaining(waiting));

@@ -2,18 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { call } from '../harness/http';
 import type { ChildApp } from '../harness/processes';
 import { TEST_REDIS_URL } from '../harness/test-database';
 
 /** Shared by the test/cdc suites: seeding by plain SQL, reading views, and comparing cached views with the source. */
-
-/** A BFF without relay and subscriber (the harness default is the whole pipeline on): these tests say what runs where. */
-export const CDC_OFF = { CDC_RELAY: 'false', CDC_SUBSCRIBER: 'false' } as const;
-
-/** A BFF that reads everything from Postgres: the source of truth to compare cached views with. No CDC of its own. */
-export const TRUTH_ENV = { CACHE_ENABLED: 'false', ...CDC_OFF } as const;
 
 export interface ViewRead {
   status: number;
@@ -151,31 +144,6 @@ export async function readStream(redis: Redis, stream: string): Promise<StreamEv
     }
     return { entryId, fields, event };
   });
-}
-
-/** Polls until `check` answers a truthy value; fails with `what` (and the last value) after `timeoutMs`. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-  everyMs = 20,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-      last = value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what} (last: ${String((last as Error)?.message ?? JSON.stringify(last))})`,
-      );
-    await sleep(everyMs);
-  }
 }
 
 /** Unpublished outbox rows (the relay backlog), straight from Postgres. */

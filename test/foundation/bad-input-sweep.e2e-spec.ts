@@ -362,6 +362,22 @@ async function send(app: NestFastifyApplication, method: HttpMethod, v: Variant)
   return app.inject({ method, url: v.url, headers, ...(v.payload !== undefined ? { payload: v.payload } : {}) });
 }
 
+/** A category with two products, and an order of one of them for `accountId`: what the routes' ids name. */
+async function createIds(app: NestFastifyApplication, accountId: string): Promise<Ids> {
+  const { category, product } = await createCategoryWithProduct(app, { stock: 100 });
+  const other = await createProduct(app, category.id, { stock: 100 });
+  const order = await createOrder(app, [{ productId: product.id, quantity: 1 }], { accountId });
+  return {
+    categoryId: category.id,
+    slug: category.slug,
+    productId: product.id,
+    otherProductId: other.id,
+    orderId: order.id,
+    itemId: order.items[0].id,
+    accountId,
+  };
+}
+
 describe('bad-input sweep: every route, malformed requests → 4xx and no write (SPEC §9.6)', () => {
   const ctx = useTestContext();
   let app: NestFastifyApplication;
@@ -369,18 +385,7 @@ describe('bad-input sweep: every route, malformed requests → 4xx and no write 
 
   beforeAll(async () => {
     app = await ctx().startBff(FOUNDATION_ENV);
-    const { category, product } = await createCategoryWithProduct(app, { stock: 100 });
-    const other = await createProduct(app, category.id, { stock: 100 });
-    const order = await createOrder(app, [{ productId: product.id, quantity: 1 }], { accountId: 'sweep-account' });
-    ids = {
-      categoryId: category.id,
-      slug: category.slug,
-      productId: product.id,
-      otherProductId: other.id,
-      orderId: order.id,
-      itemId: order.items[0].id,
-      accountId: 'sweep-account',
-    };
+    ids = await createIds(app, 'sweep-account');
   });
 
   it.each(ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))('%s', async (_name, route) => {
@@ -406,8 +411,9 @@ describe('bad-input sweep: every route, malformed requests → 4xx and no write 
   });
 
   it('the valid requests the sweep starts from really succeed (so each variant differs from a success)', async () => {
-    // These write, so they run last, in an order where each finds what it needs: item changes while the
-    // order is pending, then the status change, then the deletes.
+    // These write and delete, so on resources of their own (the sweep's stay as they were), in an order where
+    // each finds what it needs: item changes while the order is pending, then the status change, then the deletes.
+    const ids = await createIds(app, 'sweep-valid-account');
     const rank = (r: Route) =>
       r.method === 'GET'
         ? -1

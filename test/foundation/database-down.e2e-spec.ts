@@ -1,6 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LightMyRequestResponse as Response } from 'fastify';
 import { parseDatabaseUrl, withDatabase } from '@app/database';
+import { eventually } from '../harness/eventually';
 import {
   countRows,
   createCategoryWithProduct,
@@ -82,12 +83,12 @@ describe('Postgres unreachable → 503 "database unavailable" (SPEC §3 errors)'
 
   async function expectRecovered(): Promise<void> {
     // The pool reconnects on the next request; allow it a few attempts, then demand steady 200s.
-    const deadline = Date.now() + 5000;
-    let res = await call(app, 'GET', `/catalog/products/${product.id}`);
-    while (res.statusCode !== 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      res = await call(app, 'GET', `/catalog/products/${product.id}`);
-    }
+    await eventually(async () => expectStatus(await call(app, 'GET', `/catalog/products/${product.id}`), 200), {
+      timeoutMs: 5000,
+      intervalMs: 100,
+      message: 'a read to succeed again',
+    });
+    const res = await call(app, 'GET', `/catalog/products/${product.id}`);
     expectStatus(res, 200);
     expect(json(res)).toEqual(product);
     expectStatus(await call(app, 'GET', `/orders/${orderId}`), 200);
@@ -125,6 +126,14 @@ describe('Postgres unreachable → 503 "database unavailable" (SPEC §3 errors)'
   });
 
   it('recovers once Postgres is reachable again', async () => {
+    // An outage of its own: it does not rely on the test before it to have left one behind.
+    await proxy.cut();
+    try {
+      const { res } = await timed('GET', `/catalog/products/${product.id}`);
+      expect(res.statusCode).toBe(503);
+    } finally {
+      await proxy.restore();
+    }
     await expectRecovered();
   });
 

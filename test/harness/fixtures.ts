@@ -56,24 +56,6 @@ export function tag(): string {
   return randomBytes(4).toString('hex');
 }
 
-/**
- * Retries an assertion until it passes or `timeoutMs` runs out, then fails with its last error.
- * For reads after a write made outside the BFF (plain SQL): such a write reaches cached views
- * through the CDC pipeline, a few milliseconds after its commit, not synchronously.
- */
-export async function eventually(assertion: () => Promise<void>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await assertion();
-      return;
-    } catch (err) {
-      if (Date.now() >= deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
-
 /** Fails with the response body in the message, which `expect(res.statusCode).toBe(…)` does not show. */
 export function expectStatus(res: Response, status: number): void {
   if (res.statusCode !== status) {

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './eventually';
 
 /**
  * Apps started as real child processes from their TypeScript sources, for the
@@ -202,17 +202,15 @@ export class ChildApp {
       await this.waitForLine(/cache-sync running/, timeoutMs);
       return;
     }
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.exit) throw this.error(`exited (${describe(this.exit)}) before it was ready`);
-      try {
-        if ((await this.get('/health/cdc')).status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(100);
-    }
-    throw this.error(`was not ready within ${timeoutMs} ms`);
+    // Ready, or gone: a child that exited is not waited for until the timeout.
+    await eventually(async () => this.exit !== undefined || (await this.get('/health/cdc')).status === 200, {
+      timeoutMs,
+      intervalMs: 100,
+      message: 'GET /health/cdc to answer 200',
+    }).catch((err: Error) => {
+      throw this.error(`was not ready: ${err.message}`);
+    });
+    if (this.exit) throw this.error(`exited (${describe(this.exit)}) before it was ready`);
   }
 }
 
@@ -238,7 +236,7 @@ export async function freePort(): Promise<number> {
  */
 export function killOrphanedChildren(): number {
   let killed = 0;
-  let pids: string[] = [];
+  let pids: string[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {

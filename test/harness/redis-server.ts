@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { eventually } from './eventually';
 import { freePort } from './processes';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Every server started by this worker, so a failed test cannot leave one running. */
 const running = new Set<ChildProcess>();
@@ -100,15 +100,18 @@ export class RedisServer {
       running.delete(child);
     });
     this.child = child;
-    // PING answers -LOADING while an AOF is replayed: only +PONG means ready.
-    const deadline = Date.now() + 10_000;
-    while (!(await pong(this.port))) {
-      if (exited || Date.now() > deadline) {
-        this.child = undefined;
-        child.kill('SIGKILL');
-        throw new Error(`redis-server did not start on port ${this.port}`);
-      }
-      await sleep(20);
+    // PING answers -LOADING while an AOF is replayed: only +PONG means ready. One that exited is not waited for.
+    const ready = await eventually(async () => exited || (await pong(this.port)), {
+      timeoutMs: 10_000,
+      message: `redis-server to answer PONG on port ${this.port}`,
+    }).then(
+      () => !exited,
+      () => false,
+    );
+    if (!ready) {
+      this.child = undefined;
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not start on port ${this.port}`);
     }
   }
 

@@ -127,7 +127,10 @@ export class TestContext {
   }
 }
 
-/** Registers a TestContext for the enclosing describe block: created before all tests, closed after. */
+/**
+ * Registers a TestContext for the enclosing describe block: created before all tests, closed after.
+ * Suites that start BFFs and share seed data use useSeededBff (seeded-bff.ts), which builds on TestContext.
+ */
 export function useTestContext(): () => TestContext {
   let ctx: TestContext | undefined;
   beforeAll(async () => {

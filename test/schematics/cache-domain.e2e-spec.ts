@@ -60,47 +60,68 @@ function scratchCopy(): string {
   return dir;
 }
 
+/** A generator run's result, and the two files domains are registered in as it left them. */
+interface Generated {
+  result: Result;
+  domains: string;
+  cdcDomains: string;
+}
+
+/**
+ * Everything is generated once, in beforeAll, into one scratch copy: a ttl
+ * domain (widgets), a cdc domain (gadgets), then the cdc one again. Each test
+ * checks one thing about that and changes nothing in the copy, so none depends
+ * on another having run before it. What a step did to the registration files
+ * is kept as that step left them, since the next step adds to them.
+ */
 describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
   let dir: string;
   const read = (file: string) => readFileSync(join(dir, file), 'utf8');
+  let widgets: Generated;
+  let gadgets: Generated;
+  let again: Generated;
+
+  async function generate(schematic: string, name: string): Promise<Generated> {
+    const result = await nestGenerate(dir, schematic, name);
+    return { result, domains: read(`${BFF}/domains.module.ts`), cdcDomains: read(`${BFF}/cdc-domains.module.ts`) };
+  }
 
   beforeAll(async () => {
     dir = scratchCopy();
     // What `npm ci` does through `prepare`, on this copy's sources.
     const build = await run(dir, process.execPath, ['libs/schematics/build.js']);
     expect(build).toMatchObject({ code: 0 });
-  }, 60_000);
+    widgets = await generate('cache-domain-ttl', 'widgets');
+    // Without a strategy, and nobody to answer the prompt (CI=true): the cdc default.
+    gadgets = await generate('cache-domain', 'gadgets');
+    again = await generate('cache-domain-cdc', 'gadgets');
+  }, 240_000);
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('generates a ttl domain with the preset schematic', async () => {
-    const result = await nestGenerate(dir, 'cache-domain-ttl', 'widgets');
-    expect(result.code).toBe(0);
+  it('generates a ttl domain with the preset schematic', () => {
+    expect(widgets.result.code).toBe(0);
     expect(existsSync(join(dir, BFF, 'widgets/widgets.module.ts'))).toBe(true);
     expect(existsSync(join(dir, BFF, 'widgets/widgets-cdc.controller.ts'))).toBe(false);
-    expect(read(`${BFF}/widgets/widgets-cache.service.ts`)).toContain(`item: { strategy: 'ttl', ttlSeconds: 90 },`);
-    expect(read(`${BFF}/domains.module.ts`)).toMatch(/imports: \[[^\]]*WidgetsModule\]/);
-    expect(read(`${BFF}/cdc-domains.module.ts`)).not.toContain('widgets');
-  }, 60_000);
+    expect(read(`${BFF}/widgets/widgets-cache.service.ts`)).toContain(`item: { strategy: 'ttl', ttlSeconds: 90, graceSeconds: 600 },`);
+    expect(widgets.domains).toMatch(/imports: \[[^\]]*WidgetsModule\]/);
+    expect(widgets.cdcDomains).not.toContain('widgets');
+  });
 
-  it('generates a cdc domain when nobody can answer the strategy prompt', async () => {
-    const result = await nestGenerate(dir, 'cache-domain', 'gadgets');
-    expect(result.code).toBe(0);
+  it('generates a cdc domain when nobody can answer the strategy prompt', () => {
+    expect(gadgets.result.code).toBe(0);
     expect(read(`${BFF}/gadgets/gadgets-cdc.controller.ts`)).toContain(`@CdcEventPattern('cdc.gadgets.v1')`);
     expect(read(`${BFF}/gadgets/gadgets-cache.service.ts`)).toContain(`item: { strategy: 'cdc' },`);
-    const cdcDomains = read(`${BFF}/cdc-domains.module.ts`);
-    expect(cdcDomains).toMatch(/CDC_STREAMS: string\[\] = \[[^\]]*'cdc\.gadgets\.v1'\]/);
-    expect(cdcDomains).toMatch(/imports: \[[^\]]*GadgetsCdcModule\]/);
-  }, 60_000);
+    expect(gadgets.cdcDomains).toMatch(/CDC_STREAMS: string\[\] = \[[^\]]*'cdc\.gadgets\.v1'\]/);
+    expect(gadgets.cdcDomains).toMatch(/imports: \[[^\]]*GadgetsCdcModule\]/);
+  });
 
-  it('registers nothing twice when run again', async () => {
-    const before = [read(`${BFF}/domains.module.ts`), read(`${BFF}/cdc-domains.module.ts`)];
-    const result = await nestGenerate(dir, 'cache-domain-cdc', 'gadgets');
-    expect(result.code).toBe(0);
-    expect([read(`${BFF}/domains.module.ts`), read(`${BFF}/cdc-domains.module.ts`)]).toEqual(before);
-  }, 60_000);
+  it('registers nothing twice when run again', () => {
+    expect(again.result.code).toBe(0);
+    expect([again.domains, again.cdcDomains]).toEqual([gadgets.domains, gadgets.cdcDomains]);
+  });
 
   it('leaves a repository that compiles', async () => {
     const result = await run(dir, process.execPath, [
@@ -114,24 +135,30 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
   }, 90_000);
 
   it('generates spec files that pass without edits', async () => {
-    const report = join(dir, 'jest-report.json');
-    const result = await run(dir, process.execPath, [
-      'node_modules/jest/bin/jest.js',
-      '--config',
-      'jest.config.js',
-      '--ci',
-      '--json',
-      `--outputFile=${report}`,
-      `${BFF}/widgets/`,
-      `${BFF}/gadgets/`,
-    ]);
-    expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({ code: 0, output: '' });
-    const summary = JSON.parse(readFileSync(report, 'utf8')) as {
-      numTotalTestSuites: number;
-      numFailedTests: number;
-      numPassedTests: number;
-    };
-    expect(summary).toMatchObject({ numTotalTestSuites: 4, numFailedTests: 0 });
-    expect(summary.numPassedTests).toBeGreaterThan(10);
+    // The report goes outside the scratch copy: this test leaves the copy as it found it.
+    const reportDir = mkdtempSync(join(tmpdir(), 'cachegate-schematics-report-'));
+    const report = join(reportDir, 'jest-report.json');
+    try {
+      const result = await run(dir, process.execPath, [
+        'node_modules/jest/bin/jest.js',
+        '--config',
+        'jest.config.js',
+        '--ci',
+        '--json',
+        `--outputFile=${report}`,
+        `${BFF}/widgets/`,
+        `${BFF}/gadgets/`,
+      ]);
+      expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({ code: 0, output: '' });
+      const summary = JSON.parse(readFileSync(report, 'utf8')) as {
+        numTotalTestSuites: number;
+        numFailedTests: number;
+        numPassedTests: number;
+      };
+      expect(summary).toMatchObject({ numTotalTestSuites: 4, numFailedTests: 0 });
+      expect(summary.numPassedTests).toBeGreaterThan(10);
+    } finally {
+      rmSync(reportDir, { recursive: true, force: true });
+    }
   }, 90_000);
 });
