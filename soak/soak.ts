@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchDatabase } from '../bench/bench-database';
 import { BFF_MAIN, BenchServer, BenchWorker, CACHE_SYNC_MAIN, ROOT, startServer, startWorker } from '../bench/servers';
-import { RedisServer } from '../test/harness/redis-server';
+import { RedisServer } from '../tools/redis-server';
 import { StaleEntry, ViewResponse, compareView } from './compare';
 import { Keys, WRITE_KINDS, WriteKind, Writer, loadKeys, pick, viewPaths } from './workload';
 

@@ -2,7 +2,7 @@ import { CategoriesService } from '../../apps/bff/src/catalog/categories.service
 import { ProductsService } from '../../apps/bff/src/catalog/products.service';
 import { OrdersService } from '../../apps/bff/src/orders/orders.service';
 import { RedisCacheStore } from '@app/cache';
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
 import { Gate } from '../harness/gate';
 import { useSeededBff } from '../harness/seeded-bff';

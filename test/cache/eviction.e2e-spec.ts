@@ -1,7 +1,8 @@
+import { eventually } from '../../tools/eventually';
 import Redis from 'ioredis';
-import { RedisNames } from '@app/cache';
-import { createCategoryWithProduct, eventually } from '../harness/fixtures';
-import { RedisServer } from '../harness/redis-server';
+import { RedisCacheStore, RedisNames } from '@app/cache';
+import { createCategoryWithProduct } from '../harness/fixtures';
+import { RedisServer } from '../../tools/redis-server';
 import { useTestContext } from '../harness/test-context';
 import { App, get200, json, settle, xcache } from './support';
 
@@ -48,20 +49,47 @@ describe('Redis eviction', () => {
     const names = new RedisNames(ctx().redisPrefix);
     const raw = new Redis(redis.url);
     try {
-      const guarded = [names.entry(`catalog:deps:product:${product.id}`), names.fenceSequence];
-      expect(await raw.exists(...guarded)).toBe(2);
-      // Memory pressure from names with a TTL (what volatile-lru may evict), until Redis evicts.
+      // The fence marker the inserts above left on the categories list (settled), and this product's dependency set.
+      const marker = names.fence('catalog:categories');
+      const guarded = [names.entry(`catalog:deps:product:${product.id}`), names.fenceSequence, marker];
+      expect(await raw.exists(...guarded)).toBe(3);
+      // Memory pressure from names with a TTL (what volatile-lru may evict).
       const filler = 'x'.repeat(16 * 1024);
-      for (let i = 0; Number(/evicted_keys:(\d+)/.exec(await raw.info('stats'))![1]) === 0; i++) {
-        if (i > 2000) throw new Error('Redis never evicted: is maxmemory set?');
+      // Twice maxmemory's worth of evictions: every name with a TTL written before is gone by then.
+      const evicted = async () => Number(/evicted_keys:(\d+)/.exec(await raw.info('stats'))![1]);
+      for (let i = 0; (await evicted()) < 500; i++) {
+        if (i > 5000) throw new Error('Redis does not evict: is maxmemory set?');
         await raw.set(`filler:${i}`, filler, 'EX', 3600);
       }
-      expect(await raw.exists(...guarded)).toBe(2);
+      expect(await raw.exists(...guarded)).toBe(3);
       await ctx().sql.query(`UPDATE catalog.products SET name = 'Renamed under pressure' WHERE id = $1`, [product.id]);
       await eventually(async () => {
         const names = json(await get200(app, listing)).products.map((p: { name: string }) => p.name);
         expect(names).toEqual(['Renamed under pressure']);
       });
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('invalidates on a full Redis (noeviction, writes refused): fills fail, the change is never missed', async () => {
+    const redis = await redisWith('noeviction', '3mb');
+    const app: App = await ctx().startBff({ REDIS_URL: redis.url });
+    const { product } = await createCategoryWithProduct(app);
+    await settle(app);
+    const url = `/catalog/products/${product.id}`;
+    await get200(app, url);
+    expect(xcache(await get200(app, url))).toMatch(/^HIT/);
+    const raw = new Redis(redis.url);
+    try {
+      // Fill memory past maxmemory with one large value: every later write that needs memory is refused.
+      await raw.setrange(`${ctx().redisPrefix}filler`, 4 * 1024 * 1024, 'x');
+      await expect(raw.set(`${ctx().redisPrefix}probe`, 'x')).rejects.toThrow(/^OOM/);
+      // The invalidation itself (as the subscriber runs it) still gets through and drops the entry everywhere.
+      const dropped = await app.get(RedisCacheStore).invalidate([`catalog:product:${product.id}`], [], 'test');
+      expect(dropped).toEqual([`catalog:product:${product.id}`]);
+      expect(await raw.exists(new RedisNames(ctx().redisPrefix).entry(`catalog:product:${product.id}`))).toBe(0);
+      expect(xcache(await get200(app, url))).not.toMatch(/^HIT/);
     } finally {
       raw.disconnect();
     }

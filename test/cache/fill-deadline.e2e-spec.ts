@@ -50,14 +50,35 @@ describe('fill deadline in Redis time', () => {
     expect(await store.fill(key, Buffer.from('{}\nold'), { ...options, fence: late })).toBe('expired');
     expect(await store.get(key)).toBeNull();
     const fresh = (await store.acquireLease(key, 'in-time', 5000, true))!;
-    expect(await store.fill(key, Buffer.from('{}\nnew'), { ...options, token: 'in-time', fence: fresh })).toBe('written');
+    expect(await store.fill(key, Buffer.from('{}\nnew'), { ...options, token: 'in-time', fence: fresh })).toBe(
+      'written',
+    );
   });
 
-  it("leaves markers that outlive every fill that could still be written", async () => {
+  it('leaves markers that outlive every fill that could still be written: no TTL, listed for later removal', async () => {
     await store.invalidate([key], [], 'test');
     const redis = rawRedis();
     try {
-      expect(await redis.pttl(names.fence(key))).toBeGreaterThan(MAX_FILL_MS);
+      // No TTL: neither expiry nor a volatile-* eviction can remove it before a late fill is checked.
+      expect(await redis.pttl(names.fence(key))).toBe(-1);
+      expect(await redis.zscore(names.fenceIndex, names.fence(key))).not.toBeNull();
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('deletes markers older than the fence TTL, never a younger one', async () => {
+    const redis = rawRedis();
+    try {
+      const old = names.fence('catalog:product:00000000-0000-4000-8000-00000000fd02');
+      await redis.set(old, '1');
+      // Listed as set 61 s ago (Redis time), past FENCE_TTL_MS = 60 s.
+      const [seconds] = await redis.time();
+      await redis.zadd(names.fenceIndex, (Number(seconds) - 61) * 1000, old);
+      await store.invalidate([key], [], 'test');
+      expect(await redis.exists(old)).toBe(0);
+      expect(await redis.zscore(names.fenceIndex, old)).toBeNull();
+      expect(await redis.exists(names.fence(key))).toBe(1);
     } finally {
       redis.disconnect();
     }

@@ -1,5 +1,5 @@
 import { createCategoryWithProduct, createOrder, ISO_TIMESTAMP_PATTERN } from '../harness/fixtures';
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import { useSeededBff } from '../harness/seeded-bff';
 import { App, call, expectStatus, get, get200, json, l1Of, rawRedis, settle, xcache } from './support';
 

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { CACHE_SUBSCRIBER } from '@app/cache';
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import { useSeededBff } from '../harness/seeded-bff';
 import {
   App,

@@ -1,5 +1,5 @@
 import { createCategoryWithProduct, ProductBody } from '../harness/fixtures';
-import { RedisServer } from '../harness/redis-server';
+import { RedisServer } from '../../tools/redis-server';
 import { useTestContext } from '../harness/test-context';
 import { App, call, get200, settle, xcache } from './support';
 

@@ -1,7 +1,7 @@
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import { createCategoryWithProduct, createOrder, productBody, tag } from '../harness/fixtures';
 import { HttpMethod } from '../harness/http';
-import { RedisServer } from '../harness/redis-server';
+import { RedisServer } from '../../tools/redis-server';
 import { useSeededBff } from '../harness/seeded-bff';
 import { call, expectStatus, get200, json, l1Of, Response, settle, xcache } from './support';
 

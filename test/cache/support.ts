@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CACHE_REDIS, CACHE_SUBSCRIBER, L1Cache, RedisNames } from '@app/cache';
 import { waitForCdc } from '../harness/cdc';
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import { createCategory, createOrder, createProduct, expectStatus, tag } from '../harness/fixtures';
 import { Gate } from '../harness/gate';
 import { call, json, Response } from '../harness/http';

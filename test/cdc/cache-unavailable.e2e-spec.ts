@@ -1,7 +1,7 @@
 import { RedisCacheStore } from '@app/cache';
 import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
-import { RedisServer } from '../harness/redis-server';
+import { RedisServer } from '../../tools/redis-server';
 import { useSeededBff } from '../harness/seeded-bff';
 import { appReader, expectViewsEqual, seedCatalog, warm } from './support';
 

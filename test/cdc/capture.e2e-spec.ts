@@ -2,7 +2,7 @@ import type { OutboxRow } from '@app/cdc';
 import Redis from 'ioredis';
 import { Client, PoolClient } from 'pg';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import { useSeededBff } from '../harness/seeded-bff';
 import { rawRedis, readStream, StreamEvent, uniq } from './support';
 

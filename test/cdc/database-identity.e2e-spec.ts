@@ -1,22 +1,12 @@
+import { eventually } from '../../tools/eventually';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { DATABASE_IDENTITY_CHECK_MS } from '../../apps/bff/src/database-identity';
-import { createOrder, eventually } from '../harness/fixtures';
+import { createOrder } from '../harness/fixtures';
 import { TestContext, useTestContext } from '../harness/test-context';
 import { createDatabase, dropDatabase } from '../harness/test-database';
-import { waitForCdc } from '../harness/cdc';
-import {
-  appReader,
-  catalogUrls,
-  CDC_OFF,
-  expectViewsEqual,
-  rawRedis,
-  Reader,
-  seedCatalog,
-  TRUTH_ENV,
-  uniq,
-  warm,
-} from './support';
+import { waitForCdc, CDC_OFF, TRUTH_ENV } from '../harness/cdc';
+import { appReader, catalogUrls, expectViewsEqual, rawRedis, Reader, seedCatalog, uniq, warm } from './support';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
@@ -121,10 +111,13 @@ describe('database identity: the operator command after a restore in place', () 
     const truth = appReader(await ctx().startBff(TRUTH_ENV));
     for (const read of readers) {
       // Within a check period or so (plus the channel's flush for the instance that did not reset).
-      await eventually(async () => {
-        expect(await read(`/catalog/products/${product.id}`)).toMatchObject({ status: 200, body: { name: renamed } });
-        expect(await read(`/catalog/products/${product.id}/availability`)).toMatchObject({ body: { quantity: 7 } });
-      }, 3 * DATABASE_IDENTITY_CHECK_MS);
+      await eventually(
+        async () => {
+          expect(await read(`/catalog/products/${product.id}`)).toMatchObject({ status: 200, body: { name: renamed } });
+          expect(await read(`/catalog/products/${product.id}/availability`)).toMatchObject({ body: { quantity: 7 } });
+        },
+        { timeoutMs: 3 * DATABASE_IDENTITY_CHECK_MS },
+      );
       await expectViewsEqual(read, truth, urls);
     }
     expect(await redis.get(`${ctx().redisPrefix}cache:db-identity`)).toBe(await databaseIdentity(ctx()));

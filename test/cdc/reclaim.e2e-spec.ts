@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
 import { CdcStats } from '@app/cdc';
 import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import { ChildApp, useChildProcesses } from '../harness/processes';
 import { useSeededBff } from '../harness/seeded-bff';
 import { TestContext } from '../harness/test-context';

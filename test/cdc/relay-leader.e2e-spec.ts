@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OutboxRelay } from '@app/cdc';
 import { waitForCdc } from '../harness/cdc';
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import { call, json } from '../harness/http';
 import { ChildApp, useChildProcesses } from '../harness/processes';
 import { useSeededBff } from '../harness/seeded-bff';

@@ -1,27 +1,16 @@
+import { eventually, eventuallyValue } from '../../tools/eventually';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { OutboxRelay } from '@app/cdc';
-import { waitForCdc } from '../harness/cdc';
-import { eventually } from '../harness/fixtures';
+import { waitForCdc, TRUTH_ENV } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useChildProcesses } from '../harness/processes';
-import { RedisServer } from '../harness/redis-server';
+import { RedisServer } from '../../tools/redis-server';
 import { TcpProxy } from '../harness/tcp-proxy';
 import { useTestContext } from '../harness/test-context';
 import { TEST_REDIS_URL } from '../harness/test-database';
-import {
-  appReader,
-  backlog,
-  catalogUrls,
-  expectViewsEqual,
-  rawRedis,
-  readStream,
-  seedCatalog,
-  TRUTH_ENV,
-  until,
-  warm,
-} from './support';
+import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, readStream, seedCatalog, warm } from './support';
 
 /**
  * SPEC §6.1, a relay that holds leadership but cannot publish: the leader steps
@@ -123,7 +112,11 @@ describe('a relay leader cut off from Redis (hung connection) steps down; one wi
 
     const line = await partitioned.waitForLine(/stepped down as outbox relay/, STALL_MS + POLL_MS + 10_000);
     const stepDownMs = Date.now() - committedAt;
-    await until('the healthy relay to take over', async () => relay.leader, 10_000, 10);
+    await eventually(() => relay.leader, {
+      message: 'the healthy relay to take over',
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
     const takeoverMs = Date.now() - committedAt;
 
     // One warn line that says why; and no stale view on the healthy instance.
@@ -138,9 +131,12 @@ describe('a relay leader cut off from Redis (hung connection) steps down; one wi
     expect(await lockHolders()).toBe(1);
 
     let views: Awaited<ReturnType<typeof expectViewsEqual>> = {};
-    await eventually(async () => {
-      views = await expectViewsEqual(appReader(healthy), appReader(truth), urls);
-    }, 5000);
+    await eventually(
+      async () => {
+        views = await expectViewsEqual(appReader(healthy), appReader(truth), urls);
+      },
+      { timeoutMs: 5000 },
+    );
     expect(views[urls[2]].body).toMatchObject({ name: 'Committed during the partition' });
     const invalidatedMs = Date.now() - committedAt;
 
@@ -191,7 +187,7 @@ describe('no relay can publish: /health turns cdc down once the oldest unpublish
       CDC_RELAY_STALL_MS: String(STALL_MS),
       CDC_LAG_ALERT_MS: String(LAG_ALERT_MS),
     });
-    await until('the relay to lead', async () => relayApp.get(OutboxRelay).leader, 10_000);
+    await eventually(() => relayApp.get(OutboxRelay).leader, { message: 'the relay to lead', timeoutMs: 10_000 });
     const observer = await ctx().startBff({
       CDC_RELAY: 'false',
       CDC_SUBSCRIBER: 'true',
@@ -219,7 +215,11 @@ describe('no relay can publish: /health turns cdc down once the oldest unpublish
     expect(young.oldestUnpublishedAgeMs).toBeLessThan(LAG_ALERT_MS);
     expect((await call(observer, 'GET', '/health')).statusCode).toBe(200);
 
-    const down = await until('/health to turn cdc down', () => healthWhenDown(observer), LAG_ALERT_MS + 10_000, 25);
+    const down = await eventuallyValue(() => healthWhenDown(observer), {
+      message: '/health to turn cdc down',
+      timeoutMs: LAG_ALERT_MS + 10_000,
+      intervalMs: 25,
+    });
     const downMs = Date.now() - committedAt;
     // occurred_at is taken inside the transaction, a little before the test saw the commit.
     expect(downMs).toBeGreaterThanOrEqual(LAG_ALERT_MS - 200);
@@ -238,11 +238,10 @@ describe('no relay can publish: /health turns cdc down once the oldest unpublish
 
     // The partition ends: the relay publishes what waited, and cdc is up again.
     await proxy.release();
-    await until(
-      '/health to answer 200 again',
-      async () => (await call(observer, 'GET', '/health')).statusCode === 200,
-      15_000,
-    );
+    await eventually(async () => (await call(observer, 'GET', '/health')).statusCode === 200, {
+      message: '/health to answer 200 again',
+      timeoutMs: 15_000,
+    });
     expect(json(await call(observer, 'GET', '/health/cdc')).relay).toMatchObject({
       backlog: 0,
       oldestUnpublishedAgeMs: null,
@@ -293,7 +292,11 @@ describe('Redis out of memory (maxmemory reached, noeviction): /health reports c
 
     await ctx().sql.query(`UPDATE catalog.products SET name = 'Redis is full' WHERE id = $1`, [seeded.products[0].id]);
     const committedAt = Date.now();
-    const down = await until('/health to turn cdc down', () => healthWhenDown(app), 10_000, 25);
+    const down = await eventuallyValue(() => healthWhenDown(app), {
+      message: '/health to turn cdc down',
+      timeoutMs: 10_000,
+      intervalMs: 25,
+    });
     const downMs = Date.now() - committedAt;
     expect(down.error.cdc.status).toBe('down');
     expect(down.error.cdc.message).toMatch(/OOM/);
@@ -307,11 +310,10 @@ describe('Redis out of memory (maxmemory reached, noeviction): /health reports c
 
     // Memory freed: the relay publishes what waited and cdc is up again.
     await filler.del(fillerKey);
-    await until(
-      '/health to answer 200 again',
-      async () => (await call(app, 'GET', '/health')).statusCode === 200,
-      15_000,
-    );
+    await eventually(async () => (await call(app, 'GET', '/health')).statusCode === 200, {
+      message: '/health to answer 200 again',
+      timeoutMs: 15_000,
+    });
     expect(await backlog(ctx().sql)).toBe(0);
     expect(json(await call(app, 'GET', '/health/cdc')).relay.lastPublishError).toBeNull();
     if (process.env.CDC_TEST_VERBOSE) process.stderr.write(`OOM: /health cdc down ${downMs} ms after the commit\n`);

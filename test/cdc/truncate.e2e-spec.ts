@@ -1,20 +1,11 @@
+import { eventually } from '../../tools/eventually';
 import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { RedisCacheStore } from '@app/cache';
-import { CDC_ON, waitForCdc } from '../harness/cdc';
-import { createOrder, eventually } from '../harness/fixtures';
+import { CDC_ON, waitForCdc, CDC_OFF, TRUTH_ENV } from '../harness/cdc';
+import { createOrder } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
-import {
-  appReader,
-  catalogUrls,
-  CDC_OFF,
-  expectViewsEqual,
-  Reader,
-  seedCatalog,
-  TRUTH_ENV,
-  uniq,
-  warm,
-} from './support';
+import { appReader, catalogUrls, expectViewsEqual, Reader, seedCatalog, uniq, warm } from './support';
 
 /**
  * SPEC §5.9, §6.1: TRUNCATE fires no row trigger. A statement-level trigger on

@@ -1,7 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LightMyRequestResponse as Response } from 'fastify';
 import { parseDatabaseUrl, withDatabase } from '@app/database';
-import { eventually } from '../harness/eventually';
+import { eventually } from '../../tools/eventually';
 import {
   countRows,
   createCategoryWithProduct,

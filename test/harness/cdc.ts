@@ -1,6 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { CdcHealthService } from '@app/cdc';
-import { eventually } from './eventually';
+import { eventually } from '../../tools/eventually';
 
 /** Environment that turns the CDC pipeline on for a test BFF (the harness default too, since CDC is the only invalidation path). */
 export const CDC_ON = { CDC_RELAY: 'true', CDC_SUBSCRIBER: 'true', CDC_CLAIM_IDLE_MS: '1000' } as const;

@@ -1,8 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { eventually } from './eventually';
+import { eventually } from '../../tools/eventually';
+import { freePort } from '../../tools/free-port';
 
 /**
  * Apps started as real child processes from their TypeScript sources, for the
@@ -216,18 +216,6 @@ export class ChildApp {
 
 function describe(exit: ExitState): string {
   return exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
-}
-
-/** A TCP port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -105,7 +105,9 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
     expect(widgets.result.code).toBe(0);
     expect(existsSync(join(dir, BFF, 'widgets/widgets.module.ts'))).toBe(true);
     expect(existsSync(join(dir, BFF, 'widgets/widgets-cdc.controller.ts'))).toBe(false);
-    expect(read(`${BFF}/widgets/widgets-cache.service.ts`)).toContain(`item: { strategy: 'ttl', ttlSeconds: 90, graceSeconds: 600 },`);
+    expect(read(`${BFF}/widgets/widgets-cache.service.ts`)).toContain(
+      `item: { strategy: 'ttl', ttlSeconds: 90, graceSeconds: 600 },`,
+    );
     expect(widgets.domains).toMatch(/imports: \[[^\]]*WidgetsModule\]/);
     expect(widgets.cdcDomains).not.toContain('widgets');
   });

@@ -140,7 +140,8 @@ export class CacheModule {
         {
           provide: CacheAdmin,
           inject: [RedisCacheStore, L1Cache, CACHE_INSTANCE_ID],
-          useFactory: (store: RedisCacheStore, l1: L1Cache, instanceId: string) => new CacheAdmin(store, l1, instanceId),
+          useFactory: (store: RedisCacheStore, l1: L1Cache, instanceId: string) =>
+            new CacheAdmin(store, l1, instanceId),
         },
         {
           provide: CacheSourceIdentity,

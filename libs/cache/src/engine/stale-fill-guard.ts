@@ -12,7 +12,7 @@
  * THE FENCE. A global counter, the fence sequence, is incremented by every
  * invalidation. An invalidation leaves a marker `cache:fence:<name>` = its
  * sequence number on every key it drops and on every dependency it resolves
- * (markers expire after FENCE_TTL_MS). A fill reads the sequence *before* it
+ * (markers are removed once older than FENCE_TTL_MS, see MEMORY). A fill reads the sequence *before* it
  * reads the source (atomically with taking the lease), and at write time the
  * FILL script refuses the write if the key's marker or any marker of the
  * view's dependencies is newer than that sequence: some invalidation touching
@@ -26,7 +26,7 @@
  * only once the view is loaded, which is why markers are checked at write time
  * rather than leases revoked at start.
  *
- * THE DEADLINE, IN REDIS'S OWN TIME. Markers expire (FENCE_TTL_MS), so a fill
+ * THE DEADLINE, IN REDIS'S OWN TIME. Markers go (FENCE_TTL_MS), so a fill
  * must never be written after the markers that could refuse it are gone. The
  * client cannot promise that: a FILL command can sit in a partitioned TCP
  * connection for minutes and reach Redis after the client gave up on it. So
@@ -60,6 +60,16 @@
  * sets are dropped with their domain. The SCAN drops names that match
  * `<domain>:*` only, never fence markers or the sequence (resetting the
  * sequence would make old fills look new).
+ *
+ * MEMORY AND EVICTION. The names this argument rests on (the sequence, the
+ * markers, the dependency sets) carry no TTL, so the supported eviction
+ * policies (noeviction, volatile-*: l2/eviction-policy.ts) can never remove
+ * them early. Markers are instead listed with their Redis time in the sorted
+ * set `cache:fence-index`, and every invalidation deletes a bounded batch of
+ * markers older than FENCE_TTL_MS (re-marking a name moves its score, so a
+ * marker still needed is never in that batch). Invalidations run with the
+ * script flag allow-oom: they free memory, and a full Redis must not stop the
+ * cache from forgetting what changed.
  *
  * THE LEASE. `cache:lease:<key>` (SET NX PX) elects one filler per key across
  * instances; others poll for the entry with bounded back-off. An invalidation
@@ -130,24 +140,41 @@ end
 release()
 return 1`;
 
+/** Lists markers with their Redis time, and deletes a bounded batch of those older than the fence TTL. */
+const INDEX_MARKERS = `local function index_and_trim(index, now, ttl, marked)
+  for _, name in ipairs(marked) do redis.call('ZADD', index, now, name) end
+  local old = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. (now - ttl), 'LIMIT', 0, math.min(2 * #marked + 64, 1000))
+  if #old > 0 then
+    redis.call('DEL', unpack(old))
+    redis.call('ZREM', index, unpack(old))
+  end
+end`;
+
 /**
- * KEYS: fence sequence.
+ * KEYS: fence sequence, fence index.
  * ARGV: entry prefix, lease prefix, fence prefix, channel, fence ttl ms, k,
  *       key 1..k, dependency 1..m, origin.
  * Drops the keys and every member of the dependency sets (entry, lease),
  * leaves fence markers on all of them and on the dependencies, deletes the
  * sets, and publishes the dropped keys so every instance drops them from L1.
- * Returns the dropped keys.
+ * Returns the dropped keys. Runs when Redis is out of memory (allow-oom).
  */
-export const INVALIDATE_LUA = `
+export const INVALIDATE_LUA = `#!lua flags=allow-oom
+${NOW_MS}
+${INDEX_MARKERS}
 local seq = redis.call('INCR', KEYS[1])
 local dropped = {}
 local seen = {}
+local marked = {}
+local function mark(name)
+  redis.call('SET', name, seq)
+  marked[#marked + 1] = name
+end
 local function drop(key)
   if seen[key] then return end
   seen[key] = true
   redis.call('DEL', ARGV[1] .. key, ARGV[2] .. key)
-  redis.call('SET', ARGV[3] .. key, seq, 'PX', ARGV[5])
+  mark(ARGV[3] .. key)
   dropped[#dropped + 1] = key
 end
 local k = tonumber(ARGV[6])
@@ -156,19 +183,27 @@ for i = 7 + k, #ARGV - 1 do
   local set = ARGV[1] .. ARGV[i]
   for _, member in ipairs(redis.call('SMEMBERS', set)) do drop(member) end
   redis.call('DEL', set)
-  redis.call('SET', ARGV[3] .. ARGV[i], seq, 'PX', ARGV[5])
+  mark(ARGV[3] .. ARGV[i])
 end
+index_and_trim(KEYS[2], now_ms(), tonumber(ARGV[5]), marked)
 if #dropped > 0 then
   redis.call('PUBLISH', ARGV[4], cjson.encode({ keys = dropped, origin = ARGV[#ARGV] }))
 end
 return dropped`;
 
 /**
- * KEYS: fence sequence, domain marker 1..n (`cache:fence:<domain>:*`).  ARGV: fence ttl ms.
+ * KEYS: fence sequence, fence index, domain marker 1..n (`cache:fence:<domain>:*`).  ARGV: fence ttl ms.
  * The first step of dropping whole domains: fences off every fill of theirs
  * that began before it (see "A WHOLE DOMAIN AT ONCE"). Returns the sequence.
  */
-export const FENCE_ALL_LUA = `
+export const FENCE_ALL_LUA = `#!lua flags=allow-oom
+${NOW_MS}
+${INDEX_MARKERS}
 local seq = redis.call('INCR', KEYS[1])
-for i = 2, #KEYS do redis.call('SET', KEYS[i], seq, 'PX', ARGV[1]) end
+local marked = {}
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], seq)
+  marked[#marked + 1] = KEYS[i]
+end
+index_and_trim(KEYS[2], now_ms(), tonumber(ARGV[1]), marked)
 return seq`;

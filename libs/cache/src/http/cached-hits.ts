@@ -80,6 +80,8 @@ function routeName(route: CachedReadRoute): string {
 function assertUnguarded(route: CachedReadRoute): void {
   const handler = route.controller.prototype[route.method] as object;
   if (Reflect.getMetadata(GUARDS_METADATA, handler) || Reflect.getMetadata(GUARDS_METADATA, route.controller)) {
-    throw new Error(`${routeName(route)}: @CachedRead answers hits before guards run, so a cached read must not be guarded`);
+    throw new Error(
+      `${routeName(route)}: @CachedRead answers hits before guards run, so a cached read must not be guarded`,
+    );
   }
 }

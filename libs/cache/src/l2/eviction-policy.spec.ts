@@ -2,7 +2,8 @@ import { evictionPolicyOf, SUPPORTED_POLICIES, unsupportedPolicyMessage } from '
 
 describe('eviction policy', () => {
   it('reads the policy from INFO memory', () => {
-    const info = '# Memory\r\nused_memory:1024\r\nmaxmemory:0\r\nmaxmemory_policy:allkeys-lru\r\nmem_fragmentation_ratio:1.2\r\n';
+    const info =
+      '# Memory\r\nused_memory:1024\r\nmaxmemory:0\r\nmaxmemory_policy:allkeys-lru\r\nmem_fragmentation_ratio:1.2\r\n';
     expect(evictionPolicyOf(info)).toBe('allkeys-lru');
     expect(evictionPolicyOf('# Memory\r\n')).toBeUndefined();
   });

@@ -120,12 +120,7 @@ export class RedisCacheStore implements CacheStore {
    * Takes the fill lease; answers the fence sequence, or undefined when another
    * filler holds it or (`unlessFilled`) the entry has been written meanwhile.
    */
-  async acquireLease(
-    key: string,
-    token: string,
-    leaseMs: number,
-    unlessFilled = true,
-  ): Promise<FillFence | undefined> {
+  async acquireLease(key: string, token: string, leaseMs: number, unlessFilled = true): Promise<FillFence | undefined> {
     const n = this.names;
     const granted = await this.guard(() =>
       this.redis.cacheAcquireLease(
@@ -179,8 +174,9 @@ export class RedisCacheStore implements CacheStore {
     const n = this.names;
     return this.guard(() =>
       this.redis.cacheInvalidate(
-        1,
+        2,
         n.fenceSequence,
+        n.fenceIndex,
         n.entryPrefix,
         n.leasePrefix,
         n.fencePrefix,
@@ -214,8 +210,9 @@ export class RedisCacheStore implements CacheStore {
     const n = this.names;
     await this.guard(() =>
       this.redis.cacheFenceAll(
-        1 + domains.length,
+        2 + domains.length,
         n.fenceSequence,
+        n.fenceIndex,
         ...domains.map((d) => n.domainFence(d)),
         FENCE_TTL_MS,
       ),

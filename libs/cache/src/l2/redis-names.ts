@@ -9,6 +9,8 @@ export class RedisNames {
   readonly leasePrefix: string;
   readonly fencePrefix: string;
   readonly fenceSequence: string;
+  /** Markers by the Redis time they were set, so old ones can be deleted (stale-fill-guard.ts, MEMORY). */
+  readonly fenceIndex: string;
   readonly freshPrefix: string;
   readonly invalidationChannel: string;
   /** The identity of the database the entries were read from (CacheSourceIdentity). */
@@ -19,6 +21,7 @@ export class RedisNames {
     this.leasePrefix = `${prefix}cache:lease:`;
     this.fencePrefix = `${prefix}cache:fence:`;
     this.fenceSequence = `${prefix}cache:fence-seq`;
+    this.fenceIndex = `${prefix}cache:fence-index`;
     this.freshPrefix = `${prefix}cache:fresh:`;
     this.invalidationChannel = `${prefix}cache:invalidations`;
     this.sourceIdentity = `${prefix}cache:db-identity`;

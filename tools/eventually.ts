@@ -45,3 +45,22 @@ export async function eventually(
     await sleep(intervalMs);
   }
 }
+
+/**
+ * `eventually` for a probe that finds something: polls until `probe` answers a
+ * value (not undefined, null or false) and returns it.
+ *
+ *   const down = await eventuallyValue(() => healthWhenDown(app), { message: '/health to turn cdc down' });
+ */
+export async function eventuallyValue<T>(
+  probe: () => Promise<T | undefined | null | false>,
+  options: EventuallyOptions = {},
+): Promise<T> {
+  let found: T | undefined;
+  await eventually(async () => {
+    const value = await probe();
+    if (value === undefined || value === null || value === false) return false;
+    found = value;
+  }, options);
+  return found as T;
+}

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { eventually } from './eventually';
-import { freePort } from './processes';
+import { freePort } from './free-port';
 
 /** Every server started by this worker, so a failed test cannot leave one running. */
 const running = new Set<ChildProcess>();
