@@ -49,7 +49,7 @@ function scratchCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cachegate-schematics-'));
   const skip = (from: string) => !/[\\/](node_modules|dist|coverage)([\\/]|$)/.test(from.slice(ROOT.length));
   // Every source tree the root tsconfig and the unit jest config name.
-  for (const entry of ['apps', 'libs', 'bench', 'soak', 'test'].filter((e) => existsSync(join(ROOT, e)))) {
+  for (const entry of ['apps', 'libs', 'bench', 'soak', 'test', 'tools'].filter((e) => existsSync(join(ROOT, e)))) {
     cpSync(join(ROOT, entry), join(dir, entry), { recursive: true, filter: skip });
   }
   const rootFiles = readdirSync(ROOT).filter((f) =>
