@@ -26,6 +26,21 @@ export function formatSummary(s: SoakSummary, runtimeMs: number): string {
   lines.push(`errors (5xx / failed requests): ${s.errors.length}`);
   for (const e of s.errors.slice(0, 5)) lines.push(`  ${e}`);
   for (const e of s.chaosEvents) lines.push(`chaos at ${e}`);
+  if (s.partition) {
+    const p = s.partition;
+    lines.push(
+      `partition: bff-b's Redis connections held ${p.heldMs} ms; /health redis down after ${p.detectedMs} ms, ` +
+        `up with L1 on ${p.recoveredMs} ms after the release`,
+    );
+  }
+  if (s.eviction) {
+    const e = s.eviction;
+    lines.push(
+      `eviction: maxmemory ${e.maxmemory} (volatile-lru), ${(e.usedBeforeBytes / 1024 / 1024).toFixed(1)} MiB used and ` +
+        `${e.volatileBefore} names with a TTL before; ` +
+        `${e.fillers} fillers written, ${e.evicted} names evicted (${e.evictedCacheNames} of the cache's, ${e.evictedFillers} fillers)`,
+    );
+  }
   lines.push(`CDC settled ${s.settleMs} ms after the writes stopped`);
   lines.push(`entries compared: ${s.compared}`);
   lines.push(`stale entries: ${s.stale}`);

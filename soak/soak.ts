@@ -4,20 +4,39 @@
  * and writers (through both instances and plain SQL) run concurrently, then,
  * once writes stop and the CDC lag is 0, every cached view on every instance
  * must equal what a CACHE_ENABLED=false instance returns.
+ *
+ * The redis-server runs with a maxmemory and `volatile-lru` (a supported
+ * policy, libs/cache/src/l2/eviction-policy.ts), and bff-b reaches it through
+ * a TCP proxy (tools/tcp-proxy.ts), so `--chaos` can hang that instance's
+ * connections and put Redis under memory pressure besides the crashes.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchDatabase } from '../bench/bench-database';
 import { BFF_MAIN, BenchServer, BenchWorker, CACHE_SYNC_MAIN, ROOT, startServer, startWorker } from '../bench/servers';
+import { eventually } from '../tools/eventually';
 import { RedisServer } from '../tools/redis-server';
+import { TcpProxy } from '../tools/tcp-proxy';
 import { StaleEntry, ViewResponse, compareView } from './compare';
 import { Keys, WRITE_KINDS, WriteKind, Writer, loadKeys, pick, viewPaths } from './workload';
 
 export interface SoakOptions {
   durationSeconds: number;
-  /** kill -9 cache-sync and start a new one, and restart Redis, mid-run. */
+  /**
+   * Mid-run: restart Redis (empty); kill -9 cache-sync and start a new one
+   * while bff-b's connections to Redis hang for a few seconds (a partition: the
+   * proxy holds the bytes, nothing is closed); then fill Redis with names that
+   * have a TTL until it has evicted `evictKeys` names, and delete them.
+   */
   chaos: boolean;
+  /**
+   * The redis-server's maxmemory (default 32mb, or half a MiB per second of run when more): about twice
+   * what the soak's own data grows to (about 0.2 MiB/s: 11 MiB after 55 s of a run without chaos).
+   */
+  maxmemory?: string;
+  /** How many evictions (INFO stats evicted_keys) the memory-pressure phase waits for (default 1000). */
+  evictKeys?: number;
   readers?: number;
   writers?: number;
   log?: (message: string) => void;
@@ -38,6 +57,28 @@ export interface SoakSummary {
   /** 5xx answers and failed requests during the run (never expected, also not while Redis restarts). */
   errors: string[];
   chaosEvents: string[];
+  /** The hanging partition of bff-b (chaos only). */
+  partition?: {
+    heldMs: number;
+    /** From the hold until bff-b's /health reported redis down. */
+    detectedMs: number;
+    /** From the release until bff-b's /health reported redis up with L1 on. */
+    recoveredMs: number;
+  };
+  /** The memory-pressure phase (chaos only). */
+  eviction?: {
+    maxmemory: string;
+    /** used_memory when the phase began, before any filler. */
+    usedBeforeBytes: number;
+    /** Names with a TTL then (INFO keyspace `expires`): the cache's entries of hybrid and ttl buckets, leases. */
+    volatileBefore: number;
+    fillers: number;
+    /** INFO stats evicted_keys during the phase, and the evicted names by kind (keyspace notifications). */
+    evicted: number;
+    evictedFillers: number;
+    /** Names under the cache's prefix (entries with a TTL, leases). */
+    evictedCacheNames: number;
+  };
   settleMs: number;
   /** Views compared: every view of every cached instance. */
   compared: number;
@@ -51,8 +92,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   for (const main of [BFF_MAIN[0], CACHE_SYNC_MAIN[0]]) {
     if (!existsSync(path.join(ROOT, main))) throw new Error(`${main} is missing: npm run build`);
   }
+  const maxmemory = options.maxmemory ?? `${Math.max(32, Math.ceil(options.durationSeconds / 2))}mb`;
   const db = await BenchDatabase.create('soak');
-  const redisServer = await RedisServer.start();
+  const redisServer = await RedisServer.start({
+    args: ['--maxmemory', maxmemory, '--maxmemory-policy', 'volatile-lru'],
+  });
+  // bff-b reaches Redis through this proxy from the start, so the partition phase can hang its connections.
+  const proxy = await TcpProxy.start({ port: redisServer.port });
   const servers: { stop(): Promise<void> }[] = [];
   try {
     const env = {
@@ -62,12 +108,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
       CDC_SUBSCRIBER: 'false',
       CDC_CLAIM_IDLE_MS: '1000',
     };
-    log(`database ${db.name}, redis-server on port ${redisServer.port}, prefix ${db.prefix}`);
+    log(
+      `database ${db.name}, redis-server on port ${redisServer.port} (maxmemory ${maxmemory}, volatile-lru), ` +
+        `proxy for bff-b on port ${proxy.port}, prefix ${db.prefix}`,
+    );
     // The first instance migrates and seeds the demo data; the others start on the result.
     const a = await startServer('bff-a', BFF_MAIN, { ...env, NODE_ENV: 'development' });
     servers.push(a);
     const [b, truth] = await Promise.all([
-      startServer('bff-b', BFF_MAIN, env),
+      startServer('bff-b', BFF_MAIN, { ...env, REDIS_URL: `redis://127.0.0.1:${proxy.port}` }),
       startServer('truth', BFF_MAIN, { ...env, CACHE_ENABLED: 'false' }),
     ]);
     servers.push(b, truth);
@@ -154,27 +203,134 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
         keys = await loadKeys(db.pool);
       }
     };
+    const event = (message: string) => {
+      summary.chaosEvents.push(`${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${message}`);
+      log(`chaos: ${message}`);
+    };
+    /** Hangs bff-b's connections to Redis (bytes held in the proxy, nothing closed or refused), then releases them. */
+    const partitionPhase = async () => {
+      const heldMs = Math.min(5000, Math.max(3000, options.durationSeconds * 100));
+      await proxy.hold();
+      const heldAt = Date.now();
+      event(`bff-b's connections to Redis held for ${heldMs} ms (hung, not closed)`);
+      await eventually(async () => (await redisHealth(b.url)).status === 'down', {
+        timeoutMs: heldMs + 10_000,
+        intervalMs: 100,
+        message: "bff-b's /health to report redis down while its connections hang",
+      });
+      const detectedMs = Date.now() - heldAt;
+      event(`bff-b /health: redis down`);
+      await sleep(Math.max(0, heldAt + heldMs - Date.now()));
+      await proxy.release();
+      const releasedAt = Date.now();
+      event("bff-b's connections released (the held bytes delivered)");
+      await eventually(
+        async () => {
+          const redis = await redisHealth(b.url);
+          return redis.status === 'up' && redis.l1 === 'on';
+        },
+        { timeoutMs: 30_000, intervalMs: 100, message: "bff-b's /health to report redis up and L1 on again" },
+      );
+      summary.partition = { heldMs, detectedMs, recoveredMs: Date.now() - releasedAt };
+      event('bff-b /health: redis up, L1 on');
+    };
+    /**
+     * Writes filler names with a TTL until Redis has evicted `evictKeys` names
+     * (volatile-lru: fillers and the cache's entries with a TTL, never the
+     * names without one), keeps it full for a moment while the workload runs,
+     * then deletes the fillers.
+     */
+    const evictionPhase = async () => {
+      const target = options.evictKeys ?? 1000;
+      const pressureMs = Math.min(3000, Math.max(1000, options.durationSeconds * 50));
+      const redis = db.redis(redisServer.url);
+      const evictions = db.redis(redisServer.url);
+      try {
+        let evictedFillers = 0;
+        let evictedCacheNames = 0;
+        await redis.config('SET', 'notify-keyspace-events', 'Ee');
+        evictions.on('message', (_channel: string, name: string) => {
+          if (name.startsWith(FILLER)) evictedFillers++;
+          else if (name.startsWith(db.prefix)) evictedCacheNames++;
+        });
+        await evictions.subscribe('__keyevent@0__:evicted');
+        const evictedBefore = infoField(await redis.info('stats'), 'evicted_keys');
+        const usedBeforeBytes = infoField(await redis.info('memory'), 'used_memory');
+        const maxBytes = infoField(await redis.info('memory'), 'maxmemory');
+        const volatileBefore = Number(/^db0:.*\bexpires=(\d+)/m.exec(await redis.info('keyspace'))?.[1] ?? 0);
+        event(
+          `memory pressure: ${mib(usedBeforeBytes)} of maxmemory ${maxmemory} used, ${volatileBefore} names with ` +
+            'a TTL; writing fillers with a TTL',
+        );
+        const value = 'f'.repeat(FILLER_BYTES);
+        let fillers = 0;
+        let evicted = 0;
+        while (evicted < target) {
+          // Far more than maxmemory written and still too few evictions: the setting did not take.
+          if (fillers * FILLER_BYTES > 4 * maxBytes + target * FILLER_BYTES) {
+            throw new Error(
+              `wrote ${fillers} fillers but Redis evicted only ${evicted} names (maxmemory ${maxmemory})`,
+            );
+          }
+          const batch = redis.pipeline();
+          for (let i = 0; i < 200; i++) batch.set(`${FILLER}${fillers++}`, value, 'PX', 600_000);
+          for (const [err] of (await batch.exec()) ?? []) if (err) throw err;
+          evicted = infoField(await redis.info('stats'), 'evicted_keys') - evictedBefore;
+        }
+        event(`Redis full: ${evicted} names evicted after ${fillers} fillers; holding it full for ${pressureMs} ms`);
+        await sleep(pressureMs);
+        for (let i = 0; i < fillers; i += 1000) {
+          await redis.unlink(...Array.from({ length: Math.min(1000, fillers - i) }, (_, j) => `${FILLER}${i + j}`));
+        }
+        evicted = infoField(await redis.info('stats'), 'evicted_keys') - evictedBefore;
+        // A PING answered on the subscriber connection comes after every notification published before it.
+        await evictions.ping();
+        summary.eviction = {
+          maxmemory,
+          usedBeforeBytes,
+          volatileBefore,
+          fillers,
+          evicted,
+          evictedFillers,
+          evictedCacheNames,
+        };
+        event(
+          `fillers deleted: ${evicted} names evicted in all, ${evictedCacheNames} of them the cache's ` +
+            `(${evictedFillers} fillers); ${mib(infoField(await redis.info('memory'), 'used_memory'))} used`,
+        );
+      } finally {
+        redis.disconnect();
+        evictions.disconnect();
+      }
+    };
     const chaosLoop = async () => {
       if (!options.chaos) return;
+      // One phase after the other; a phase whose time has passed starts when the previous one ends. The Redis
+      // restart comes first: it empties every cache, so it would erase staleness any earlier phase had caused.
       const at = (fraction: number) =>
         sleep(Math.max(0, startedAt + options.durationSeconds * 1000 * fraction - Date.now()));
-      await at(0.3);
-      const killed = sync.pid;
-      await sync.kill();
-      const event = (message: string) => {
-        summary.chaosEvents.push(`${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${message}`);
-        log(`chaos: ${message}`);
-      };
-      event(`kill -9 cache-sync (pid ${killed})`);
-      await sleep(500);
-      sync = await startSync();
-      event(`started a new cache-sync (pid ${sync.pid})`);
-      await at(0.6);
+      await at(0.1);
       await redisServer.stop();
       event('redis-server killed');
       await sleep(1000);
       await redisServer.start();
       event('redis-server restarted (empty)');
+      await at(0.25);
+      // bff-b runs no relay or subscriber, so its partition and the cache-sync crash are independent: both at once.
+      await Promise.all([
+        (async () => {
+          const killed = sync.pid;
+          await sync.kill();
+          event(`kill -9 cache-sync (pid ${killed})`);
+          await sleep(500);
+          sync = await startSync();
+          event(`started a new cache-sync (pid ${sync.pid})`);
+        })(),
+        partitionPhase(),
+      ]);
+      // Early enough that writes after it reach what a lost name would have hidden.
+      await at(0.55);
+      await evictionPhase();
     };
     const progressLoop = async () => {
       while (running()) {
@@ -232,9 +388,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     return summary;
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
+    await proxy.close();
     await redisServer.close();
     await db.drop();
   }
+}
+
+/** Names the memory-pressure phase writes (outside the cache's prefix) and the size of each value. */
+const FILLER = 'soak-filler:';
+const FILLER_BYTES = 32 * 1024;
+
+/** A numeric field of an INFO section (`evicted_keys`, `used_memory`, `maxmemory`). */
+function infoField(info: string, field: string): number {
+  const match = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
+  if (!match) throw new Error(`INFO has no ${field}`);
+  return Number(match[1]);
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** The `redis` indicator of an instance's /health (`l1` is reported while Redis is up). */
+async function redisHealth(url: string): Promise<{ status?: string; l1?: string }> {
+  const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
+  const report = (await res.json()) as { details?: { redis?: { status?: string; l1?: string } } };
+  return report.details?.redis ?? {};
 }
 
 async function get(url: string, view: string): Promise<ViewResponse> {

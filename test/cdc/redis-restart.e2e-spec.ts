@@ -9,7 +9,7 @@ import { eventually } from '../../tools/eventually';
 import { call, json } from '../harness/http';
 import { RedisServer } from '../../tools/redis-server';
 import { useSeededBff } from '../harness/seeded-bff';
-import { TcpProxy } from '../harness/tcp-proxy';
+import { TcpProxy } from '../../tools/tcp-proxy';
 import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, readStream, seedCatalog, warm } from './support';
 
 /**

@@ -7,7 +7,7 @@ import { waitForCdc, TRUTH_ENV } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useChildProcesses } from '../harness/processes';
 import { RedisServer } from '../../tools/redis-server';
-import { TcpProxy } from '../harness/tcp-proxy';
+import { TcpProxy } from '../../tools/tcp-proxy';
 import { useTestContext } from '../harness/test-context';
 import { TEST_REDIS_URL } from '../harness/test-database';
 import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, readStream, seedCatalog, warm } from './support';

@@ -15,7 +15,7 @@ import {
   tag,
 } from '../harness/fixtures';
 import { call, HttpMethod, json } from '../harness/http';
-import { TcpProxy } from '../harness/tcp-proxy';
+import { TcpProxy } from '../../tools/tcp-proxy';
 import { useTestContext } from '../harness/test-context';
 
 /** A refused connection must turn into a 503 at once; nothing here may wait for a timeout. */

@@ -1,7 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { call, json } from '../harness/http';
-import { TcpProxy } from '../harness/tcp-proxy';
+import { TcpProxy } from '../../tools/tcp-proxy';
 import { useTestContext } from '../harness/test-context';
 
 /**

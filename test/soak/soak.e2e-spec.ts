@@ -21,13 +21,23 @@ describe('consistency soak (short run)', () => {
     }
   }, 180_000);
 
-  it('leaves no stale entry after 10 s of mixed writes, a cache-sync crash and a Redis restart', async () => {
+  it('leaves no stale entry after 10 s of mixed writes, a hung partition, eviction, a cache-sync crash and a Redis restart', async () => {
     const summary = await runSoak({ durationSeconds: 10, chaos: true });
     expect(summary.differences.map(describeStale)).toEqual([]);
     expect(summary.stale).toBe(0);
     expect(summary.compared).toBeGreaterThan(200);
     expect(summary.errors).toEqual([]);
-    expect(summary.chaosEvents).toHaveLength(4);
+    // partition: held, seen down, released, seen up; eviction: start, full, fillers deleted; crash: 2; restart: 2.
+    expect(summary.chaosEvents).toHaveLength(11);
+    // bff-b's /health saw the hang (the proxy releases only after that) and came back with L1 on.
+    expect(summary.partition).toEqual({
+      heldMs: expect.any(Number),
+      detectedMs: expect.any(Number),
+      recoveredMs: expect.any(Number),
+    });
+    // Redis evicted what the phase waited for, and some of the cache's own names among them, not only fillers.
+    expect(summary.eviction?.evicted).toBeGreaterThanOrEqual(1000);
+    expect(summary.eviction?.evictedCacheNames).toBeGreaterThan(0);
     expect(summary.reads).toBeGreaterThan(0);
     for (const kind of WRITE_KINDS) {
       const { http, sql } = summary.writes[kind];

@@ -9,8 +9,9 @@ interface ProxiedPair {
 }
 
 /**
- * An in-process TCP proxy for failure tests: point a client at `port` and the
- * proxy forwards to the target (e.g. Postgres), until the test cuts it.
+ * An in-process TCP proxy for failure tests and the soak's partition phase: point
+ * a client at `port` and the proxy forwards to the target (e.g. Postgres), until
+ * the test cuts it.
  *
  * - `cut()`       stops accepting (new connections are refused) and destroys every open one.
  * - `blackhole()` destroys every open connection, then accepts new ones but never forwards a byte,
