@@ -12,6 +12,46 @@ export interface LagOptions {
   log: (message: string) => void;
 }
 
+/** A write of one product, by the bench's clock: sent, and (once the UPDATE answered) committed. */
+interface Write {
+  sent: number;
+  committed?: number;
+}
+
+/**
+ * The writes of each product whose invalidation has not been seen yet, and the
+ * rule that matches a drop of the product's key to them. The subscriber merges
+ * the entries of a batch into one invalidation, so one drop can cover several
+ * writes of a product: it covers every pending write that had committed before
+ * the drop was seen (its event may have been in that batch), and at least the
+ * oldest one. (Matching one drop to one write would fall behind for good at the
+ * first merge and report every later write of the product as late.)
+ */
+export class PendingWrites {
+  private readonly byProduct = new Map<string, Write[]>();
+
+  sent(productId: string): Write {
+    const write: Write = { sent: performance.now() };
+    let queue = this.byProduct.get(productId);
+    if (!queue) this.byProduct.set(productId, (queue = []));
+    queue.push(write);
+    return write;
+  }
+
+  committed(write: Write): void {
+    write.committed = performance.now();
+  }
+
+  /** The product's key was seen dropped at `now`: the send times of the writes that covers. */
+  dropped(productId: string, now: number): number[] {
+    const queue = this.byProduct.get(productId);
+    if (!queue || queue.length === 0) return [];
+    let covered = 1;
+    while (covered < queue.length && queue[covered].committed !== undefined && queue[covered].committed! < now) covered++;
+    return queue.splice(0, covered).map((w) => w.sent);
+  }
+}
+
 /**
  * Commit → key gone from L2 and from every instance's L1, under a steady write
  * load made with plain SQL (autocommit UPDATEs, as any writer would).
@@ -26,15 +66,14 @@ export interface LagOptions {
 export async function measureInvalidationLag(options: LagOptions) {
   const { db, instances, productIds } = options;
   const subscriber = db.redis();
-  const pending = new Map<string, number[]>();
+  const pending = new PendingWrites();
   const samples: number[] = [];
   await subscriber.subscribe(`${db.prefix}cache:invalidations`);
   subscriber.on('message', (_channel: string, text: string) => {
     const now = performance.now();
     for (const key of (JSON.parse(text) as { keys?: string[] }).keys ?? []) {
       if (!key.startsWith('catalog:product:')) continue;
-      const sent = pending.get(key.slice('catalog:product:'.length))?.shift();
-      if (sent !== undefined) samples.push(now - sent);
+      for (const sent of pending.dropped(key.slice('catalog:product:'.length), now)) samples.push(now - sent);
     }
   });
 
@@ -56,10 +95,12 @@ export async function measureInvalidationLag(options: LagOptions) {
     for (let i = 0; i < perTick; i++) {
       const id = productIds[writes % productIds.length];
       writes++;
-      let queue = pending.get(id);
-      if (!queue) pending.set(id, (queue = []));
-      queue.push(performance.now());
-      inFlight.push(db.pool.query('UPDATE catalog.products SET price_cents = price_cents + 1 WHERE id = $1', [id]));
+      const write = pending.sent(id);
+      inFlight.push(
+        db.pool
+          .query('UPDATE catalog.products SET price_cents = price_cents + 1 WHERE id = $1', [id])
+          .then(() => pending.committed(write)),
+      );
     }
     next += tickMs;
     await sleep(Math.max(0, next - performance.now()));

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { LoadGenerator } from './load';
 import type { ThroughputRow } from './throughput';
 
 export interface BenchReport {
@@ -13,6 +14,8 @@ export interface BenchReport {
     warmupSeconds: number;
     writesPerSecond: number;
     lagSeconds: number;
+    /** Absent in reports written before wrk: autocannon. */
+    generator?: LoadGenerator;
   };
   throughput: ThroughputRow[];
   invalidationLag: {
@@ -41,7 +44,8 @@ export function renderMarkdown(r: BenchReport): string {
     `# cachegate benchmark${r.quick ? ' (quick run: not for comparison)' : ''}`,
     '',
     `${r.startedAt} · node ${r.machine.node} · ${r.machine.cpus} cores · ${s.connections} connections · ` +
-      `${s.rounds} interleaved round(s) of ${s.roundSeconds} s per scenario`,
+      `${s.rounds} interleaved round(s) of ${s.roundSeconds} s per scenario · load generator ` +
+      (s.generator === 'wrk' ? 'wrk' : 'autocannon (fallback: wrk not installed)'),
     '',
     'req/s, p50 and p99 are those of the median round; × ceiling and × peer are the medians of the ratios ' +
       "taken within each round; CPU is the server process's own time per request.",

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { measureCoalescing } from './coalescing';
 import { measureInvalidationLag } from './invalidation-lag';
+import { availableGenerator } from './load';
 import { BenchReport, writeReport } from './report';
 import { BenchDatabase } from './bench-database';
 import { BFF_MAIN, BenchServer, ROOT, startServer, tsApp } from './servers';
@@ -22,6 +23,8 @@ const settings = {
   warmupSeconds: quick ? 1 : 3,
   writesPerSecond: 500,
   lagSeconds: quick ? 2 : 10,
+  /** wrk where installed (apt-get install wrk), else autocannon: the report says which ran. */
+  generator: availableGenerator(),
 };
 
 const step = (message: string) => process.stdout.write(`▸ ${message}\n`);
@@ -42,6 +45,9 @@ async function main(): Promise<void> {
   try {
     const env = db.env();
     step(`database ${db.name}, redis prefix ${db.prefix}`);
+    step(
+      `load generator: ${settings.generator}${settings.generator === 'wrk' ? '' : ' (fallback: wrk is not installed)'}`,
+    );
 
     step('starting the BFF with demo data');
     const bff = await start('l1-hit', BFF_MAIN, { ...env, NODE_ENV: 'development' });

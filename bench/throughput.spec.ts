@@ -44,6 +44,23 @@ describe('summarise (bench throughput rounds)', () => {
     });
   });
 
+  it('gives the ratio to every reference scenario present, each taken within rounds, and NaN for a missing one', () => {
+    const names = ['fastify', 'hook-floor', 'l1-hit', 'peer'].map((name) => ({ name, description: name }));
+    const rows = summarise(names, [
+      [round(20_000), round(10_000), round(20_000)],
+      [round(25_000), round(12_000), round(25_000)],
+      [round(22_000), round(11_000), round(23_000)],
+      [round(10_000), round(5_000), round(10_000)],
+    ]);
+    const l1 = rows[2];
+    expect(Object.keys(l1.ratios)).toEqual(['fastify', 'hook-floor', 'peer']);
+    expect(l1.ratios['fastify']).toBeCloseTo(1.1, 5);
+    expect(l1.ratios['hook-floor']).toBeCloseTo(11 / 12, 5); // median of 0.88, 0.9167, 0.92
+    expect(l1.ratios['peer']).toBeCloseTo(2.2, 5);
+    expect(l1.xPeer).toBeCloseTo(2.2, 5);
+    expect(l1.xCeiling).toBeNaN();
+  });
+
   it('has no CPU figure when a round could not read it (no /proc)', () => {
     const rows = summarise(scenarios, [
       [round(1, null), round(1), round(1)],

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { load, LoadResult } from './load';
+import { load, LoadGenerator, LoadResult } from './load';
 import type { BenchServer } from './servers';
 
 export interface Scenario {
@@ -19,6 +19,8 @@ export interface ThroughputRow {
   /** Median over rounds of this scenario's req/s divided by the reference's in the same round. */
   xCeiling: number;
   xPeer: number;
+  /** The same median of within-round ratios to every reference scenario of the run (REFERENCES), by name. */
+  ratios: Record<string, number>;
   /** CPU time of the server process per request (user + system, median round); null off Linux. */
   serverCpuUsPerRequest: number | null;
 }
@@ -29,6 +31,8 @@ export interface ThroughputOptions {
   rounds: number;
   roundSeconds: number;
   warmupSeconds: number;
+  /** wrk or autocannon; availableGenerator() when not set. */
+  generator?: LoadGenerator;
   log: (message: string) => void;
 }
 
@@ -56,6 +60,7 @@ async function measure(scenario: Scenario, options: ThroughputOptions, seconds: 
     paths: options.paths,
     connections: options.connections,
     durationSeconds: seconds,
+    generator: options.generator,
   });
   const after = cpuMicros(scenario.server.pid);
   if (result.errors > 0 || result.non2xx > 0) {
@@ -96,14 +101,20 @@ export async function measureThroughput(scenarios: Scenario[], options: Throughp
   return summarise(scenarios, rounds);
 }
 
+/** The scenarios others are compared with, when the run has them (SPEC §10). */
+export const REFERENCES = ['ceiling', 'fastify', 'hook-floor', 'peer', 'bentocache'];
+
 /**
  * One row per scenario from its rounds (`rounds[scenario][round]`): req/s and
- * latencies of its median round, and its ratios to `ceiling` and `peer` as the
- * median of the ratios within each round.
+ * latencies of its median round, and its ratios to each reference (`ceiling`,
+ * `peer`, …) as the median of the ratios within each round; NaN for a
+ * reference the run does not have.
  */
 export function summarise(scenarios: Pick<Scenario, 'name' | 'description'>[], rounds: Round[][]): ThroughputRow[] {
   const ratioTo = (reference: string, i: number) => {
-    const base = rounds[scenarios.findIndex((s) => s.name === reference)];
+    const index = scenarios.findIndex((s) => s.name === reference);
+    if (index < 0) return NaN;
+    const base = rounds[index];
     return median(rounds[i].map((r, round) => r.requestsPerSecond / base[round].requestsPerSecond));
   };
   return scenarios.map((scenario, i) => {
@@ -120,6 +131,9 @@ export function summarise(scenarios: Pick<Scenario, 'name' | 'description'>[], r
       rounds: rps,
       xCeiling: ratioTo('ceiling', i),
       xPeer: ratioTo('peer', i),
+      ratios: Object.fromEntries(
+        REFERENCES.filter((name) => scenarios.some((s) => s.name === name)).map((name) => [name, ratioTo(name, i)]),
+      ),
       serverCpuUsPerRequest: cpu.includes(null) ? null : Math.round(median(cpu as number[]) * 10) / 10,
     };
   });

@@ -17,6 +17,10 @@ describe('admin routes without ADMIN_TOKEN', () => {
     for (const headers of variants) {
       expect((await call(app, 'GET', '/admin/cache/usage?pattern=orders:*', undefined, headers)).statusCode).toBe(404);
       expect((await call(app, 'DELETE', '/admin/cache?pattern=orders:*', undefined, headers)).statusCode).toBe(404);
+      const deadLetters = '/admin/cdc/dead-letters';
+      expect((await call(app, 'GET', `${deadLetters}?stream=cdc.catalog.v1`, undefined, headers)).statusCode).toBe(404);
+      const redrive = await call(app, 'POST', `${deadLetters}/redrive`, { stream: 'cdc.catalog.v1' }, headers);
+      expect(redrive.statusCode).toBe(404);
     }
   });
 });

@@ -30,11 +30,13 @@ async function unpublishedEventIds(sql: Pool): Promise<string[]> {
 function countPublishAttempts(app: NestFastifyApplication): Map<string, number> {
   const attempts = new Map<string, number>();
   const publisher = app.get(RedisStreamsClient);
-  const emit = publisher.emit.bind(publisher);
-  jest.spyOn(publisher, 'emit').mockImplementation((pattern, event) => {
-    const { id } = event as CdcEvent;
-    attempts.set(id, (attempts.get(id) ?? 0) + 1);
-    return emit(pattern, event);
+  const emitBatch = publisher.emitBatch.bind(publisher);
+  jest.spyOn(publisher, 'emitBatch').mockImplementation((events) => {
+    for (const { event } of events) {
+      const { id } = JSON.parse(event) as CdcEvent;
+      attempts.set(id, (attempts.get(id) ?? 0) + 1);
+    }
+    return emitBatch(events);
   });
   return attempts;
 }

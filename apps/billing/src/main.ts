@@ -1,12 +1,12 @@
 import { ConfigService } from '@nestjs/config';
 import type { EnvironmentVariables } from '@app/config';
-import { exitOnBootError } from '@app/http';
+import { exitOnBootError, listenAndAnnounce } from '@app/http';
 import { createBillingApp } from './billing-app';
 
 async function main(): Promise<void> {
   const app = await createBillingApp();
   const port = app.get(ConfigService<EnvironmentVariables, true>).get('BILLING_PORT', { infer: true });
-  await app.listen(port, '0.0.0.0');
+  await listenAndAnnounce(app, port, 'cachegate billing');
 }
 
 main().catch(exitOnBootError);

@@ -139,9 +139,9 @@ export class CacheModule {
         },
         {
           provide: CacheAdmin,
-          inject: [RedisCacheStore, L1Cache, CACHE_INSTANCE_ID],
-          useFactory: (store: RedisCacheStore, l1: L1Cache, instanceId: string) =>
-            new CacheAdmin(store, l1, instanceId),
+          inject: [RedisCacheStore, L1Cache, CACHE_INSTANCE_ID, DomainRegistry],
+          useFactory: (store: RedisCacheStore, l1: L1Cache, instanceId: string, domains: DomainRegistry) =>
+            new CacheAdmin(store, l1, instanceId, domains),
         },
         {
           provide: CacheSourceIdentity,

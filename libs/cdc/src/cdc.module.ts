@@ -18,6 +18,8 @@ import { CdcHealthService } from './cdc-health.service';
 import { CdcStats } from './cdc-stats';
 import { CdcHealthIndicator } from './cdc.health';
 import { CDC_OPTIONS, CdcModuleOptions } from './cdc.options';
+import { DeadLetters } from './dead-letters';
+import { DeadLettersController } from './dead-letters.controller';
 import { durationMs, OutboxRelay } from './outbox-relay';
 import { RedisStreamsClient } from './redis-streams.client';
 import { RedisStreamsServer } from './redis-streams.server';
@@ -85,7 +87,7 @@ export class CdcModule {
       module: CdcModule,
       global: true,
       imports: [TerminusModule],
-      controllers: config.http ? [CdcHealthController] : [],
+      controllers: config.http ? [CdcHealthController, DeadLettersController] : [],
       providers: [
         CdcStats,
         {
@@ -126,12 +128,23 @@ export class CdcModule {
             relayActive: () => relay.leader,
           }),
         },
+        {
+          // Only the streams the domains consume (not dual-published versions nobody reads) have dead letters.
+          provide: DeadLetters,
+          inject: [RedisStreamsClient, ConfigService],
+          useFactory: (publisher: RedisStreamsClient, c: Config) =>
+            new DeadLetters(() => publisher.connect(), {
+              prefix: c.get('CACHE_KEY_PREFIX'),
+              streams: config.streams,
+              maxLen: c.get('CDC_STREAM_MAXLEN'),
+            }),
+        },
         OutboxRelayLifecycle,
         CdcHealthService,
         CdcHealthIndicator,
         ...(config.http ? [CdcMetrics] : []),
       ],
-      exports: [CdcStats, CdcHealthIndicator, CdcHealthService, RedisStreamsClient, OutboxRelay],
+      exports: [CdcStats, CdcHealthIndicator, CdcHealthService, RedisStreamsClient, OutboxRelay, DeadLetters],
     };
   }
 }

@@ -12,7 +12,15 @@ export { CdcStats, LatencyWindow } from './cdc-stats';
 export { CdcHealthIndicator } from './cdc.health';
 export { CdcHealthService, CdcReport } from './cdc-health.service';
 export { RedisStreamsServer, RedisStreamsServerOptions } from './redis-streams.server';
-export { RedisStreamsClient } from './redis-streams.client';
+export { RedisStreamsClient, OutgoingEvent } from './redis-streams.client';
 export { RedisStreamsContext } from './redis-streams.context';
 export { OutboxRelay, OutboxRow, durationMs } from './outbox-relay';
 export { CdcEventPattern } from './cdc-event-pattern.decorator';
+export {
+  DeadLetters,
+  DeadLetter,
+  DeadLetterPage,
+  DeadLettersOptions,
+  RedriveReport,
+  UnknownStreamError,
+} from './dead-letters';

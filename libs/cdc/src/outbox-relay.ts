@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { lastValueFrom } from 'rxjs';
 import { Client } from 'pg';
-import { CdcEvent, MESSAGE_VERSION, streamPattern } from './cdc-event';
-import { RedisStreamsClient } from './redis-streams.client';
+import { MESSAGE_VERSION, streamPattern } from './cdc-event';
+import { OutgoingEvent, RedisStreamsClient } from './redis-streams.client';
 
 export interface OutboxRelayOptions {
   databaseUrl: string;
@@ -39,8 +38,36 @@ export interface OutboxRow {
   occurred_at: Date;
 }
 
+/** A row of cdc.outbox as a pass publishes it: its SPEC §6.2 envelope already built by Postgres. */
+interface PendingRow {
+  id: string;
+  domain: string;
+  schema_version: number;
+  /** The envelope's JSON, for the row's own schema version. */
+  event: string;
+}
+
 const LEADER_LOCK = 'cachegate:outbox-relay';
 const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * The envelope fields every row has (SPEC §6.2). Built in SQL: Postgres writes
+ * the JSON text, so the relay neither parses `data` nor builds a Date per row.
+ * `occurredAt` has JavaScript's toISOString() form (milliseconds, truncated).
+ */
+const ENVELOPE = `'id', event_id, 'type', type, 'messageVersion', $3::int, 'schemaVersion', schema_version,
+  'source', source, 'occurredAt', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+  'aggregate', json_build_object('type', aggregate_type, 'id', aggregate_id), 'data', data`;
+
+/**
+ * A page of unpublished rows in capture order, after id $2 (0 at the start of
+ * every pass: no high-water mark survives a pass). `keys` only when non-empty.
+ */
+const SELECT_UNPUBLISHED = `
+  SELECT id, domain, schema_version,
+         (CASE WHEN cardinality(keys) = 0 THEN json_build_object(${ENVELOPE})
+               ELSE json_build_object(${ENVELOPE}, 'keys', keys) END)::text AS event
+    FROM cdc.outbox WHERE published_at IS NULL AND id > $2 ORDER BY id LIMIT $1`;
 
 /**
  * Publishes outbox rows to Redis Streams (SPEC §6.1).
@@ -87,7 +114,7 @@ export class OutboxRelay {
     private readonly options: OutboxRelayOptions,
   ) {
     this.pollMs = options.pollMs ?? 1000;
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? 5000;
     this.stallMs = options.stallMs ?? 3000;
   }
 
@@ -101,6 +128,9 @@ export class OutboxRelay {
     this.running = false;
     clearTimeout(this.timer);
     await this.busy;
+    // Letting go on purpose is news (info); dropConnection warns when leadership is lost.
+    if (this.leader) this.logger.log('stepped down as outbox relay: stopping');
+    this.leader = false;
     await this.dropConnection();
     await this.publisher.close();
   }
@@ -170,43 +200,70 @@ export class OutboxRelay {
     return locked;
   }
 
+  /**
+   * Publishes every unpublished row, a page (batchSize rows) at a time, in capture order. Pages overlap:
+   * the next page is read while this one's XADDs are in flight, and a page is marked published (after
+   * its XADDs succeeded) while the next one is published. Paging by id holds within the pass only.
+   */
   private async drain(): Promise<void> {
     const connection = this.connection!;
-    while (this.running) {
-      const { rows } = await connection.query<OutboxRow>(
-        `SELECT id, event_id, domain, type, aggregate_type, aggregate_id, source, data, keys, schema_version, occurred_at
-           FROM cdc.outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`,
-        [this.batchSize],
-      );
-      if (rows.length === 0) {
-        this.failingSince = undefined;
-        return;
+    let markFailure: unknown;
+    const marks: Promise<void>[] = [];
+    // One query at a time on the connection (pg does not queue them for us): reads and marks take turns.
+    let turn: Promise<unknown> = Promise.resolve();
+    const query = <Row extends object>(text: string, values: unknown[]) => {
+      const result = turn.then(() => connection.query<Row>(text, values));
+      turn = result.catch(() => undefined); // a read-ahead may fail before it is awaited: its error surfaces when it is
+      return result;
+    };
+    const page = (after: string) =>
+      query<PendingRow>(SELECT_UNPUBLISHED, [this.batchSize, after, MESSAGE_VERSION]).then((r) => r.rows);
+    let next: Promise<PendingRow[]> | undefined = page('0');
+    try {
+      while (this.running && next) {
+        const rows: PendingRow[] = await next;
+        if (rows.length === 0) {
+          this.failingSince = undefined;
+          return;
+        }
+        next = rows.length === this.batchSize ? page(rows[rows.length - 1].id) : undefined;
+        // Stepped down: the rows stay unpublished (a read-ahead page is dropped).
+        if (!(await this.publish(rows))) return;
+        marks.push(
+          query('UPDATE cdc.outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
+            rows.map((r) => r.id),
+          ]).then(
+            () => {
+              this.published += rows.length;
+              this.lastPublishedAt = new Date();
+            },
+            (err: unknown) => {
+              markFailure ??= err;
+            },
+          ),
+        );
+        if (markFailure) break;
       }
-      if (!(await this.publish(rows))) return; // stepped down: the rows stay unpublished
-      await connection.query('UPDATE cdc.outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
-        rows.map((r) => r.id),
-      ]);
-      this.published += rows.length;
-      this.lastPublishedAt = new Date();
-      if (rows.length < this.batchSize) return;
+    } finally {
+      await turn;
+      await Promise.all(marks);
     }
+    // Rows whose mark failed were published and stay unpublished too: the next pass publishes them again.
+    if (markFailure) throw markFailure;
   }
 
   /**
-   * XADDs the rows' envelopes; true once Redis accepted all of them. A failure before the stall limit throws
-   * (the next pass retries); an attempt that fails or has no answer by then makes the relay step down (false).
+   * XADDs the rows' envelopes (one pipeline); true once Redis accepted all of them. A failure before the
+   * stall limit throws (the next pass retries); an attempt that fails or has no answer by then makes the
+   * relay step down (false).
    */
-  private async publish(rows: OutboxRow[]): Promise<boolean> {
+  private async publish(rows: PendingRow[]): Promise<boolean> {
     const started = Date.now();
     const failingSince = (this.failingSince ??= started);
     // An attempt that starts past the limit (earlier ones failed fast) still gets a poll period to succeed.
     const waitMs = Math.max(failingSince + this.stallMs - started, Math.min(this.pollMs, this.stallMs));
-    // emit() is hot: all XADDs go out on one connection in capture order before we wait.
-    const sends = Promise.all(
-      rows.flatMap((row) =>
-        this.envelopes(row).map(([pattern, event]) => lastValueFrom(this.publisher.emit(pattern, event))),
-      ),
-    );
+    // All XADDs go out on one connection in capture order before we wait.
+    const sends = this.publisher.emitBatch(rows.flatMap((row) => this.envelopes(row)));
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<'stalled'>((resolve) => {
       timer = setTimeout(() => resolve('stalled'), waitMs);
@@ -258,22 +315,15 @@ export class OutboxRelay {
   }
 
   /** One envelope per stream version the row goes to (its own, plus dual-publish versions). */
-  private envelopes(row: OutboxRow): [string, CdcEvent][] {
+  private envelopes(row: PendingRow): OutgoingEvent[] {
     const versions = new Set([row.schema_version, ...(this.options.dualPublish[row.domain] ?? [])]);
-    return [...versions].map((schemaVersion) => [
-      streamPattern(row.domain, schemaVersion),
-      {
-        id: row.event_id,
-        type: row.type,
-        messageVersion: MESSAGE_VERSION,
-        schemaVersion,
-        source: row.source,
-        occurredAt: row.occurred_at.toISOString(),
-        aggregate: { type: row.aggregate_type, id: row.aggregate_id },
-        data: row.data,
-        ...(row.keys.length > 0 ? { keys: row.keys } : {}),
-      },
-    ]);
+    return [...versions].map((schemaVersion) => ({
+      pattern: streamPattern(row.domain, schemaVersion),
+      event:
+        schemaVersion === row.schema_version
+          ? row.event
+          : JSON.stringify({ ...(JSON.parse(row.event) as object), schemaVersion }),
+    }));
   }
 
   private async prune(): Promise<void> {

@@ -1,11 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import Redis from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CdcEvent, CONSUMER_GROUP, InvalidEnvelopeError, parseEnvelope } from './cdc-event';
 import { CdcStats } from './cdc-stats';
-import { admit, afterFailure, Envelope, inPlaceRetryDelayMs } from './delivery-policy';
+import { CDC_BATCH_HANDLER } from './cdc-event-pattern.decorator';
+import { admit, afterFailure, Envelope, inPlaceRetryDelayMs, isolateFailures } from './delivery-policy';
 import { RedisStreamsContext } from './redis-streams.context';
 
 export interface RedisStreamsServerOptions {
@@ -31,8 +32,19 @@ export interface RedisStreamsServerOptions {
 type StreamEntry = [id: string, fields: string[] | null];
 type StreamBatch = [stream: string, entries: StreamEntry[]][];
 
+/** An entry admitted for its handler (delivery-policy.ts `admit`). */
+interface Admitted {
+  id: string;
+  event: CdcEvent;
+  deliveries: number;
+}
+
 const BACKOFF_MAX_MS = 5000;
 const DLQ_MAXLEN = 10_000;
+/** Entries read per stream and XREADGROUP: one batch, applied as one invalidation. */
+const BATCH_SIZE = 1000;
+/** Ids per XACK command. */
+const ACK_CHUNK = 5000;
 
 function field(fields: string[] | null, name: string): string | undefined {
   if (!fields) return undefined;
@@ -50,23 +62,36 @@ function readEnvelope(raw: string | undefined): Envelope<CdcEvent> {
 
 /**
  * A @nestjs/microservices transport over Redis Streams consumer groups
- * (SPEC §6.3). Handlers are plain `@EventPattern('cdc.<domain>.v<N>')` methods.
+ * (SPEC §6.3). Handlers are `@CdcEventPattern('cdc.<domain>.v<N>')` methods,
+ * which get a batch of events per call, or plain `@EventPattern` ones, which
+ * get one.
  *
  * - Group `cache-sync` is created at `0` with MKSTREAM, so nothing published
  *   before the group existed is missed.
+ * - Batches: each XREADGROUP takes up to batchSize (1000) entries per stream.
+ *   A stream's batch goes to its handler in one call, which maps every event to
+ *   keys and dependencies and applies them merged, as one invalidation of a
+ *   few bounded script calls; then the batch is acknowledged with multi-id
+ *   XACKs. A bulk change of 100,000 rows is 100 such rounds, not 100,000.
+ * - An entry is XACKed only after the invalidation that covers it finished.
+ *   Batches are applied one after the other, so the entries of one aggregate
+ *   are applied in order (within a batch they are one invalidation).
+ * - Poison: an entry that is not a valid envelope (or was delivered more than
+ *   maxDeliveries times) is copied to `<stream>:dlq` with the error and acked,
+ *   and the rest of its batch is applied. When the handler throws, halves of
+ *   the batch are applied instead, down to the entries that fail on their own
+ *   (delivery-policy.ts isolateFailures): only those stay pending, and the rest
+ *   of the batch is applied and acked.
  * - On start, and after any failed entry, the consumer first re-reads its own
- *   pending entries one at a time (oldest first), then reads new ones with a
- *   blocking XREADGROUP. Reading the pending list one entry at a time means a
- *   failing entry is retried before anything behind it and only its own
- *   delivery counter grows: entries of one aggregate are applied in order.
- * - An entry is XACKed only after its handler finished. A handler error leaves
- *   it pending; pending entries idle longer than claimIdleMs (a crashed
- *   consumer's, or our own failures) are taken over with XAUTOCLAIM.
- * - An entry that is not a valid envelope, or was delivered more than
- *   maxDeliveries times, is copied to `<stream>:dlq` with the error and acked.
+ *   pending entries (a batch at a time, oldest first) before reading new ones:
+ *   a failing entry is retried before anything newer, and only its own
+ *   delivery counter grows. Pending entries idle longer than claimIdleMs (a
+ *   crashed consumer's, or our own failures) are taken over with XAUTOCLAIM.
+ * - While the cache is unavailable a failing handler call is retried in place
+ *   with back-off (dependencyUnavailable): it spends no delivery.
  * - Redis going away: the loop backs off and retries; a stream lost with a
  *   Redis restart is recreated (NOGROUP → create group again).
- * - close() finishes the entry in hand, then stops.
+ * - close() finishes the batch in hand, then stops.
  *
  * Across consumers, entries of one aggregate may be applied by different
  * processes; that is safe because an invalidation only deletes the keys its own
@@ -92,7 +117,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
   ) {
     super();
     this.group = options.group ?? CONSUMER_GROUP;
-    this.batchSize = options.batchSize ?? 100;
+    this.batchSize = options.batchSize ?? BATCH_SIZE;
     this.blockMs = options.blockMs ?? 1000;
     const connection = (name: string) =>
       new Redis(options.redisUrl, {
@@ -121,7 +146,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
 
   async close(): Promise<void> {
     this.running = false;
-    this.reader.disconnect(); // interrupts a blocking read; an entry being handled is finished first
+    this.reader.disconnect(); // interrupts a blocking read; a batch being handled is finished first
     await this.loop;
     this.stats.consuming = false;
     this.commands.disconnect();
@@ -187,7 +212,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     }
   }
 
-  /** Re-reads our own pending entries one at a time, oldest first. True when none are left. */
+  /** Re-reads our own pending entries a batch at a time, oldest first. True when none are left. */
   private async drainPending(): Promise<boolean> {
     while (this.running) {
       const batch = (await this.reader.xreadgroup(
@@ -195,23 +220,26 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
         this.group,
         this.options.consumer,
         'COUNT',
-        1,
+        this.batchSize,
         'STREAMS',
         ...this.streams,
         ...this.streams.map(() => '0'),
       )) as StreamBatch | null;
-      const pending = (batch ?? []).flatMap(([stream, entries]) => entries.map((e) => [stream, e] as const));
+      const pending = (batch ?? []).filter(([, entries]) => entries.length > 0);
       if (pending.length === 0) return true;
-      for (const [stream, [id, fields]] of pending) {
-        const deliveries = await this.deliveries(stream, id);
-        if (deliveries > 1) this.stats.redelivered++;
-        if (!(await this.handle(stream, id, fields, deliveries))) return false;
+      let done = true;
+      for (const [stream, entries] of pending) {
+        const deliveries = await this.deliveries(stream, entries);
+        this.stats.redelivered += deliveries.filter((d) => d > 1).length;
+        if (!(await this.handleBatch(stream, entries, deliveries))) done = false;
       }
+      // Failed entries stay pending: they are retried (after a pause) before anything newer is read.
+      if (!done) return false;
     }
     return false;
   }
 
-  /** Reads and handles new entries; false when one failed (and was left pending). */
+  /** Reads and handles a batch of new entries per stream; false when any failed (and was left pending). */
   private async readNew(): Promise<boolean> {
     const batch = (await this.reader.xreadgroup(
       'GROUP',
@@ -225,13 +253,19 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
       ...this.streams,
       ...this.streams.map(() => '>'),
     )) as StreamBatch | null;
+    let done = true;
     for (const [stream, entries] of batch ?? []) {
-      for (const [id, fields] of entries) {
-        // Entries behind a failure stay pending (delivered, unacked) and are re-read in order.
-        if (!(await this.handle(stream, id, fields, 1))) return false;
-      }
+      if (
+        entries.length > 0 &&
+        !(await this.handleBatch(
+          stream,
+          entries,
+          entries.map(() => 1),
+        ))
+      )
+        done = false;
     }
-    return true;
+    return done;
   }
 
   /** Takes over entries idle past claimIdleMs from any consumer of the group. True when any were taken. */
@@ -258,59 +292,143 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     return claimed;
   }
 
-  private async deliveries(stream: string, id: string): Promise<number> {
-    const info = (await this.commands.xpending(stream, this.group, id, id, 1)) as [string, string, number, number][];
-    return info[0]?.[3] ?? 1;
+  /** Delivery counts of a batch of our own pending entries (this delivery included): one XPENDING over its id range. */
+  private async deliveries(stream: string, entries: StreamEntry[]): Promise<number[]> {
+    const info = (await this.commands.xpending(
+      stream,
+      this.group,
+      entries[0][0],
+      entries[entries.length - 1][0],
+      entries.length,
+      this.options.consumer,
+    )) as [string, string, number, number][];
+    const counts = new Map(info.map(([id, , , deliveries]) => [id, Number(deliveries)]));
+    return entries.map(([id]) => counts.get(id) ?? 1);
   }
 
-  /** Applies one entry. True when it is done with (acked, possibly dead-lettered); false to leave it pending. */
-  private async handle(stream: string, id: string, fields: string[] | null, deliveries: number): Promise<boolean> {
-    const raw = field(fields, 'event');
-    const admission = admit({
-      envelope: fields === null ? null : readEnvelope(raw),
-      deliveries,
-      maxDeliveries: this.options.maxDeliveries,
-      lastError: this.lastErrors.get(id),
-    });
-    if (admission.action === 'ack') {
-      await this.commands.xack(stream, this.group, id);
-      return true;
-    }
-    if (admission.action === 'dead-letter') {
-      this.lastErrors.delete(id);
-      await this.deadLetter(stream, id, raw, admission.reason, deliveries);
-      return true;
-    }
-    const { event } = admission;
-    const pattern = stream.slice(this.options.prefix.length);
-    const handler = this.getHandlerByPattern(pattern);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (!handler) throw new Error(`no handler for ${pattern}`);
-        const result = await handler(event, new RedisStreamsContext([stream, id, deliveries]));
-        await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
-        break;
-      } catch (err) {
-        this.stats.failed++;
-        const dependencyUnavailable = this.running && (this.options.dependencyUnavailable?.() ?? false);
-        if (afterFailure({ running: this.running, dependencyUnavailable }) === 'retry-in-place') {
-          // Not this entry's fault: wait for the dependency without spending its deliveries (nor skipping ahead).
-          if (attempt === 0)
-            this.logger.warn(`entry ${id} of ${stream} waits for an unavailable dependency: ${(err as Error).message}`);
-          this.stats.consuming = false;
-          await sleep(inPlaceRetryDelayMs(attempt));
-          continue;
-        }
-        this.logger.warn(`entry ${id} of ${stream} failed (delivery ${deliveries}): ${(err as Error).message}`);
-        this.rememberError(id, (err as Error).message);
-        return false;
+  /**
+   * Handles a batch of one stream's entries: dead-letters what cannot be applied, applies the rest as
+   * one invalidation (apply), then acknowledges everything that is done with, in one XACK per
+   * ACK_CHUNK ids. True when nothing is left pending; false when entries failed (they stay pending).
+   */
+  private async handleBatch(stream: string, entries: StreamEntry[], deliveries: number[]): Promise<boolean> {
+    const done: string[] = [];
+    const admitted: Admitted[] = [];
+    for (const [i, [id, fields]] of entries.entries()) {
+      const raw = field(fields, 'event');
+      const admission = admit({
+        envelope: fields === null ? null : readEnvelope(raw),
+        deliveries: deliveries[i],
+        maxDeliveries: this.options.maxDeliveries,
+        lastError: this.lastErrors.get(id),
+      });
+      if (admission.action === 'ack') {
+        done.push(id);
+      } else if (admission.action === 'dead-letter') {
+        this.lastErrors.delete(id);
+        await this.deadLetter(stream, id, raw, admission.reason, deliveries[i]);
+      } else {
+        admitted.push({ id, event: admission.event, deliveries: deliveries[i] });
       }
     }
-    await this.commands.xack(stream, this.group, id);
-    this.lastErrors.delete(id);
-    this.stats.processed++;
-    this.stats.recordLag(Math.max(0, Date.now() - Date.parse(event.occurredAt)));
-    return true;
+    const failed = await this.apply(stream, admitted);
+    const appliedAt = Date.now();
+    const applied: Admitted[] = [];
+    for (const entry of admitted) {
+      const error = failed.get(entry);
+      if (error) {
+        this.logger.warn(`entry ${entry.id} of ${stream} failed (delivery ${entry.deliveries}): ${error.message}`);
+        this.rememberError(entry.id, error.message);
+      } else {
+        this.lastErrors.delete(entry.id);
+        applied.push(entry);
+        done.push(entry.id);
+      }
+    }
+    // Only now: an entry is acknowledged after its invalidation finished, never before.
+    await this.ack(stream, done);
+    this.stats.processed += applied.length;
+    for (const { event } of applied) this.stats.recordLag(Math.max(0, appliedAt - Date.parse(event.occurredAt)));
+    return failed.size === 0;
+  }
+
+  /**
+   * Runs the stream's handler on the admitted entries; answers those that failed, each with its error.
+   * A `@CdcEventPattern` handler gets the whole batch in one call; when that throws, halves of it are
+   * applied instead, down to the entries that fail alone (isolateFailures). A plain `@EventPattern`
+   * handler gets one call per entry.
+   */
+  private async apply(stream: string, entries: Admitted[]): Promise<Map<Admitted, Error>> {
+    if (entries.length === 0) return new Map();
+    const pattern = stream.slice(this.options.prefix.length);
+    const handler = this.getHandlerByPattern(pattern);
+    let failed: Map<Admitted, Error>;
+    if (!handler) {
+      const missing = new Error(`no handler for ${pattern}`);
+      failed = new Map(entries.map((e) => [e, missing]));
+    } else if (handler.extras?.[CDC_BATCH_HANDLER]) {
+      failed = await isolateFailures(
+        entries,
+        (part) =>
+          this.invoke(
+            handler,
+            stream,
+            part,
+            part.map((e) => e.event),
+          ),
+        () => !this.running,
+      );
+    } else {
+      failed = new Map();
+      for (const entry of entries) {
+        await this.invoke(handler, stream, [entry], entry.event).catch((err: unknown) =>
+          failed.set(entry, err instanceof Error ? err : new Error(String(err))),
+        );
+      }
+    }
+    this.stats.failed += failed.size;
+    return failed;
+  }
+
+  /**
+   * Calls a handler until it succeeds, or throws its error when the failure may be the entries' own.
+   * While the cache is unavailable the call is retried in place, with back-off: it spends no delivery,
+   * and nothing behind it overtakes it.
+   */
+  private async invoke(
+    handler: MessageHandler,
+    stream: string,
+    entries: readonly Admitted[],
+    payload: CdcEvent | CdcEvent[],
+  ): Promise<void> {
+    const context = new RedisStreamsContext([stream, entries.map((e) => e.id), entries.map((e) => e.deliveries)]);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await handler(payload, context);
+        await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+        return;
+      } catch (err) {
+        const dependencyUnavailable = this.running && (this.options.dependencyUnavailable?.() ?? false);
+        if (afterFailure({ running: this.running, dependencyUnavailable }) !== 'retry-in-place') throw err;
+        this.stats.failed++;
+        if (attempt === 0) {
+          const what =
+            entries.length === 1 ? `entry ${entries[0].id}` : `${entries.length} entries from ${entries[0].id}`;
+          this.logger.warn(`${what} of ${stream} wait(s) for an unavailable dependency: ${(err as Error).message}`);
+        }
+        this.stats.consuming = false;
+        await sleep(inPlaceRetryDelayMs(attempt));
+      }
+    }
+  }
+
+  /** XACK of many ids: ACK_CHUNK ids per command, all sent at once (one round trip). */
+  private async ack(stream: string, ids: string[]): Promise<void> {
+    const acks: Promise<number>[] = [];
+    for (let i = 0; i < ids.length; i += ACK_CHUNK) {
+      acks.push(this.commands.xack(stream, this.group, ...ids.slice(i, i + ACK_CHUNK)));
+    }
+    await Promise.all(acks);
   }
 
   /** Kept so a dead letter can say why, when the failures happened in this process (bounded: oldest dropped). */

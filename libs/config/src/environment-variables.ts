@@ -65,6 +65,23 @@ export class EnvironmentVariables {
   @Matches(/^postgres(ql)?:\/\/\S+$/, form('a postgres:// URL'))
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cachegate';
 
+  /**
+   * The longest any request waits for Postgres: a pool connection, a connect, or one query (SPEC §3 errors).
+   * Past it the answer is 503 `database unavailable`. Postgres's own statement_timeout is set a little below it
+   * (libs/database/src/data-source-options.ts), so a live but slow server cancels the statement itself.
+   */
+  @Expose()
+  @toInteger
+  @IsInt(form('milliseconds 100..600000'))
+  @Min(100, form('milliseconds 100..600000'))
+  @Max(600_000, form('milliseconds 100..600000'))
+  DATABASE_TIMEOUT_MS = 5000;
+
+  /** How long a stored Idempotency-Key answer is replayed (SPEC §3 "Idempotent creation"), e.g. 30m, 24h, 7d. */
+  @Expose()
+  @Matches(/^[1-9]\d*(s|m|h|d)$/, form('a duration such as 90s, 30m, 24h or 7d'))
+  IDEMPOTENCY_TTL = '24h';
+
   @Expose()
   @Matches(/^rediss?:\/\/\S+$/, form('a redis:// URL'))
   REDIS_URL = 'redis://127.0.0.1:6379';

@@ -58,6 +58,10 @@ describe('validateEnvironment', () => {
     ['BILLING_PORT', '0', /BILLING_PORT must be an integer port 1\.\.65535 \(got 0\)/],
     ['BILLING_PORT', '3001x', /BILLING_PORT must be an integer port/],
     ['BILLING_DATABASE_URL', 'http://db', /BILLING_DATABASE_URL must be a postgres:\/\/ URL/],
+    ['DATABASE_TIMEOUT_MS', '50', /DATABASE_TIMEOUT_MS must be milliseconds 100\.\.600000 \(got 50\)/],
+    ['DATABASE_TIMEOUT_MS', '5s', /DATABASE_TIMEOUT_MS must be milliseconds 100\.\.600000/],
+    ['IDEMPOTENCY_TTL', '0s', /IDEMPOTENCY_TTL must be a duration such as 90s, 30m, 24h or 7d/],
+    ['IDEMPOTENCY_TTL', '86400', /IDEMPOTENCY_TTL must be a duration/],
   ])('rejects %s=%s with one line naming it', (name, value, message) => {
     const run = () => validateEnvironment({ [name]: value });
     expect(run).toThrow(InvalidEnvironmentError);
@@ -93,6 +97,14 @@ describe('validateEnvironment', () => {
     expect(() => validateEnvironment({ CDC_RELAY_STALL_MS: '20000' })).toThrow(
       /CDC_LAG_ALERT_MS must be milliseconds greater than CDC_RELAY_STALL_MS=20000 \(got 10000\)/,
     );
+  });
+
+  it('reads the database timeout and the idempotency TTL (defaults 5000 ms and 24h)', () => {
+    expect(validateEnvironment({})).toMatchObject({ DATABASE_TIMEOUT_MS: 5000, IDEMPOTENCY_TTL: '24h' });
+    expect(validateEnvironment({ DATABASE_TIMEOUT_MS: '1000', IDEMPOTENCY_TTL: '90s' })).toMatchObject({
+      DATABASE_TIMEOUT_MS: 1000,
+      IDEMPOTENCY_TTL: '90s',
+    });
   });
 
   it('accepts dual publishing lists', () => {

@@ -34,6 +34,7 @@ export class DatabaseModule {
                 applicationName: options.applicationName,
                 migrations: options.migrations,
                 migrationsTableName: options.migrationsTableName,
+                timeoutMs: config.get('DATABASE_TIMEOUT_MS'),
               }),
               autoLoadEntities: true,
               // Boot fails fast with one clear line instead of retrying for half a minute.

@@ -1,5 +1,12 @@
 export { DatabaseModule, DatabaseModuleOptions } from './database.module';
-export { dataSourceOptions, DataSourceSettings } from './data-source-options';
+export {
+  dataSourceOptions,
+  DataSourceSettings,
+  databaseTimeouts,
+  DatabaseTimeouts,
+  DEFAULT_DATABASE_TIMEOUT_MS,
+} from './data-source-options';
+export { HangSafeClient, QUERY_READ_TIMEOUT } from './hang-safe-client';
 export { openDataSource, runMigrationsLocked, DatabaseUnreachableError } from './open-data-source';
 export { parseDatabaseUrl, withDatabase, quoteIdentifier } from './database-url';
 export {
@@ -9,5 +16,7 @@ export {
   isCheckViolation,
   isDataException,
   isSerializationFailure,
+  isCommitOutcomeUnknown,
+  isLockNotAvailable,
 } from './database-errors';
 export { withAdvisoryLock } from './advisory-lock';

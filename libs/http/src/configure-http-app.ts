@@ -1,8 +1,9 @@
 import { NestFastifyApplication, FastifyAdapter } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Registry } from 'prom-client';
 import { httpDurationHistogram } from './metrics.module';
 import { AllExceptionsFilter } from './all-exceptions.filter';
+import { RouteMethods } from './method-not-allowed';
+import { setUpOpenApi } from './openapi';
 import { requestId } from './request-id';
 import { StructuredLogger, useStructuredLogger } from './structured-logger';
 import { createValidationPipe } from './validation';
@@ -74,18 +75,9 @@ export interface HttpAppOptions {
 export function configureHttpApp(app: NestFastifyApplication, options: HttpAppOptions): void {
   const logger = useStructuredLogger(app);
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalFilters(new AllExceptionsFilter(RouteMethods.track(app)));
   app.enableShutdownHooks();
   observeResponses(app, logger);
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle(options.title)
-      .setDescription(options.description)
-      .setVersion(options.version ?? '1.0')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+  setUpOpenApi(app, options);
 }

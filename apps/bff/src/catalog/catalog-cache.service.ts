@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DomainCache, DomainCacheContext } from '@app/cache';
+import { DomainCache, DomainCacheContext, Invalidation } from '@app/cache';
 import type { CdcEvent } from '@app/cdc';
 import { CategoryListingView, CategorySummaryView } from './catalog.views';
 import { CATALOG, catalogDependencies as deps, catalogKeys as keys } from './catalog.keys';
@@ -95,6 +95,18 @@ export function catalogInvalidation(change: CatalogChange): {
 }
 
 /**
+ * What one catalog CDC event makes stale (pure, so that a batch can be mapped
+ * first and applied as one invalidation): its change's keys and dependencies,
+ * plus the keys its publisher named. Throws for an event no key can be built
+ * from (an aggregate id that is not a UUID).
+ */
+export function catalogInvalidationOf(event: CdcEvent): Invalidation {
+  const change = catalogChangeFromEvent(event);
+  const { keys: k, dependencies, all } = change ? catalogInvalidation(change) : { keys: [], dependencies: [] };
+  return { keys: event.keys ? [...k, ...event.keys] : k, dependencies, all };
+}
+
+/**
  * The catalog's buckets (SPEC §5.2). Listings record the products and the
  * category they were built from; the categories list records every category.
  */
@@ -118,10 +130,9 @@ export class CatalogCacheService extends DomainCache<'product' | 'listing' | 'ca
     });
   }
 
-  /** Applies a change (from a CDC event): drops what it makes stale. Throws when Redis cannot be reached. */
+  /** Applies one change: drops what it makes stale. Throws when Redis cannot be reached. (CDC batches: invalidateBatch.) */
   async apply(change: CatalogChange | undefined, explicitKeys: readonly string[] = []): Promise<void> {
-    const { keys: k, dependencies, all } = change ? catalogInvalidation(change) : { keys: [], dependencies: [] };
-    if (all) await this.invalidateAll();
-    await this.invalidate([...k, ...explicitKeys], dependencies);
+    const invalidation = change ? catalogInvalidation(change) : { keys: [], dependencies: [] };
+    await this.invalidateBatch([invalidation, { keys: explicitKeys }]);
   }
 }

@@ -1,15 +1,18 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { CdcEvent, CdcEventPattern } from '@app/cdc';
-import { CatalogCacheService, catalogChangeFromEvent } from './catalog-cache.service';
+import { CatalogCacheService, catalogInvalidationOf } from './catalog-cache.service';
 
-/** Catalog change events (SPEC §6.3): each drops exactly the views it makes stale, on every instance. */
+/**
+ * Catalog change events (SPEC §6.3), a batch at a time: together they drop exactly the views they make
+ * stale, on every instance, as one invalidation (each key and dependency once).
+ */
 @Controller()
 export class CatalogCdcController {
   constructor(private readonly cache: CatalogCacheService) {}
 
   @CdcEventPattern('cdc.catalog.v1')
-  async onCatalogChange(@Payload() event: CdcEvent): Promise<void> {
-    await this.cache.apply(catalogChangeFromEvent(event), event.keys);
+  async onCatalogChanges(@Payload() events: CdcEvent[]): Promise<void> {
+    await this.cache.invalidateBatch(events.map(catalogInvalidationOf));
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogCdcModule } from './catalog-cdc.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { CatalogService } from './catalog.service';
 import { CategoriesService } from './categories.service';
 import { CategoriesController } from './controllers/categories.controller';
@@ -12,7 +13,11 @@ import { ProductsService } from './products.service';
 
 /** Categories, products and stock. Other modules use only CatalogService. */
 @Module({
-  imports: [TypeOrmModule.forFeature([CategoryEntity, ProductEntity, StockLevelEntity]), CatalogCdcModule],
+  imports: [
+    TypeOrmModule.forFeature([CategoryEntity, ProductEntity, StockLevelEntity]),
+    IdempotencyModule,
+    CatalogCdcModule,
+  ],
   controllers: [CategoriesController, ProductsController],
   providers: [CategoriesService, ProductsService, CatalogService],
   exports: [CatalogService, CategoriesService, ProductsService],

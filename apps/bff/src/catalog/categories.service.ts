@@ -1,16 +1,19 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { CategoryListingView, CategorySummaryView, CategoryView, toCategoryView, toProductView } from './catalog.views';
 import { CreateCategoryDto, UpdateCategoryDto } from './dto/category.dto';
 import { CategoryEntity } from './entities/category.entity';
 import { ProductEntity } from './entities/product.entity';
+import { IdempotencyContext } from '../idempotency/idempotency-key';
+import { IdempotencyService } from '../idempotency/idempotency.service';
 
 @Injectable()
 export class CategoriesService {
   constructor(
     @InjectRepository(CategoryEntity) private readonly categories: Repository<CategoryEntity>,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /** Every category sorted by name, with the number of its active products. */
@@ -35,26 +38,32 @@ export class CategoriesService {
     return { category: toCategoryView(category), products: products.map(toProductView) };
   }
 
-  async create(dto: CreateCategoryDto): Promise<CategoryView> {
-    await this.assertSlugFree(dto.slug);
-    const { id } = await this.categories.save(this.categories.create(dto));
-    return toCategoryView(await this.categories.findOneByOrFail({ id }));
+  /** Writes and reads its answer in one transaction (after the Idempotency-Key's claim, when there is one). */
+  async create(dto: CreateCategoryDto, idempotency?: IdempotencyContext): Promise<CategoryView> {
+    return this.idempotency.transaction(idempotency, async (em) => {
+      await this.assertSlugFree(dto.slug, em);
+      const { id } = await em.save(em.create(CategoryEntity, dto));
+      return toCategoryView(await em.findOneByOrFail(CategoryEntity, { id }));
+    });
   }
 
   async update(id: string, dto: UpdateCategoryDto): Promise<CategoryView> {
-    const category = await this.categories.findOneBy({ id });
-    if (!category) throw new NotFoundException(`category ${id} not found`);
-    if (dto.slug !== undefined && dto.slug !== category.slug) await this.assertSlugFree(dto.slug);
-    await this.categories.update({ id }, dto);
-    return toCategoryView(await this.categories.findOneByOrFail({ id }));
+    // One transaction: the answer is read before the commit, never after it.
+    return this.categories.manager.transaction(async (em) => {
+      const category = await em.findOneBy(CategoryEntity, { id });
+      if (!category) throw new NotFoundException(`category ${id} not found`);
+      if (dto.slug !== undefined && dto.slug !== category.slug) await this.assertSlugFree(dto.slug, em);
+      await em.update(CategoryEntity, { id }, dto);
+      return toCategoryView(await em.findOneByOrFail(CategoryEntity, { id }));
+    });
   }
 
-  /** Answers whether a category exists, for other catalog services. */
-  async exists(id: string): Promise<boolean> {
-    return this.categories.existsBy({ id });
+  /** Answers whether a category exists, for other catalog services (in their transaction when `em` is given). */
+  async exists(id: string, em: EntityManager = this.categories.manager): Promise<boolean> {
+    return em.existsBy(CategoryEntity, { id });
   }
 
-  private async assertSlugFree(slug: string): Promise<void> {
-    if (await this.categories.existsBy({ slug })) throw new ConflictException(`slug already exists: ${slug}`);
+  private async assertSlugFree(slug: string, em: EntityManager): Promise<void> {
+    if (await em.existsBy(CategoryEntity, { slug })) throw new ConflictException(`slug already exists: ${slug}`);
   }
 }

@@ -4,6 +4,8 @@ import { DataSource, EntityManager, Not, Repository } from 'typeorm';
 import { assertIfMatch } from '@app/cache';
 import { AvailabilityView, ProductView, toAvailabilityView, toProductView } from './catalog.views';
 import { CategoriesService } from './categories.service';
+import { IdempotencyContext } from '../idempotency/idempotency-key';
+import { IdempotencyService } from '../idempotency/idempotency.service';
 import { CreateProductDto, ReplaceProductDto, UpdateProductDto } from './dto/product.dto';
 import { ProductEntity } from './entities/product.entity';
 import { StockLevelEntity } from './entities/stock-level.entity';
@@ -14,6 +16,7 @@ export class ProductsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
     private readonly categories: CategoriesService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   async get(id: string): Promise<ProductView> {
@@ -24,18 +27,19 @@ export class ProductsService {
     return this.availabilityIn(this.dataSource.manager, productId);
   }
 
-  async create(dto: CreateProductDto): Promise<ProductView> {
-    await this.assertCategoryExists(dto.categoryId);
-    await this.assertSkuFree(dto.sku);
+  /** The checks run after the Idempotency-Key's claim, so a replay answers the stored product, not "sku exists". */
+  async create(dto: CreateProductDto, idempotency?: IdempotencyContext): Promise<ProductView> {
     const { stock, ...fields } = dto;
-    const id = await this.dataSource.transaction(async (em) => {
+    return this.idempotency.transaction(idempotency, async (em) => {
+      await this.assertCategoryExists(dto.categoryId, em);
+      await this.assertSkuFree(dto.sku, undefined, em);
       const product = await em.save(
         em.create(ProductEntity, { ...fields, description: fields.description ?? '', active: fields.active ?? true }),
       );
       await em.insert(StockLevelEntity, { productId: product.id, quantity: stock ?? 0 });
-      return product.id;
+      // Read in the transaction: a failing read after the commit must not turn the created product into an error.
+      return toProductView(await em.findOneByOrFail(ProductEntity, { id: product.id }));
     });
-    return this.get(id);
   }
 
   async replace(id: string, dto: ReplaceProductDto, ifMatch?: string): Promise<ProductView> {
@@ -91,14 +95,18 @@ export class ProductsService {
     return product;
   }
 
-  private async assertCategoryExists(categoryId: string): Promise<void> {
-    if (!(await this.categories.exists(categoryId))) {
+  private async assertCategoryExists(categoryId: string, em?: EntityManager): Promise<void> {
+    if (!(await this.categories.exists(categoryId, em))) {
       throw new UnprocessableEntityException(`categoryId ${categoryId} does not refer to an existing category`);
     }
   }
 
-  private async assertSkuFree(sku: string, exceptId?: string): Promise<void> {
-    const taken = await this.products.existsBy(exceptId ? { sku, id: Not(exceptId) } : { sku });
+  private async assertSkuFree(
+    sku: string,
+    exceptId?: string,
+    em: EntityManager = this.products.manager,
+  ): Promise<void> {
+    const taken = await em.existsBy(ProductEntity, exceptId ? { sku, id: Not(exceptId) } : { sku });
     if (taken) throw new ConflictException(`sku already exists: ${sku}`);
   }
 }

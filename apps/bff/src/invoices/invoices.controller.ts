@@ -2,7 +2,8 @@ import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendEntry } from '@app/cache';
-import { AccountParams } from '@app/http';
+import { AccountParams, ApiCachedRead, ApiErrors } from '@app/http';
+import { InvoiceResponse } from './dto/invoice-views.dto';
 import { InvoicesCacheService } from './invoices-cache.service';
 
 @ApiTags('invoices')
@@ -15,7 +16,11 @@ export class InvoicesController {
    * with If-None-Match; X-Cache: STALE while billing fails within the grace period.
    */
   @Get('accounts/:accountId/invoices')
-  @ApiOkResponse({ description: '[{id, number, status, totalCents, currency, dueDate}]' })
+  @ApiOkResponse({ description: "The account's invoices (`[]` when none)", type: [InvoiceResponse] })
+  @ApiCachedRead()
+  @ApiErrors(400, {
+    503: 'billing service unavailable: billing failed and no entry is within its grace period',
+  })
   async list(
     @Param() { accountId }: AccountParams,
     @Req() request: FastifyRequest,

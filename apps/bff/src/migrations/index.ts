@@ -1,6 +1,8 @@
 import { CatalogAndOrders1763700000000 } from './1763700000000-catalog-and-orders';
 import { CdcOutbox1763700100000 } from './1763700100000-cdc-outbox';
 import { CdcTruncateAndIdentity1763700200000 } from './1763700200000-cdc-truncate-and-identity';
+import { IdempotencyKeys1763700300000 } from './1763700300000-idempotency-keys';
+import { BulkCapture1763700400000 } from './1763700400000-bulk-capture';
 
 /**
  * Every migration of the BFF's schemas (catalog, orders, the CDC outbox, its
@@ -11,6 +13,8 @@ export const BFF_MIGRATIONS = [
   CatalogAndOrders1763700000000,
   CdcOutbox1763700100000,
   CdcTruncateAndIdentity1763700200000,
+  IdempotencyKeys1763700300000,
+  BulkCapture1763700400000,
 ];
 
 export const BFF_MIGRATIONS_TABLE = 'cachegate_migrations';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DomainCache, DomainCacheContext } from '@app/cache';
+import { DomainCache, DomainCacheContext, Invalidation } from '@app/cache';
 import type { CdcEvent } from '@app/cdc';
 import { ORDERS, ordersKeys as keys } from './orders.keys';
 
@@ -25,6 +25,14 @@ export function ordersInvalidation(change: OrderChange): string[] | 'all' {
   return [keys.detail(change.id), ...new Set(change.accountIds.map(keys.account))];
 }
 
+/** What one orders CDC event makes stale (pure): its change's keys, or every order view, plus its explicit keys. */
+export function ordersInvalidationOf(event: CdcEvent): Invalidation {
+  const change = orderChangeFromEvent(event);
+  const stale = change ? ordersInvalidation(change) : [];
+  const keys = stale === 'all' ? [] : stale;
+  return { keys: event.keys ? [...keys, ...event.keys] : keys, all: stale === 'all' || undefined };
+}
+
 /**
  * The orders buckets (SPEC §5.2). Both hold personal data (customerEmail,
  * shippingAddress in details; the summaries reveal an account's activity), so
@@ -39,10 +47,9 @@ export class OrdersCacheService extends DomainCache<'detail' | 'summaries'> {
     });
   }
 
-  /** Applies a change (from a CDC event). Throws when Redis cannot be reached. */
+  /** Applies one change. Throws when Redis cannot be reached. (CDC batches: invalidateBatch.) */
   async apply(change: OrderChange | undefined, explicitKeys: readonly string[] = []): Promise<void> {
     const stale = change ? ordersInvalidation(change) : [];
-    if (stale === 'all') await this.invalidateAll();
-    await this.invalidate([...(stale === 'all' ? [] : stale), ...explicitKeys]);
+    await this.invalidateBatch([stale === 'all' ? { keys: [], all: true } : { keys: stale }, { keys: explicitKeys }]);
   }
 }

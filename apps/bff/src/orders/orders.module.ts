@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogModule } from '../catalog/catalog.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { OrderItemEntity } from './entities/order-item.entity';
 import { OrderEntity } from './entities/order.entity';
 import { OrdersCdcModule } from './orders-cdc.module';
@@ -9,7 +10,12 @@ import { OrdersService } from './orders.service';
 
 /** Orders and their items; prices and stock come from CatalogModule's exported service. */
 @Module({
-  imports: [TypeOrmModule.forFeature([OrderEntity, OrderItemEntity]), CatalogModule, OrdersCdcModule],
+  imports: [
+    TypeOrmModule.forFeature([OrderEntity, OrderItemEntity]),
+    CatalogModule,
+    IdempotencyModule,
+    OrdersCdcModule,
+  ],
   controllers: [OrdersController],
   providers: [OrdersService],
   exports: [OrdersService],

@@ -3,6 +3,8 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { assertIfMatch } from '@app/cache';
 import { CatalogService } from '../catalog/catalog.service';
+import { IdempotencyContext } from '../idempotency/idempotency-key';
+import { IdempotencyService } from '../idempotency/idempotency.service';
 import { CreateOrderDto, OrderLineDto } from './dto/create-order.dto';
 import { OrderItemEntity } from './entities/order-item.entity';
 import { OrderEntity } from './entities/order.entity';
@@ -15,7 +17,9 @@ type PricedItem = Pick<OrderItemEntity, 'productId' | 'sku' | 'name' | 'quantity
 /**
  * Orders and their items. Every change runs in one transaction that locks the
  * order row, moves stock through the catalog module, and rewrites total_cents,
- * so a failure anywhere leaves orders and stock exactly as they were.
+ * so a failure anywhere leaves orders and stock exactly as they were. Each
+ * answer is read inside that transaction: once the COMMIT succeeded, nothing
+ * can turn the committed write into an error (SPEC §3 "Idempotent creation").
  */
 @Injectable()
 export class OrdersService {
@@ -23,6 +27,7 @@ export class OrdersService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(OrderEntity) private readonly orders: Repository<OrderEntity>,
     private readonly catalog: CatalogService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /** An account's orders, newest first ([] for an account without orders). */
@@ -44,8 +49,8 @@ export class OrdersService {
     return this.viewIn(this.dataSource.manager, order);
   }
 
-  async create(dto: CreateOrderDto): Promise<OrderView> {
-    const id = await this.dataSource.transaction(async (em) => {
+  async create(dto: CreateOrderDto, idempotency?: IdempotencyContext): Promise<OrderView> {
+    return this.idempotency.transaction(idempotency, async (em) => {
       const priced = await this.price(em, dto.currency, dto.items);
       const totalCents = orderTotalCents(priced);
       await this.reserve(em, priced);
@@ -63,25 +68,30 @@ export class OrdersService {
         OrderItemEntity,
         priced.map((p) => ({ ...p, orderId: order.id })),
       );
-      return order.id;
+      return this.reloadView(em, order.id);
     });
-    return this.get(id);
   }
 
   async changeStatus(id: string, status: OrderStatus, ifMatch?: string): Promise<OrderView> {
-    await this.dataSource.transaction(async (em) => {
+    return this.dataSource.transaction(async (em) => {
       const order = await this.lock(em, id, ifMatch);
       if (!canTransition(order.status, status)) {
         throw new ConflictException(`status cannot change from ${order.status} to ${status}`);
       }
       if (status === 'cancelled') await this.releaseAll(em, id);
       await em.update(OrderEntity, { id }, { status });
+      return this.reloadView(em, id);
     });
-    return this.get(id);
   }
 
-  async addItem(id: string, line: OrderLineDto, ifMatch?: string): Promise<OrderView> {
-    await this.dataSource.transaction(async (em) => {
+  async addItem(
+    id: string,
+    line: OrderLineDto,
+    ifMatch?: string,
+    idempotency?: IdempotencyContext,
+  ): Promise<OrderView> {
+    // The key is claimed before If-Match is checked: a replay answers the stored order, whose write changed the ETag.
+    return this.idempotency.transaction(idempotency, async (em) => {
       const order = await this.lockEditable(em, id, ifMatch);
       if (await em.existsBy(OrderItemEntity, { orderId: id, productId: line.productId })) {
         throw new ConflictException(`productId ${line.productId} is already in the order; change its quantity instead`);
@@ -91,12 +101,12 @@ export class OrdersService {
       await this.reserve(em, priced);
       await em.insert(OrderItemEntity, { ...priced[0], orderId: id });
       await this.rewriteTotal(em, id);
+      return this.reloadView(em, id);
     });
-    return this.get(id);
   }
 
   async changeItemQuantity(id: string, itemId: string, quantity: number, ifMatch?: string): Promise<OrderView> {
-    await this.dataSource.transaction(async (em) => {
+    return this.dataSource.transaction(async (em) => {
       await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       const delta = quantity - item.quantity;
@@ -104,19 +114,19 @@ export class OrdersService {
       if (delta < 0) await this.catalog.releaseStock(em, item.productId, -delta);
       await em.update(OrderItemEntity, { id: itemId }, { quantity });
       await this.rewriteTotal(em, id);
+      return this.reloadView(em, id);
     });
-    return this.get(id);
   }
 
   async removeItem(id: string, itemId: string, ifMatch?: string): Promise<OrderView> {
-    await this.dataSource.transaction(async (em) => {
+    return this.dataSource.transaction(async (em) => {
       await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       await this.catalog.releaseStock(em, item.productId, item.quantity);
       await em.delete(OrderItemEntity, { id: itemId });
       await this.rewriteTotal(em, id);
+      return this.reloadView(em, id);
     });
-    return this.get(id);
   }
 
   /** Deletes an order; one that still holds reserved stock gives it back first. */
@@ -177,6 +187,11 @@ export class OrdersService {
   private async rewriteTotal(em: EntityManager, orderId: string): Promise<void> {
     const items = await em.find(OrderItemEntity, { where: { orderId } });
     await em.update(OrderEntity, { id: orderId }, { totalCents: orderTotalCents(items) });
+  }
+
+  /** The order as the write's own transaction left it (version and updated_at as its triggers set them). */
+  private async reloadView(em: EntityManager, id: string): Promise<OrderView> {
+    return this.viewIn(em, await em.findOneByOrFail(OrderEntity, { id }));
   }
 
   private async viewIn(em: EntityManager, order: OrderEntity): Promise<OrderView> {

@@ -7,32 +7,32 @@ import {
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { IsString } from 'class-validator';
-import { isAdminPattern } from '../model/cache-key';
 import { CacheUnavailableError } from '../model/cache-errors';
 import { AdminTokenGuard } from './admin-token.guard';
-import { CacheAdmin } from './cache-admin';
+import { CacheAdmin, InvalidAdminPatternError } from './cache-admin';
 
 class PatternQuery {
-  /** A pattern within one domain, e.g. `orders:*` or `catalog:product:*`. */
+  /**
+   * A glob over this deployment's cache keys: it starts with one of its cache
+   * domains and `:` (`orders:*`, `catalog:product:*`), at most 256 characters
+   * and 8 wildcards (`*`, `?`).
+   */
+  @ApiProperty({
+    description: "A glob within one of this deployment's cache domains: at most 256 characters and 8 wildcards (* ?)",
+    example: 'orders:*',
+  })
   @IsString()
   pattern: string;
 }
 
-function checked(pattern: string): string {
-  if (!isAdminPattern(pattern)) {
-    throw new BadRequestException(
-      'pattern must name one domain and use only letters, digits, _ - : * ? (e.g. orders:*)',
-    );
-  }
-  return pattern;
-}
-
-async function orUnavailable<T>(work: Promise<T>): Promise<T> {
+/** Refused patterns answer 400 with the reason; an unreachable Redis 503. */
+async function answer<T>(work: () => Promise<T>): Promise<T> {
   try {
-    return await work;
+    return await work();
   } catch (err) {
+    if (err instanceof InvalidAdminPatternError) throw new BadRequestException(err.message);
     if (err instanceof CacheUnavailableError) throw new ServiceUnavailableException('cache unavailable');
     throw err;
   }
@@ -48,13 +48,13 @@ export class CacheAdminController {
   /** Keys and bytes held in Redis under a pattern (SCAN + MEMORY USAGE, never KEYS). */
   @Get('usage')
   async usage(@Query() { pattern }: PatternQuery): Promise<{ pattern: string; keys: number; bytes: number }> {
-    const report = await orUnavailable(this.cache.usage(checked(pattern)));
+    const report = await answer(() => this.cache.usage(pattern));
     return { pattern, ...report };
   }
 
-  /** Deletes entries under a pattern from Redis and from every instance's L1. */
+  /** Deletes entries under a pattern from Redis and from every instance's L1 (dependency sets stay). */
   @Delete()
   async flush(@Query() { pattern }: PatternQuery): Promise<{ deleted: number }> {
-    return { deleted: await orUnavailable(this.cache.flush(checked(pattern))) };
+    return { deleted: await answer(() => this.cache.flush(pattern)) };
   }
 }

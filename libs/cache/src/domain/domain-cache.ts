@@ -8,6 +8,14 @@ import type { UpstreamFetch } from '../revalidation/revalidating-reads';
 import { DomainCacheContext } from './domain-cache-context';
 import { DomainCacheStats, RegisteredDomain } from './domain-registry';
 
+/** What one change makes stale: keys, views recorded under dependency sets, or (`all`) every view of the domain. */
+export interface Invalidation {
+  keys: readonly string[];
+  dependencies?: readonly string[];
+  /** Every view of the domain is stale (a TRUNCATE). */
+  all?: boolean;
+}
+
 /**
  * The reusable base of every domain cache service (CatalogCacheService, …):
  * a domain declares its buckets once, and reads, invalidations and stats go
@@ -61,6 +69,27 @@ export abstract class DomainCache<Buckets extends string = string> implements Re
   /** Drops keys and the views recorded under the dependencies, on every instance. */
   invalidate(keys: readonly string[], dependencies: readonly string[] = []): Promise<string[]> {
     return this.context.engine.invalidate(keys, dependencies);
+  }
+
+  /**
+   * Applies what a batch of changes makes stale as one invalidation (a CDC
+   * handler's batch, SPEC §6.3): every key and dependency set of all of them,
+   * each once, in as few script calls as the store's bound on names per call
+   * allows (RedisCacheStore), after dropping the whole domain when any of them
+   * says `all`. Throws when Redis cannot be reached; applying it again is
+   * harmless.
+   */
+  async invalidateBatch(invalidations: readonly Invalidation[]): Promise<void> {
+    const keys = new Set<string>();
+    const dependencies = new Set<string>();
+    let all = false;
+    for (const invalidation of invalidations) {
+      for (const key of invalidation.keys) keys.add(key);
+      for (const dependency of invalidation.dependencies ?? []) dependencies.add(dependency);
+      all ||= invalidation.all === true;
+    }
+    if (all) await this.invalidateAll();
+    await this.invalidate([...keys], [...dependencies]);
   }
 
   /**

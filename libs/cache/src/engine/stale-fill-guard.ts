@@ -140,9 +140,25 @@ end
 release()
 return 1`;
 
+/**
+ * `in_parts(list, f)`: calls f with the list's items as arguments, at most 1000
+ * at a time (Lua's unpack() is limited to a few thousand values): one command
+ * for many names instead of one per name, which is most of what a bulk
+ * invalidation costs Redis.
+ */
+const IN_PARTS = `local function in_parts(list, f)
+  for from = 1, #list, 1000 do f(unpack(list, from, math.min(#list, from + 999))) end
+end`;
+
 /** Lists markers with their Redis time, and deletes a bounded batch of those older than the fence TTL. */
-const INDEX_MARKERS = `local function index_and_trim(index, now, ttl, marked)
-  for _, name in ipairs(marked) do redis.call('ZADD', index, now, name) end
+const INDEX_MARKERS = `${IN_PARTS}
+local function index_and_trim(index, now, ttl, marked)
+  local scored = {}
+  for _, name in ipairs(marked) do
+    scored[#scored + 1] = now
+    scored[#scored + 1] = name
+  end
+  in_parts(scored, function(...) redis.call('ZADD', index, ...) end)
   local old = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. (now - ttl), 'LIMIT', 0, math.min(2 * #marked + 64, 1000))
   if #old > 0 then
     redis.call('DEL', unpack(old))
@@ -158,6 +174,8 @@ end`;
  * leaves fence markers on all of them and on the dependencies, deletes the
  * sets, and publishes the dropped keys so every instance drops them from L1.
  * Returns the dropped keys. Runs when Redis is out of memory (allow-oom).
+ * Each step is one command per up to 1000 names (in_parts): a CDC batch of
+ * thousands of names is one script call of a few dozen commands.
  */
 export const INVALIDATE_LUA = `#!lua flags=allow-oom
 ${NOW_MS}
@@ -165,26 +183,34 @@ ${INDEX_MARKERS}
 local seq = redis.call('INCR', KEYS[1])
 local dropped = {}
 local seen = {}
-local marked = {}
-local function mark(name)
-  redis.call('SET', name, seq)
-  marked[#marked + 1] = name
-end
 local function drop(key)
   if seen[key] then return end
   seen[key] = true
-  redis.call('DEL', ARGV[1] .. key, ARGV[2] .. key)
-  mark(ARGV[3] .. key)
   dropped[#dropped + 1] = key
 end
 local k = tonumber(ARGV[6])
 for i = 7, 6 + k do drop(ARGV[i]) end
-for i = 7 + k, #ARGV - 1 do
-  local set = ARGV[1] .. ARGV[i]
-  for _, member in ipairs(redis.call('SMEMBERS', set)) do drop(member) end
-  redis.call('DEL', set)
-  mark(ARGV[3] .. ARGV[i])
+local sets = {}
+for i = 7 + k, #ARGV - 1 do sets[#sets + 1] = ARGV[1] .. ARGV[i] end
+in_parts(sets, function(...)
+  for _, member in ipairs(redis.call('SUNION', ...)) do drop(member) end
+  redis.call('DEL', ...)
+end)
+local names = {}
+local marked = {}
+for _, key in ipairs(dropped) do
+  names[#names + 1] = ARGV[1] .. key
+  names[#names + 1] = ARGV[2] .. key
+  marked[#marked + 1] = ARGV[3] .. key
 end
+for i = 7 + k, #ARGV - 1 do marked[#marked + 1] = ARGV[3] .. ARGV[i] end
+in_parts(names, function(...) redis.call('DEL', ...) end)
+local markers = {}
+for _, name in ipairs(marked) do
+  markers[#markers + 1] = name
+  markers[#markers + 1] = seq
+end
+in_parts(markers, function(...) redis.call('MSET', ...) end)
 index_and_trim(KEYS[2], now_ms(), tonumber(ARGV[5]), marked)
 if #dropped > 0 then
   redis.call('PUBLISH', ARGV[4], cjson.encode({ keys = dropped, origin = ARGV[#ARGV] }))

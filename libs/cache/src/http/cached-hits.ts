@@ -1,10 +1,11 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { GUARDS_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, HttpAdapterHost, ModuleRef } from '@nestjs/core';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CachedReadRoute, cachedReadOf, cachedReadRoutes, keyOf } from './cached-read-route';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
+import type { DomainCache } from '../domain/domain-cache';
+import { CachedReadRoute, cachedReadRoutes, keyOf } from './cached-read-route';
 import { DomainCaches } from './domain-caches';
-import { sendEntry } from './send-entry';
+import { writeHit } from './send-entry';
 
 /**
  * Answers @CachedRead hits in Fastify's onRequest hook, before the request
@@ -15,30 +16,39 @@ import { sendEntry } from './send-entry';
  * Anything but a hit (a miss, a bad identifier, Redis unavailable, an
  * unexpected error) falls through to the route, which reads through the cache
  * or answers the error.
+ *
+ * The hook is the route's own (Fastify's route-level onRequest, added as each
+ * @CachedRead route is registered): it runs after the app's root onRequest
+ * hooks (the request id), only for its route, with the route and its domain
+ * cache at hand, so other routes pay nothing and a hit no lookup of its route.
  */
 @Injectable()
 export class CachedHits implements OnModuleInit {
   private readonly caches: DomainCaches;
   private readonly routes: CachedReadRoute[];
 
-  constructor(
-    private readonly adapterHost: HttpAdapterHost,
-    discovery: DiscoveryService,
-    moduleRef: ModuleRef,
-  ) {
+  constructor(adapterHost: HttpAdapterHost, discovery: DiscoveryService, moduleRef: ModuleRef) {
     this.caches = new DomainCaches(moduleRef);
     const controllers = new Set(discovery.getControllers().map((wrapper) => wrapper.metatype));
     this.routes = cachedReadRoutes.filter((r) => controllers.has(r.controller));
     // Checked while the app is created, before anything connects.
     for (const route of this.routes) assertUnguarded(route);
+    // Nest registers the routes when the app initialises, after its providers are created.
+    const fastify = adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addHook('onRoute', (options) => this.attach(options));
   }
 
   onModuleInit(): void {
     // Domain caches exist now; a hit must never be answered without the checks its bucket needs.
     for (const route of this.routes) this.assertAnswerable(route);
-    // Fastify binds root hooks to its routes when it gets ready, which is after this.
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onRequest', (request, reply, done) => this.answerHit(request, reply, done));
+  }
+
+  /** Adds the early-hit hook to a @CachedRead route (its GET and Fastify's HEAD twin) as Fastify registers it. */
+  private attach(options: RouteOptions): void {
+    const route = (options.config as { cachedRead?: CachedReadRoute } | undefined)?.cachedRead;
+    if (!route) return;
+    const own = options.onRequest === undefined ? [] : ([] as onRequestHookHandler[]).concat(options.onRequest);
+    options.onRequest = [...own, this.earlyHit(route)];
   }
 
   private assertAnswerable(route: CachedReadRoute): void {
@@ -52,9 +62,19 @@ export class CachedHits implements OnModuleInit {
     }
   }
 
-  private answerHit(request: FastifyRequest, reply: FastifyReply, next: () => void): void {
-    const route = cachedReadOf(request);
-    if (!route) return next();
+  private earlyHit(route: CachedReadRoute): onRequestHookHandler {
+    let cache: DomainCache | undefined;
+    return (request, reply, next) =>
+      this.answerHit(route, (cache ??= this.caches.get(route.cache)), request, reply, next);
+  }
+
+  private answerHit(
+    route: CachedReadRoute,
+    cache: DomainCache,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: () => void,
+  ): void {
     let key: string | undefined;
     try {
       key = keyOf(route, request);
@@ -62,11 +82,10 @@ export class CachedHits implements OnModuleInit {
       return next(); // the route's own call of the key builder reports it
     }
     if (key === undefined) return next();
-    const cache = this.caches.get(route.cache);
     const l1 = cache.peek(route.bucket, key);
-    if (l1) return void reply.send(sendEntry(request, reply, l1, 'HIT-L1'));
+    if (l1) return writeHit(request, reply, l1, 'HIT-L1');
     cache.lookup(route.bucket, key).then(
-      (l2) => (l2 ? void reply.send(sendEntry(request, reply, l2, 'HIT-L2')) : next()),
+      (l2) => (l2 ? writeHit(request, reply, l2, 'HIT-L2') : next()),
       () => next(),
     );
   }

@@ -1,6 +1,7 @@
 import { applyDecorators, Type, UseInterceptors } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
+import { ApiCachedRead } from '@app/http';
 import type { DomainCache } from '../domain/domain-cache';
 import { CachedReadRoute, cachedReadRoutes } from './cached-read-route';
 import { CachedReadInterceptor } from './cached-read.interceptor';
@@ -16,7 +17,8 @@ import { CachedReadInterceptor } from './cached-read.interceptor';
  * route or its controller has a guard. Global guards are not checked: an app
  * that adds one must not use @CachedRead for what the guard protects. Only
  * `cdc` and `hybrid` buckets can be read this way (boot fails for a `ttl`
- * bucket, whose freshness is decided per read by revalidation).
+ * bucket, whose freshness is decided per read by revalidation). The route's
+ * OpenAPI operation documents If-None-Match, the 304 and the ETag / X-Cache headers.
  */
 export function CachedRead(
   cache: Type<DomainCache>,
@@ -26,7 +28,7 @@ export function CachedRead(
   return (target, method, descriptor) => {
     const route: CachedReadRoute = { cache, bucket, key, controller: target.constructor as Type, method };
     cachedReadRoutes.push(route);
-    applyDecorators(RouteConfig({ cachedRead: route }), UseInterceptors(CachedReadInterceptor))(
+    applyDecorators(RouteConfig({ cachedRead: route }), UseInterceptors(CachedReadInterceptor), ApiCachedRead())(
       target,
       method,
       descriptor,

@@ -101,6 +101,18 @@ describe('L1Cache', () => {
     expect(l1.get('catalog:product:1')).toBeDefined();
   });
 
+  it('deletes by a pathological glob without backtracking (a RegExp from it froze the process)', () => {
+    const l1 = connected();
+    const many = `catalog:listing:${'a'.repeat(120)}`;
+    for (const k of [many, `${many}b`, 'catalog:product:1']) l1.commit(l1.begin(k), entry(k));
+    const open = l1.begin(`catalog:listing:${'a'.repeat(60)}b`); // a read in flight is reached too
+    l1.deleteMatching(`catalog:${'*a'.repeat(7)}*b`);
+    expect(l1.get(many)).toBeDefined();
+    expect(l1.get(`${many}b`)).toBeUndefined();
+    expect(l1.get('catalog:product:1')).toBeDefined();
+    expect(open.dirty).toBe(true);
+  });
+
   it('leaves no bookkeeping behind', () => {
     const l1 = connected();
     const t = l1.begin('k');

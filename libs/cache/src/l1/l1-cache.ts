@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { CacheEntry } from '../model/cache-entry';
 import { Clock, systemClock } from '../model/clock';
+import { globMatch } from '../model/glob';
 
 /** Bytes an entry costs beyond its body and key (object, etag, LRU bookkeeping); an estimate. */
 const ENTRY_OVERHEAD_BYTES = 160;
@@ -107,16 +108,10 @@ export class L1Cache {
     }
   }
 
-  /** Drops keys matching a glob (`*`, `?`), for admin flushes. */
+  /** Drops keys matching a glob (`*`, `?`), for admin flushes (globMatch: no backtracking, whatever the pattern). */
   deleteMatching(glob: string): void {
-    const pattern = new RegExp(
-      `^${glob
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-    );
-    const matching = [...this.lru.keys()].filter((k) => pattern.test(k));
-    const open = [...this.open.keys()].filter((k) => pattern.test(k));
+    const matching = [...this.lru.keys()].filter((k) => globMatch(glob, k));
+    const open = [...this.open.keys()].filter((k) => globMatch(glob, k));
     this.delete(new Set([...matching, ...open]));
   }
 

@@ -9,6 +9,7 @@ import {
   MAX_FILL_MS,
 } from '../engine/stale-fill-guard';
 import { CacheUnavailableError } from '../model/cache-errors';
+import { adminPatternMatches } from '../model/cache-key';
 import { CircuitBreaker } from './circuit-breaker';
 import { evictionPolicyOf, unsupportedPolicyMessage } from './eviction-policy';
 import { RedisNames } from './redis-names';
@@ -35,6 +36,9 @@ export interface UsageReport {
   keys: number;
   bytes: number;
 }
+
+/** Names (keys and dependencies) per INVALIDATE script call. */
+export const INVALIDATE_CHUNK = 5000;
 
 /**
  * The cache's only I/O boundary to Redis. Every call runs under the circuit
@@ -168,26 +172,40 @@ export class RedisCacheStore implements CacheStore {
     });
   }
 
-  /** Drops keys and every view recorded under the dependencies; publishes them for L1. Returns what was dropped. */
+  /**
+   * Drops keys and every view recorded under the dependencies; publishes them for L1 (one channel message per
+   * script call). Returns what was dropped. At most INVALIDATE_CHUNK names (keys and dependencies) go to one
+   * script call, so that a bulk change neither builds one huge command nor blocks Redis for long in one
+   * script: larger invalidations are several calls, one after the other (each is atomic; together they
+   * commute, and a failure part way is made good by applying the whole again).
+   */
   async invalidate(keys: readonly string[], dependencies: readonly string[], origin: string): Promise<string[]> {
-    if (keys.length === 0 && dependencies.length === 0) return [];
     const n = this.names;
-    return this.guard(() =>
-      this.redis.cacheInvalidate(
-        2,
-        n.fenceSequence,
-        n.fenceIndex,
-        n.entryPrefix,
-        n.leasePrefix,
-        n.fencePrefix,
-        n.invalidationChannel,
-        FENCE_TTL_MS,
-        keys.length,
-        ...keys,
-        ...dependencies,
-        origin,
-      ),
-    );
+    const total = keys.length + dependencies.length;
+    const dropped: string[] = [];
+    for (let from = 0; from < total; from += INVALIDATE_CHUNK) {
+      const to = Math.min(total, from + INVALIDATE_CHUNK);
+      const chunkKeys = keys.slice(Math.min(from, keys.length), Math.min(to, keys.length));
+      const chunkDependencies = dependencies.slice(Math.max(0, from - keys.length), Math.max(0, to - keys.length));
+      const names = await this.guard(() =>
+        this.redis.cacheInvalidate(
+          2,
+          n.fenceSequence,
+          n.fenceIndex,
+          n.entryPrefix,
+          n.leasePrefix,
+          n.fencePrefix,
+          n.invalidationChannel,
+          FENCE_TTL_MS,
+          chunkKeys.length,
+          ...chunkKeys,
+          ...chunkDependencies,
+          origin,
+        ),
+      );
+      for (const name of names) dropped.push(name);
+    }
+    return dropped;
   }
 
   /** Drops every entry, dependency set and lease of a domain (fenced, SCAN); every L1 drops `<domain>:*`. */
@@ -245,19 +263,26 @@ export class RedisCacheStore implements CacheStore {
     await this.guard(() => this.redis.publish(this.names.invalidationChannel, JSON.stringify(message)));
   }
 
-  /** Deletes entries matching a domain pattern with SCAN (never KEYS); returns how many. */
+  /**
+   * Deletes entries matching an admin pattern (adminPatternProblem) with SCAN
+   * (never KEYS); returns how many. Only names adminPatternMatches accepts go:
+   * entries, never dependency sets, nothing outside this prefix.
+   */
   async deleteMatching(pattern: string): Promise<number> {
     let deleted = 0;
     await this.scan(pattern, async (names) => {
-      deleted += await this.redis.unlink(...names);
+      const entries = this.entriesMatching(pattern, names);
+      if (entries.length > 0) deleted += await this.redis.unlink(...entries);
     });
     return deleted;
   }
 
-  /** Counts entries matching a pattern and their MEMORY USAGE. */
+  /** Counts the entries an admin pattern reaches (as deleteMatching would) and their MEMORY USAGE. */
   async usage(pattern: string): Promise<UsageReport> {
     const report = { keys: 0, bytes: 0 };
-    await this.scan(pattern, async (names) => {
+    await this.scan(pattern, async (scanned) => {
+      const names = this.entriesMatching(pattern, scanned);
+      if (names.length === 0) return;
       const pipeline = this.redis.pipeline();
       for (const name of names) pipeline.memory('USAGE', name);
       for (const [err, bytes] of (await pipeline.exec()) ?? []) {
@@ -267,6 +292,16 @@ export class RedisCacheStore implements CacheStore {
       }
     });
     return report;
+  }
+
+  /**
+   * The names SCAN MATCH answered, checked again with our own matcher: Redis's
+   * glob is not ours (it knows classes and escapes), and with an empty prefix
+   * the keyspace holds whatever else shares this Redis.
+   */
+  private entriesMatching(pattern: string, names: string[]): string[] {
+    const prefix = this.names.entryPrefix;
+    return names.filter((name) => name.startsWith(prefix) && adminPatternMatches(pattern, name.slice(prefix.length)));
   }
 
   private async scan(pattern: string, each: (names: string[]) => Promise<void>): Promise<void> {

@@ -1,10 +1,11 @@
-import { PartialType } from '@nestjs/swagger';
+import { ApiProperty, PartialType } from '@nestjs/swagger';
 import { IsString, Length, Matches } from 'class-validator';
 
 export const SLUG_PATTERN = /^[a-z0-9-]{1,64}$/;
 
 export class CreateCategoryDto {
   /** URL name of the category: lower-case letters, digits and dashes. */
+  @ApiProperty({ pattern: SLUG_PATTERN.source, example: 'coffee' })
   @IsString()
   @Matches(SLUG_PATTERN, { message: 'slug must match ^[a-z0-9-]{1,64}$' })
   slug: string;
@@ -19,6 +20,7 @@ export class UpdateCategoryDto extends PartialType(CreateCategoryDto, { skipNull
 
 /** `:slug` path parameter. */
 export class CategorySlugParams {
+  @ApiProperty({ pattern: SLUG_PATTERN.source, example: 'coffee' })
   @IsString()
   @Matches(SLUG_PATTERN, { message: 'slug must match ^[a-z0-9-]{1,64}$' })
   slug: string;

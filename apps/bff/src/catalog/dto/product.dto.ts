@@ -1,7 +1,6 @@
-import { OmitType, PartialType } from '@nestjs/swagger';
+import { ApiProperty, OmitType, PartialType } from '@nestjs/swagger';
 import {
   IsBoolean,
-  IsInt,
   IsISO4217CurrencyCode,
   IsString,
   IsUUID,
@@ -12,15 +11,19 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
-import { IsUpperCaseCurrency, LowerCase } from '@app/http';
+import { IsInteger, IsUpperCaseCurrency, LowerCase } from '@app/http';
 
 /** The largest value of a Postgres `integer` column. */
 export const MAX_INT32 = 2_147_483_647;
 
+/** Stock keeping units: upper-case letters, digits and dashes. */
+export const SKU_PATTERN = /^[A-Z0-9-]{1,64}$/;
+
 export class CreateProductDto {
   /** Stock keeping unit: upper-case letters, digits and dashes, unique. */
+  @ApiProperty({ pattern: SKU_PATTERN.source, example: 'COFFEE-001' })
   @IsString()
-  @Matches(/^[A-Z0-9-]{1,64}$/, { message: 'sku must match ^[A-Z0-9-]{1,64}$' })
+  @Matches(SKU_PATTERN, { message: 'sku must match ^[A-Z0-9-]{1,64}$' })
   sku: string;
 
   @IsString()
@@ -33,7 +36,7 @@ export class CreateProductDto {
   @MaxLength(5000)
   description?: string;
 
-  @IsInt()
+  @IsInteger()
   @Min(0)
   @Max(MAX_INT32)
   priceCents: number;
@@ -53,7 +56,7 @@ export class CreateProductDto {
 
   /** Initial stock; 0 when omitted, null is refused. */
   @ValidateIf((_, value) => value !== undefined)
-  @IsInt()
+  @IsInteger()
   @Min(0)
   @Max(MAX_INT32)
   stock?: number;
@@ -66,7 +69,7 @@ export class ReplaceProductDto extends OmitType(CreateProductDto, ['stock'] as c
 export class UpdateProductDto extends PartialType(ReplaceProductDto, { skipNullProperties: false }) {}
 
 export class SetStockDto {
-  @IsInt()
+  @IsInteger()
   @Min(0)
   @Max(MAX_INT32)
   quantity: number;

@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -5,7 +6,6 @@ import {
   ArrayUnique,
   IsArray,
   IsEmail,
-  IsInt,
   IsISO31661Alpha2,
   IsISO4217CurrencyCode,
   IsObject,
@@ -18,7 +18,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { IsAccountId, IsUpperCaseCurrency, LowerCase } from '@app/http';
+import { IsAccountId, IsInteger, IsUpperCaseCurrency, LowerCase } from '@app/http';
 
 export const MAX_ITEM_QUANTITY = 1000;
 
@@ -49,7 +49,8 @@ export class ShippingAddress {
   @Length(1, 20)
   postalCode: string;
 
-  /** ISO 3166-1 alpha-2 country code, e.g. DE. */
+  /** ISO 3166-1 alpha-2 country code, e.g. DE (either case). */
+  @ApiProperty({ pattern: '^[A-Za-z]{2}$', example: 'DE' })
   @IsISO31661Alpha2()
   country: string;
 }
@@ -59,7 +60,7 @@ export class OrderLineDto {
   @IsUUID('all')
   productId: string;
 
-  @IsInt()
+  @IsInteger()
   @Min(1)
   @Max(MAX_ITEM_QUANTITY)
   quantity: number;
@@ -84,7 +85,7 @@ export class CreateOrderDto {
   @Type(() => ShippingAddress)
   shippingAddress: ShippingAddress;
 
-  /** One line per product (a product may appear once). */
+  /** One line per product: a productId may appear once. */
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(100)

@@ -1,5 +1,5 @@
-import { IsIn, IsInt, IsUUID, Max, Min } from 'class-validator';
-import { LowerCase } from '@app/http';
+import { IsIn, IsUUID, Max, Min } from 'class-validator';
+import { IsInteger, LowerCase } from '@app/http';
 import { ORDER_STATUSES, OrderStatus } from '../order-status';
 import { MAX_ITEM_QUANTITY, OrderLineDto } from './create-order.dto';
 
@@ -11,7 +11,7 @@ export class ChangeOrderStatusDto {
 export class AddOrderItemDto extends OrderLineDto {}
 
 export class ChangeOrderItemDto {
-  @IsInt()
+  @IsInteger()
   @Min(1)
   @Max(MAX_ITEM_QUANTITY)
   quantity: number;

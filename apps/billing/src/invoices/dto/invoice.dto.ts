@@ -1,6 +1,6 @@
 import { PartialType, PickType } from '@nestjs/swagger';
-import { IsIn, IsInt, IsISO4217CurrencyCode, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
-import { IsUpperCaseCurrency } from '@app/http';
+import { IsIn, IsISO4217CurrencyCode, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsInteger, IsUpperCaseCurrency } from '@app/http';
 import { IsCalendarDate } from '../calendar-date';
 import { INVOICE_STATUSES, InvoiceStatus } from '../invoice-status';
 
@@ -19,7 +19,7 @@ export class CreateInvoiceDto {
   @IsIn(INVOICE_STATUSES)
   status?: InvoiceStatus;
 
-  @IsInt()
+  @IsInteger()
   @Min(0)
   @Max(MAX_TOTAL_CENTS)
   totalCents: number;
