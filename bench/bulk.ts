@@ -186,7 +186,9 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
   const sample = products.filter((_, i) => i % step === 0).slice(0, options.warmProducts);
   const listings = cats.map((c) => `/catalog/categories/${c.slug}/products`);
   const warmPaths = [...listings, ...sample.map((p) => `/catalog/products/${p.id}`)];
-  options.log(`bulk: caching ${listings.length} listings and ${sample.length} products on ${instances.length} instances`);
+  options.log(
+    `bulk: caching ${listings.length} listings and ${sample.length} products on ${instances.length} instances`,
+  );
   for (const instance of instances) {
     await readAll(instance, warmPaths);
     const again = await readAll(instance, warmPaths);
@@ -212,7 +214,8 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
         if (expected.size === 0) gone = now;
       }
       if (key.startsWith(PRODUCT)) {
-        for (const sent of singles.dropped(key.slice(PRODUCT.length), now)) singleSamples.push({ sent, lag: now - sent });
+        for (const sent of singles.dropped(key.slice(PRODUCT.length), now))
+          singleSamples.push({ sent, lag: now - sent });
       }
     }
   });
@@ -241,9 +244,8 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
   })();
 
   let statementMs: number;
-  let sent = Infinity;
-  let outboxMark = '0';
-  let cpuBefore: Record<string, number> = {};
+  let sent: number;
+  let outboxMark: string;
   const cpu: BulkResult['cpuSeconds'] = { statement: {}, drain: {} };
   try {
     await sleep(options.singleRowSeconds * 1000);
@@ -251,7 +253,7 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
     const [{ mark }] = (await db.pool.query<{ mark: string }>(`SELECT coalesce(max(id), 0) AS mark FROM cdc.outbox`))
       .rows;
     outboxMark = mark;
-    cpuBefore = await cpuNow(db, instances);
+    const cpuBefore = await cpuNow(db, instances);
     sent = performance.now();
     await db.pool.query(`UPDATE catalog.products SET price_cents = price_cents + 1 WHERE sku LIKE upper($1) || '-%'`, [
       tag,
@@ -284,8 +286,12 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
   // (The first instance's misses fill L2 again, so the second one may hit L2; an L1 hit would be a stale copy.)
   let hits = 0;
   for (const instance of instances) {
-    hits += (await readAll(instance, sample.map((p) => `/catalog/products/${p.id}`))).filter((c) => c === 'HIT-L1')
-      .length;
+    hits += (
+      await readAll(
+        instance,
+        sample.map((p) => `/catalog/products/${p.id}`),
+      )
+    ).filter((c) => c === 'HIT-L1').length;
   }
 
   // The relay's share, by the database's clock: the statement's last captured row → the last of its rows published.
@@ -318,7 +324,13 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
       before: percentiles(before),
       during: percentiles(during),
       after: percentiles(after),
-      counts: { writes, observed: singleSamples.length, before: before.length, during: during.length, after: after.length },
+      counts: {
+        writes,
+        observed: singleSamples.length,
+        before: before.length,
+        during: during.length,
+        after: after.length,
+      },
     },
   };
   const p = (s: Percentiles) => `p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms`;
@@ -366,7 +378,7 @@ async function main(): Promise<void> {
       rows: arg('rows', 100_000),
       warmProducts: arg('warm', 5000),
       singleRowIds: rows.map((r) => r.id),
-      singleRowWritesPerSecond: arg('writes', 100),
+      singleRowWritesPerSecond: arg('writes', 500),
       singleRowSeconds: arg('seconds', 2),
       log,
     });

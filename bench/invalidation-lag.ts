@@ -47,7 +47,8 @@ export class PendingWrites {
     const queue = this.byProduct.get(productId);
     if (!queue || queue.length === 0) return [];
     let covered = 1;
-    while (covered < queue.length && queue[covered].committed !== undefined && queue[covered].committed! < now) covered++;
+    while (covered < queue.length && queue[covered].committed !== undefined && queue[covered].committed! < now)
+      covered++;
     return queue.splice(0, covered).map((w) => w.sent);
   }
 }

@@ -7,6 +7,7 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { measureBulk } from './bulk';
 import { measureCoalescing } from './coalescing';
 import { measureInvalidationLag } from './invalidation-lag';
 import { availableGenerator } from './load';
@@ -23,6 +24,9 @@ const settings = {
   warmupSeconds: quick ? 1 : 3,
   writesPerSecond: 500,
   lagSeconds: quick ? 2 : 10,
+  /** `bulk`: rows one statement changes, and how many of them are cached on both instances (besides every listing). */
+  bulkRows: quick ? 5000 : 100_000,
+  bulkWarmProducts: quick ? 1000 : 5000,
   /** wrk where installed (apt-get install wrk), else autocannon: the report says which ran. */
   generator: availableGenerator(),
 };
@@ -62,14 +66,22 @@ async function main(): Promise<void> {
       JSON.stringify(await Promise.all(paths.map(async (p) => (await fetch(bff.url + p)).json()))),
     );
 
-    step('starting the ceiling, the peer, and BFFs without L1 and without the cache');
-    const [ceiling, l2, peer, miss] = await Promise.all([
+    step('starting the references, the peer, and BFFs without L1 and without the cache');
+    const [fastify, hookFloor, ceiling, l2, peer, miss] = await Promise.all([
+      start('fastify', tsApp('fastify.ts'), { BENCH_PRODUCTS_FILE: productsFile }, '/catalog/products/none'),
+      start('hook-floor', tsApp('hook-floor.ts'), { BENCH_PRODUCTS_FILE: productsFile }, '/catalog/products/none'),
       start('ceiling', tsApp('ceiling.ts'), { BENCH_PRODUCTS_FILE: productsFile }, '/catalog/products/none'),
       start('l2-hit', BFF_MAIN, { ...env, L1_ENABLED: 'false' }),
       start('peer', tsApp('peer.ts'), env, '/catalog/products/00000000-0000-4000-8000-000000000000'),
       start('miss', BFF_MAIN, { ...env, CACHE_ENABLED: 'false' }),
     ]);
     const scenarios: Scenario[] = [
+      { name: 'fastify', description: 'bare Fastify route (no Nest, no cache), JSON from a Map', server: fastify },
+      {
+        name: 'hook-floor',
+        description: 'Nest + Fastify, onRequest hook sends prebuilt bytes from a Map',
+        server: hookFloor,
+      },
       { name: 'ceiling', description: 'bare Nest + Fastify route, JSON from a Map', server: ceiling },
       { name: 'l1-hit', description: 'GET /catalog/products/:id, warm L1', server: bff },
       { name: 'l2-hit', description: 'same, L1_ENABLED=false (Redis hit)', server: l2 },
@@ -79,7 +91,7 @@ async function main(): Promise<void> {
     const rows = await measureThroughput(scenarios, { paths, ...settings, log: step });
     for (const server of [...servers]) await stop(server);
 
-    step('two BFF instances for invalidation lag and coalescing');
+    step('two BFF instances for invalidation lag, coalescing and bulk');
     const a = await start('bff-a', BFF_MAIN, { ...env, CDC_CONSUMER_NAME: 'bench-a' });
     const b = await start('bff-b', BFF_MAIN, { ...env, CDC_CONSUMER_NAME: 'bench-b' });
     const invalidationLag = await measureInvalidationLag({
@@ -91,6 +103,16 @@ async function main(): Promise<void> {
       log: step,
     });
     const coalescing = await measureCoalescing({ db, instances: [a, b], requests: 1000, log: step });
+    const bulk = await measureBulk({
+      db,
+      instances: [a, b],
+      rows: settings.bulkRows,
+      warmProducts: settings.bulkWarmProducts,
+      singleRowIds: ids,
+      singleRowWritesPerSecond: settings.writesPerSecond,
+      singleRowSeconds: quick ? 1 : 2,
+      log: step,
+    });
 
     const report: BenchReport = {
       startedAt: new Date().toISOString(),
@@ -100,6 +122,7 @@ async function main(): Promise<void> {
       throughput: rows,
       invalidationLag,
       coalescing,
+      bulk,
     };
     const markdown = writeReport(report, path.join(ROOT, 'bench/results'));
     process.stdout.write(`\n${markdown}\nwritten to bench/results/latest.{md,json,svg}\n`);

@@ -13,7 +13,9 @@ export async function createBffApp(options: AppConfigOptions = {}): Promise<Nest
   });
   configureHttpApp(app, {
     title: 'cachegate BFF',
-    description: 'Catalog and orders, read through a two-tier cache invalidated by CDC events.',
+    description:
+      'Catalog, orders and invoices: catalog and orders read through a two-tier cache invalidated by CDC events, ' +
+      'invoices from the billing service cached with a TTL and revalidated with ETags.',
   });
   // CDC_SUBSCRIBER (default on): the domain modules' @EventPattern handlers consume the change streams.
   connectCdcSubscriber(app);

@@ -32,8 +32,5 @@ export const CDC_BATCH_HANDLER = 'cdcBatch';
  * one event per call.
  */
 export function CdcEventPattern(stream: string): MethodDecorator {
-  return applyDecorators(
-    EventPattern(stream, { [CDC_BATCH_HANDLER]: true }),
-    UseFilters(new PassHandlerErrors()),
-  );
+  return applyDecorators(EventPattern(stream, { [CDC_BATCH_HANDLER]: true }), UseFilters(new PassHandlerErrors()));
 }

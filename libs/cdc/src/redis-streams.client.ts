@@ -84,7 +84,7 @@ export class RedisStreamsClient extends ClientProxy {
     if (events.length === 0) return;
     const redis = (await this.connect()) as PublishingRedis;
     const calls: Promise<number>[] = [];
-    for (let from = 0; from < events.length; ) {
+    for (let from = 0; from < events.length;) {
       const pattern = events[from].pattern;
       let to = from + 1;
       while (to < events.length && to - from < XADD_CHUNK && events[to].pattern === pattern) to++;

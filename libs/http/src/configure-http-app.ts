@@ -15,9 +15,8 @@ import { createValidationPipe } from './validation';
  * middleware, because middleware costs every request a middie pass.
  */
 function observeResponses(app: NestFastifyApplication, logger: StructuredLogger): void {
+  // Aggregated in place: a response costs three Map lookups and a bucket search, no label hash.
   const histogram = httpDurationHistogram(app.get(Registry));
-  // Label-bound children, so a response costs a Map lookup rather than a label hash.
-  const children = new Map<string, ReturnType<typeof histogram.labels>>();
   const log = logger.pino.child({ context: 'Http' });
   app
     .getHttpAdapter()
@@ -25,11 +24,8 @@ function observeResponses(app: NestFastifyApplication, logger: StructuredLogger)
     .addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       const status = reply.statusCode;
-      const id = `${request.method} ${route} ${status}`;
-      let child = children.get(id);
-      if (!child) children.set(id, (child = histogram.labels(request.method, route, String(status))));
       const ms = reply.elapsedTime;
-      child.observe(ms / 1000);
+      histogram.series(request.method, route, status).observe(ms / 1000);
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
       if (log.isLevelEnabled(level) && !route.startsWith('/health')) {
         log[level](

@@ -177,7 +177,8 @@ export function completeDocument(document: OpenAPIObject): OpenAPIObject {
       const notModified = responses['304'];
       for (const [status, response] of Object.entries(responses)) {
         if (Number(status) >= 400 && !response.content) response.content = errorContent;
-        if (notModified?.headers && /^2/.test(status)) response.headers = { ...notModified.headers, ...response.headers };
+        if (notModified?.headers && /^2/.test(status))
+          response.headers = { ...notModified.headers, ...response.headers };
         response.headers = {
           'X-Request-Id': {
             required: true,
@@ -247,7 +248,12 @@ export function setUpOpenApi(app: NestFastifyApplication, options: OpenApiOption
         .setTitle(options.title)
         .setDescription(options.description)
         .setVersion(options.version ?? '1.0')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN (admin routes only)' })
+        .addBearerAuth({
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'opaque',
+          description: 'ADMIN_TOKEN (admin routes only)',
+        })
         .build(),
     ),
   );

@@ -1,5 +1,11 @@
+import { DomainCacheContext, DomainRegistry } from '@app/cache';
 import type { CdcEvent } from '@app/cdc';
-import { catalogChangeFromEvent, catalogInvalidation } from './catalog-cache.service';
+import {
+  CatalogCacheService,
+  catalogChangeFromEvent,
+  catalogInvalidation,
+  catalogInvalidationOf,
+} from './catalog-cache.service';
 
 const P = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const A = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
@@ -96,5 +102,59 @@ describe('catalog invalidation mapping', () => {
   it('refuses an aggregate id that cannot be a key (the entry is retried, then dead-lettered)', () => {
     const change = catalogChangeFromEvent(event('catalog.product.updated', { categoryId: A }, 'not-a-uuid'));
     expect(() => catalogInvalidation(change!)).toThrow();
+  });
+});
+
+describe('catalog CDC batches', () => {
+  /** The service on a context that goes as far as the constructor; its invalidations are spied on. */
+  function service() {
+    const cache = new CatalogCacheService(
+      new DomainCacheContext(undefined as never, undefined as never, new DomainRegistry()),
+    );
+    return {
+      cache,
+      invalidate: jest.spyOn(cache, 'invalidate').mockResolvedValue([]),
+      invalidateAll: jest.spyOn(cache, 'invalidateAll').mockResolvedValue(0),
+    };
+  }
+
+  it("maps an event to its change's keys and dependencies, plus the keys its publisher named", () => {
+    const named = { ...event('catalog.product.updated', { categoryId: A }), keys: ['catalog:listing:extra'] };
+    expect(catalogInvalidationOf(named)).toEqual({
+      keys: [`catalog:product:${P}`, 'catalog:categories', 'catalog:listing:extra'],
+      dependencies: [`catalog:deps:product:${P}`, `catalog:deps:category:${A}`],
+      all: undefined,
+    });
+    expect(catalogInvalidationOf(event('catalog.product.truncated', {}, '*'))).toMatchObject({ all: true });
+    expect(() => catalogInvalidationOf(event('catalog.product.updated', {}, 'not-a-uuid'))).toThrow();
+  });
+
+  it('applies a batch as one invalidation: every key and dependency once', async () => {
+    const { cache, invalidate, invalidateAll } = service();
+    const price = { categoryId: A, previousCategoryId: A, active: true, previousActive: true };
+    await cache.invalidateBatch(
+      [
+        event('catalog.product.updated', price),
+        event('catalog.product.updated', price, B),
+        event('catalog.product.updated', price),
+        event('catalog.stock.updated', {}),
+      ].map(catalogInvalidationOf),
+    );
+    expect(invalidateAll).not.toHaveBeenCalled();
+    expect(invalidate).toHaveBeenCalledTimes(1);
+    expect(invalidate).toHaveBeenCalledWith(
+      [`catalog:product:${P}`, `catalog:product:${B}`, `catalog:availability:${P}`],
+      [`catalog:deps:product:${P}`, `catalog:deps:product:${B}`],
+    );
+  });
+
+  it('drops the whole domain first when a truncate is in the batch, and still the keys of the others', async () => {
+    const { cache, invalidate, invalidateAll } = service();
+    await cache.invalidateBatch(
+      [event('catalog.stock.updated', {}), event('catalog.stock.truncated', {}, '*')].map(catalogInvalidationOf),
+    );
+    expect(invalidateAll).toHaveBeenCalledTimes(1);
+    expect(invalidateAll.mock.invocationCallOrder[0]).toBeLessThan(invalidate.mock.invocationCallOrder[0]);
+    expect(invalidate).toHaveBeenCalledWith([`catalog:availability:${P}`], []);
   });
 });

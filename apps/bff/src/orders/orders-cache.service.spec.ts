@@ -1,5 +1,5 @@
 import type { CdcEvent } from '@app/cdc';
-import { orderChangeFromEvent, ordersInvalidation } from './orders-cache.service';
+import { orderChangeFromEvent, ordersInvalidation, ordersInvalidationOf } from './orders-cache.service';
 
 const O = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
@@ -39,5 +39,16 @@ describe('orders invalidation mapping', () => {
   it('ignores other aggregates', () => {
     expect(orderChangeFromEvent(event({}, 'shipment'))).toBeUndefined();
     expect(orderChangeFromEvent(event({}, 'shipment', 'truncated'))).toBeUndefined();
+  });
+});
+
+describe('orders CDC batches', () => {
+  it('maps an event to its keys plus the keys its publisher named, or to every order view', () => {
+    expect(ordersInvalidationOf({ ...event({ accountId: 'acme' }), keys: ['orders:account:other'] })).toEqual({
+      keys: [`orders:detail:${O}`, 'orders:account:acme', 'orders:account:other'],
+      all: undefined,
+    });
+    expect(ordersInvalidationOf(event({}, 'order', 'truncated'))).toEqual({ keys: [], all: true });
+    expect(ordersInvalidationOf(event({}, 'note'))).toEqual({ keys: [], all: undefined });
   });
 });

@@ -32,7 +32,7 @@ export class OrdersController {
     return this.orders.get(id);
   }
 
-  /** Prices come from the catalog; stock is reserved in the same transaction. */
+  /** Creates an order: prices come from the catalog; stock is reserved in the same transaction. */
   @Post('orders')
   @Idempotent({
     conflict: 'insufficient stock',

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ifNoneMatchMatches } from '@app/http';
+import { ApiErrors, ifNoneMatchMatches } from '@app/http';
 import { IdParams } from '@app/http';
 import { ResponseStats } from '../stats/response-stats';
 import { AccountParams } from '@app/http';
@@ -47,7 +47,12 @@ export class InvoicesController {
       },
     },
   })
-  @ApiResponse({ status: 304, description: 'Not Modified: the If-None-Match ETag is current (no body)' })
+  @ApiResponse({
+    status: 304,
+    description: 'Not Modified: the If-None-Match ETag is current (no body)',
+    headers: { ETag: { required: true, description: 'Strong ETag of the body bytes', schema: { type: 'string' } } },
+  })
+  @ApiErrors(400, 503)
   async listForAccount(
     @Param() { accountId }: AccountParams,
     @Req() request: FastifyRequest,
@@ -67,18 +72,25 @@ export class InvoicesController {
 
   /** Creates an invoice (status `draft` unless given). 409 when the number exists. */
   @Post('accounts/:accountId/invoices')
+  @ApiErrors(503, { 409: 'the invoice number already exists' })
   create(@Param() { accountId }: AccountParams, @Body() dto: CreateInvoiceDto): Promise<InvoiceView> {
     return this.invoices.create(accountId, dto);
   }
 
   /** Changes status, amount or due date; 409 for a forbidden status change or a change to a paid/void invoice. */
   @Patch('invoices/:id')
+  @ApiErrors(503, {
+    404: 'invoice not found',
+    409: 'a forbidden status change, or a change to a paid or void invoice',
+  })
   update(@Param() { id }: IdParams, @Body() dto: UpdateInvoiceDto): Promise<InvoiceView> {
     return this.invoices.update(id, dto);
   }
 
+  /** Deletes an invoice. */
   @Delete('invoices/:id')
   @HttpCode(204)
+  @ApiErrors(503, { 404: 'invoice not found' })
   async remove(@Param() { id }: IdParams): Promise<void> {
     await this.invoices.remove(id);
   }

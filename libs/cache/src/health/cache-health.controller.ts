@@ -1,5 +1,5 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiProperty, ApiTags, SchemaObject } from '@nestjs/swagger';
 import { IsString, Matches } from 'class-validator';
 import { ApiErrors } from '@app/http';
 import { DomainCacheStats, DomainRegistry } from '../domain/domain-registry';
@@ -7,16 +7,20 @@ import { DomainCacheStats, DomainRegistry } from '../domain/domain-registry';
 const DOMAIN_PATTERN = /^[a-z][a-z0-9-]{0,63}$/;
 
 class DomainParams {
-  @ApiProperty({ description: 'A cache domain of this application', pattern: DOMAIN_PATTERN.source, example: 'catalog' })
+  @ApiProperty({
+    description: 'A cache domain of this application',
+    pattern: DOMAIN_PATTERN.source,
+    example: 'catalog',
+  })
   @IsString()
   @Matches(DOMAIN_PATTERN)
   domain: string;
 }
 
-const COUNT = { type: 'integer', minimum: 0 } as const;
+const COUNT: SchemaObject = { type: 'integer', minimum: 0 };
 
 /** The counters of one bucket (BucketCounters). */
-const BUCKET_COUNTERS = {
+const BUCKET_COUNTERS: SchemaObject = {
   type: 'object',
   additionalProperties: false,
   required: [
@@ -43,7 +47,7 @@ const BUCKET_COUNTERS = {
     revalidatedNotModified: COUNT,
     revalidatedModified: COUNT,
   },
-} as const;
+};
 
 @ApiTags('health')
 @Controller('health')

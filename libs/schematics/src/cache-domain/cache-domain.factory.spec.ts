@@ -119,6 +119,8 @@ describe('cache-domain schematic', () => {
       expect(service).toContain(`item: { strategy: 'cdc' },`);
       expect(service).toContain('export function widgetsChangeFromEvent(event: CdcEvent)');
       expect(service).toContain('async apply(change: WidgetsChange | undefined');
+      // What a batch of events makes stale is mapped purely, then applied as one invalidation.
+      expect(service).toContain('export function widgetsInvalidationOf(event: CdcEvent): Invalidation');
       // Invalidation is the pipeline's job (SPEC §1): no direct invalidation for writers.
       expect(service).not.toContain('changed(');
       expect(tree.readContent(`/${SRC}/widgets/widgets.source.ts`)).not.toContain('changed(');
@@ -144,9 +146,11 @@ describe('cache-domain schematic', () => {
     });
 
     it('handles cdc.widgets.v1 in a CDC module that the HTTP module imports', () => {
-      expect(tree.readContent(`/${SRC}/widgets/widgets-cdc.controller.ts`)).toContain(
-        `@CdcEventPattern('cdc.widgets.v1')`,
-      );
+      const handler = tree.readContent(`/${SRC}/widgets/widgets-cdc.controller.ts`);
+      expect(handler).toContain(`@CdcEventPattern('cdc.widgets.v1')`);
+      // A batch at a time (SPEC §6.3): the events of one read, applied as one invalidation.
+      expect(handler).toContain('async onWidgetsChanges(@Payload() events: CdcEvent[]): Promise<void> {');
+      expect(handler).toContain('await this.cache.invalidateBatch(events.map(widgetsInvalidationOf));');
       const module = tree.readContent(`/${SRC}/widgets/widgets.module.ts`);
       expect(module).toContain('imports: [WidgetsCdcModule],');
       expect(module).not.toContain('WidgetsCacheService');

@@ -34,10 +34,7 @@ export class ProductsController {
   /** Creates a product and its stock row (quantity `stock`, default 0). */
   @Post()
   @Idempotent({ conflict: 'sku already exists', unprocessable: 'categoryId does not refer to an existing category' })
-  create(
-    @Body() dto: CreateProductDto,
-    @IdempotencyKey() idempotency?: IdempotencyContext,
-  ): Promise<ProductResponse> {
+  create(@Body() dto: CreateProductDto, @IdempotencyKey() idempotency?: IdempotencyContext): Promise<ProductResponse> {
     return this.products.create(dto, idempotency);
   }
 

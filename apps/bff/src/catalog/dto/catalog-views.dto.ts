@@ -1,6 +1,12 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { CURRENCY_PATTERN } from '@app/http';
-import { AvailabilityView, CategoryListingView, CategorySummaryView, CategoryView, ProductView } from '../catalog.views';
+import {
+  AvailabilityView,
+  CategoryListingView,
+  CategorySummaryView,
+  CategoryView,
+  ProductView,
+} from '../catalog.views';
 import { SLUG_PATTERN } from './category.dto';
 import { SKU_PATTERN } from './product.dto';
 

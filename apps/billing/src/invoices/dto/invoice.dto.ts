@@ -1,4 +1,4 @@
-import { PartialType, PickType } from '@nestjs/swagger';
+import { ApiProperty, PartialType, PickType } from '@nestjs/swagger';
 import { IsIn, IsISO4217CurrencyCode, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { IsInteger, IsUpperCaseCurrency } from '@app/http';
 import { IsCalendarDate } from '../calendar-date';
@@ -10,6 +10,7 @@ export const MAX_TOTAL_CENTS = 2_147_483_647;
 
 export class CreateInvoiceDto {
   /** Unique across all accounts, e.g. INV-2026-0001: letters, digits and dashes. */
+  @ApiProperty({ pattern: INVOICE_NUMBER_PATTERN.source })
   @IsString()
   @Matches(INVOICE_NUMBER_PATTERN, { message: 'number must match ^[A-Za-z0-9-]{1,64}$' })
   number: string;
@@ -30,6 +31,7 @@ export class CreateInvoiceDto {
   currency: string;
 
   /** A calendar date, YYYY-MM-DD. */
+  @ApiProperty({ format: 'date', example: '2026-12-31' })
   @IsCalendarDate()
   dueDate: string;
 }
