@@ -1,5 +1,5 @@
 /**
- * The `bulk` scenario (SPEC §10): one statement changes `rows` cached products; how long from its
+ * The `bulk` scenario (docs/contract.md §10): one statement changes `rows` cached products; how long from its
  * commit until every affected key is gone from L2 and from every instance's L1, and what happens
  * meanwhile to the invalidation lag of single-row writes made by someone else.
  *

@@ -36,7 +36,7 @@ const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) :
 const met = (ratio: number | undefined, target: number) =>
   ratio === undefined || !Number.isFinite(ratio) ? 'no reference in this run' : ratio >= target ? 'met' : 'not met';
 
-/** The one table (SPEC §10): every scenario of the same run, with ratios to the ceiling and the peer. */
+/** The one table (docs/contract.md §10): every scenario of the same run, with ratios to the ceiling and the peer. */
 export function renderMarkdown(r: BenchReport): string {
   const targets: Record<string, (t: ThroughputRow) => string> = {
     fastify: () => 'reference',

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick]`: every scenario of SPEC §10 in one run against
+ * `npm run bench [-- --quick]`: every scenario of docs/contract.md §10 in one run against
  * the real PostgreSQL and Redis, so the ratios compare. Writes
  * bench/results/latest.{md,json,svg}. `--quick` (CI) keeps it under a minute
  * and asserts nothing about speed.

@@ -101,7 +101,7 @@ export async function measureThroughput(scenarios: Scenario[], options: Throughp
   return summarise(scenarios, rounds);
 }
 
-/** The scenarios others are compared with, when the run has them (SPEC §10). */
+/** The scenarios others are compared with, when the run has them (docs/contract.md §10). */
 export const REFERENCES = ['ceiling', 'fastify', 'hook-floor', 'peer', 'bentocache'];
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The consistency soak (SPEC §9, guarantee 2): two cached BFF instances and a
+ * The consistency soak (docs/contract.md §9, guarantee 2): two cached BFF instances and a
  * cache-sync process on a fresh database and a throwaway redis-server; readers
  * and writers (through both instances and plain SQL) run concurrently, then,
  * once writes stop and the CDC lag is 0, every cached view on every instance

@@ -23,7 +23,7 @@ export async function loadKeys(pool: Pool): Promise<Keys> {
   };
 }
 
-/** Every cached view (SPEC §3) for the given keys. */
+/** Every cached view (docs/contract.md §3) for the given keys. */
 export function viewPaths(keys: Keys): string[] {
   return [
     '/catalog/categories',

@@ -2,7 +2,7 @@ import { call } from '../harness/http';
 import { useSeededBff } from '../harness/seeded-bff';
 
 /**
- * SPEC §4: with ADMIN_TOKEN unset the admin routes answer 404, whatever the
+ * docs/contract.md §4: with ADMIN_TOKEN unset the admin routes answer 404, whatever the
  * Authorization header says. A file of its own: @nestjs/config copies each
  * app's validated configuration into process.env and ConfigService falls back
  * to process.env for unset keys, so an app started in the same test file as

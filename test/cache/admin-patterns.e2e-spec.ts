@@ -6,7 +6,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { App, call, expectStatus, get200, json, l1Of, settle, xcache } from './support';
 
 /**
- * SPEC §4: admin patterns stay inside this deployment's domains, are bounded
+ * docs/contract.md §4: admin patterns stay inside this deployment's domains, are bounded
  * (256 characters, 8 wildcards), are matched without backtracking, and a flush
  * reaches every instance's L1 before this one's SCAN of L2.
  */

@@ -5,7 +5,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { App, call, expectStatus, get200, json, rawRedis, settle, xcache } from './support';
 
 /**
- * SPEC §4: whatever CACHE_KEY_PREFIX is — here empty, the default, on a Redis
+ * docs/contract.md §4: whatever CACHE_KEY_PREFIX is — here empty, the default, on a Redis
  * another deployment (prefix `adv:`) also uses — the admin routes reach this
  * deployment's cache entries and nothing else: not the other deployment's
  * names, not the CDC streams, not the cache's own `cache:*` names, not the

@@ -9,7 +9,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { App, Counters, counters, delta, get, get200, holdFirstCall, json, Response, settle, xcache } from './support';
 
 /**
- * SPEC §5.3 / §9.4: concurrent misses for one key are served by one source
+ * docs/contract.md §5.3 / §9.4: concurrent misses for one key are served by one source
  * read, in one process (single-flight) and across instances (Redis lease).
  * Source reads are counted by spying on the service method the cached handler
  * calls (calling through to Postgres). The one read is held open until every

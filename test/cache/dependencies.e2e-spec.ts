@@ -3,7 +3,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { call, expectStatus, get200, json, settle, xcache } from './support';
 
 /**
- * SPEC §5.5 / §9.5 (granular): a change drops exactly the views built from
+ * docs/contract.md §5.5 / §9.5 (granular): a change drops exactly the views built from
  * what changed. Listings record their products and category; the categories
  * list records every category and is dropped only when a productCount can
  * change (a product inserted, deleted, moved, or (de)activated).

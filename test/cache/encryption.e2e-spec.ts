@@ -3,7 +3,7 @@ import { createCategoryWithProduct, createOrder, tag } from '../harness/fixtures
 import { useSeededBff } from '../harness/seeded-bff';
 import { App, get200, json, rawRedis, settle, xcache } from './support';
 
-/** SPEC §5.7: buckets holding personal data are AES-256-GCM encrypted in Redis; the others are readable. */
+/** docs/contract.md §5.7: buckets holding personal data are AES-256-GCM encrypted in Redis; the others are readable. */
 describe('encryption at rest', () => {
   const suite = useSeededBff();
   const redis = rawRedis();

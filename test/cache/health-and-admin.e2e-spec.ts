@@ -3,9 +3,9 @@ import { eventually } from '../../tools/eventually';
 import { useSeededBff } from '../harness/seeded-bff';
 import { App, call, expectStatus, get, get200, json, l1Of, rawRedis, settle, xcache } from './support';
 
-/** SPEC §4: /health, /health/<domain>/cache, /metrics and the admin routes (without ADMIN_TOKEN: admin-disabled.e2e-spec.ts). */
+/** docs/contract.md §4: /health, /health/<domain>/cache, /metrics and the admin routes (without ADMIN_TOKEN: admin-disabled.e2e-spec.ts). */
 
-const SPEC_COUNTERS = ['hits', 'misses', 'l1Hits', 'l2Hits', 'coalesced', 'staleFillsDiscarded'];
+const CONTRACT_COUNTERS = ['hits', 'misses', 'l1Hits', 'l2Hits', 'coalesced', 'staleFillsDiscarded'];
 
 function expectDomainStats(body: any, buckets: string[], ttl: Record<string, number | null>): void {
   expect(Object.keys(body).sort()).toEqual(['metrics', 'timestamp', 'ttl']);
@@ -15,7 +15,7 @@ function expectDomainStats(body: any, buckets: string[], ttl: Record<string, num
   expect(Number.isInteger(body.metrics.invalidations)).toBe(true);
   for (const bucket of buckets) {
     const counters = body.metrics[bucket];
-    for (const field of SPEC_COUNTERS)
+    for (const field of CONTRACT_COUNTERS)
       expect([bucket, field, Number.isInteger(counters[field]) && counters[field] >= 0]).toEqual([bucket, field, true]);
     expect(counters.hits).toBe(counters.l1Hits + counters.l2Hits);
   }
@@ -35,7 +35,7 @@ describe('health and metrics', () => {
     expect(body.error).toEqual({});
   });
 
-  it('/health/catalog/cache and /health/orders/cache have the SPEC §4 shape and count each request once', async () => {
+  it('/health/catalog/cache and /health/orders/cache have the docs/contract.md §4 shape and count each request once', async () => {
     const [app, noL1] = suite.apps;
     const { product } = await createCategoryWithProduct(app);
     const url = `/catalog/products/${product.id}`;
@@ -57,7 +57,7 @@ describe('health and metrics', () => {
       categoriesSeconds: null,
       availabilitySeconds: 60,
     });
-    const moved = (now: any, then: any) => Object.fromEntries(SPEC_COUNTERS.map((f) => [f, now[f] - then[f]]));
+    const moved = (now: any, then: any) => Object.fromEntries(CONTRACT_COUNTERS.map((f) => [f, now[f] - then[f]]));
     expect(moved(catalog.metrics.product, before)).toEqual({
       hits: 2,
       misses: 1,

@@ -15,7 +15,7 @@ import {
 } from './support';
 
 /**
- * SPEC §3 "HTTP caching headers" on every cached GET route: HIT-L1 on a warm
+ * docs/contract.md §3 "HTTP caching headers" on every cached GET route: HIT-L1 on a warm
  * instance, HIT-L2 with L1 off, BYPASS with the cache off; ETag and 304.
  */
 describe('cached GET routes: X-Cache, ETag, If-None-Match', () => {

@@ -5,7 +5,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { App, call, expectStatus, get200, json, Response, settle, xcache } from './support';
 
 /**
- * SPEC §3: writes accept `If-Match: <etag of the resource's GET>`; the current
+ * docs/contract.md §3: writes accept `If-Match: <etag of the resource's GET>`; the current
  * ETag lets the write through, a stale one is refused with 412 and nothing is
  * written. Each case gets the ETag from the cached GET, makes it stale with
  * another write, and checks the database with SQL.

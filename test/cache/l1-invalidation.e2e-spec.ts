@@ -18,7 +18,7 @@ import {
   xcache,
 } from './support';
 
-/** SPEC §5.6: invalidations reach every instance's L1 over a Redis channel; losing the channel clears L1. */
+/** docs/contract.md §5.6: invalidations reach every instance's L1 over a Redis channel; losing the channel clears L1. */
 describe('L1 across instances', () => {
   const suite = useSeededBff({ instances: 2 });
   const redis = rawRedis();

@@ -6,7 +6,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { call, expectStatus, get200, json, l1Of, Response, settle, xcache } from './support';
 
 /**
- * SPEC §3 errors / §5.8: Redis unreachable is not an error. Reads go to the
+ * docs/contract.md §3 errors / §5.8: Redis unreachable is not an error. Reads go to the
  * source (BYPASS), writes succeed, /health says redis is down; when Redis is
  * back the cache is used again. Runs against a throwaway redis-server.
  */
@@ -161,7 +161,7 @@ describe('Redis unreachable', () => {
         expect(['BYPASS', 'MISS']).toContain(xcache(res));
       }
       expectStatus(await timed('PATCH', productUrl, { name: 'Written while Redis hung' }, HUNG_BUDGET_MS), 200);
-      // The write does not touch the cache (SPEC §1) and its CDC event cannot get through a hung Redis, so L1
+      // The write does not touch the cache (docs/contract.md §1) and its CDC event cannot get through a hung Redis, so L1
       // must not go on serving the old copy: the channel's heartbeat gets no answer and turns L1 off.
       await eventually(() => !l1Of(app).active, {
         timeoutMs: HUNG_BUDGET_MS,

@@ -23,11 +23,11 @@ import {
 } from './support';
 
 /**
- * SPEC §5.4, made deterministic: a fill reads the source (t1), the data changes
+ * docs/contract.md §5.4, made deterministic: a fill reads the source (t1), the data changes
  * and is invalidated, then the fill tries to write (t2). The fill must be
  * discarded in both tiers, returned to its caller, and counted.
  *
- * Writes invalidate only through the CDC pipeline (SPEC §1), so each test holds
+ * Writes invalidate only through the CDC pipeline (docs/contract.md §1), so each test holds
  * the fill open until the change has been processed (waitForCdc / settle), and
  * settles the setup's own invalidations before the fill starts: one landing
  * during the held fill would discard it for the wrong reason.
@@ -152,7 +152,7 @@ describe('stale fills are discarded', () => {
     const pending = get(reader, url);
     await held.read;
     expectStatus(await call(app, 'PATCH', url, { name: 'After' }), 200);
-    // Processed (SPEC §9.1), and every invalidation published before has reached the reader (whichever
+    // Processed (docs/contract.md §9.1), and every invalidation published before has reached the reader (whichever
     // instance's subscriber applied it).
     await settle(reader);
 

@@ -46,7 +46,7 @@ export interface HeldSource {
  * Holds the first call of a source method open: it reads the source for real,
  * then waits until `release()`, also when the read failed. Later calls go
  * straight through. This makes the window between a fill's source read (t1)
- * and its cache write (t2) as long as the test wants (SPEC §5.4), and keeps a
+ * and its cache write (t2) as long as the test wants (docs/contract.md §5.4), and keeps a
  * fill in flight until every request meant to join it has (coalescing).
  */
 export function holdFirstCall<T extends object, K extends AsyncMethodKeys<T>>(target: T, method: K): HeldSource {
@@ -104,7 +104,7 @@ export function delta(before: Counters, after: Counters): Partial<Counters> {
 
 /**
  * Waits until every change committed so far has been invalidated and `app`
- * has heard of it. Writes invalidate only through the CDC pipeline (SPEC §1),
+ * has heard of it. Writes invalidate only through the CDC pipeline (docs/contract.md §1),
  * a few milliseconds after they answered: first every committed change is
  * applied (waitForCdc: outbox published, every stream's group without lag or
  * pending entries), which may have happened on another instance; then the
@@ -156,7 +156,7 @@ export interface World {
   productId: string;
   orderId: string;
   accountId: string;
-  /** The six cached GET routes (SPEC §3), by bucket. */
+  /** The six cached GET routes (docs/contract.md §3), by bucket. */
   routes: Record<'product' | 'availability' | 'categories' | 'listing' | 'detail' | 'summaries', string>;
 }
 

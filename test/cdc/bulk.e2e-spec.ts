@@ -98,7 +98,7 @@ async function watchInvalidations(
 }
 
 /**
- * SPEC §6.3 (bulk changes are normal), §9.1: one statement that changes
+ * docs/contract.md §6.3 (bulk changes are normal), §9.1: one statement that changes
  * thousands of rows is consumed in batches, each applied as one merged
  * invalidation; every affected view goes from L2 and from every instance's L1.
  */
@@ -161,7 +161,7 @@ describe('CDC bulk: one statement changing thousands of rows', () => {
 });
 
 /**
- * SPEC §6.3: one poison entry is isolated and dead-lettered without holding
+ * docs/contract.md §6.3: one poison entry is isolated and dead-lettered without holding
  * back or dead-lettering the rest of its batch.
  */
 describe('CDC bulk: a poison entry inside a batch', () => {
@@ -251,7 +251,7 @@ describe('CDC bulk: a poison entry inside a batch', () => {
 });
 
 /**
- * SPEC §6.3, §9.3: a consumer that dies holding a batch (read, not yet
+ * docs/contract.md §6.3, §9.3: a consumer that dies holding a batch (read, not yet
  * acknowledged) loses none of it: another consumer reclaims the entries and
  * applies them.
  */

@@ -6,7 +6,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { appReader, expectViewsEqual, seedCatalog, warm } from './support';
 
 /**
- * SPEC §9.2–9.3 with §5.8: when the cache cannot be written for a while (a hung
+ * docs/contract.md §9.2–9.3 with §5.8: when the cache cannot be written for a while (a hung
  * Redis opened the cache's circuit breaker), an invalidation that fails for that
  * reason is retried until it applies. It is not a poison entry: dead-lettering
  * it after CDC_MAX_DELIVERIES quick attempts would leave the old representation

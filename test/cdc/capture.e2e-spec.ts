@@ -10,7 +10,7 @@ import { rawRedis, readStream, StreamEvent, uniq } from './support';
 type PublishedOutboxRow = OutboxRow & { published_at: Date | null };
 
 /**
- * SPEC §6.1–6.2: what the capture triggers write (only for committed changes,
+ * docs/contract.md §6.1–6.2: what the capture triggers write (only for committed changes,
  * with the types and data the migration defines) and what the relay publishes
  * from it (the envelope, in capture order, without a high-water mark).
  */

@@ -26,7 +26,7 @@ async function stop(ctx: TestContext, app: NestFastifyApplication): Promise<void
 }
 
 /**
- * SPEC §5.9: the cache belongs to one incarnation of the database. Redis keeps
+ * docs/contract.md §5.9: the cache belongs to one incarnation of the database. Redis keeps
  * entries across a database being dropped and created again (or restored), so
  * the BFF compares the database's identity with the one recorded under its
  * prefix, at boot and every DATABASE_IDENTITY_CHECK_MS, and drops every entry

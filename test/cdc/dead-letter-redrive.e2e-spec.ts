@@ -11,7 +11,7 @@ import { TEST_REDIS_URL } from '../harness/test-database';
 import { appReader, expectViewsEqual, rawRedis, seedCatalog, warm } from './support';
 
 /**
- * SPEC §4: dead letters (`<stream>:dlq`, §6.3) can be listed with their errors
+ * docs/contract.md §4: dead letters (`<stream>:dlq`, §6.3) can be listed with their errors
  * and, once the cause is fixed, redriven: re-published to their stream (all,
  * or the given ids) and removed from the dead-letter stream, by the admin
  * route or by `npm run cdc:redrive`.

@@ -6,7 +6,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { appReader, expectViewsEqual, rawRedis, readStream, seedCatalog, SHIPPING, uniq, warm } from './support';
 
 /**
- * SPEC §6.3: an entry that is not a valid envelope, or whose handling fails
+ * docs/contract.md §6.3: an entry that is not a valid envelope, or whose handling fails
  * more than CDC_MAX_DELIVERIES (default 5) times, is copied to `<stream>:dlq`
  * with the error and acknowledged, and the entries behind it keep flowing.
  */

@@ -5,7 +5,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { appReader, rawRedis, readStream, seedCatalog, warm } from './support';
 
 /**
- * SPEC §6.4: with CDC_DUAL_PUBLISH=catalog:1,2 the relay publishes each catalog
+ * docs/contract.md §6.4: with CDC_DUAL_PUBLISH=catalog:1,2 the relay publishes each catalog
  * event to cdc.catalog.v1 and cdc.catalog.v2 (same id, schemaVersion 1 and 2),
  * so old and new consumers run side by side; other domains are untouched.
  */

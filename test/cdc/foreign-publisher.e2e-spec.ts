@@ -9,7 +9,7 @@ import { TEST_REDIS_URL } from '../harness/test-database';
 import { appReader, rawRedis, Reader, seedCatalog, SHIPPING, uniq, warm } from './support';
 
 /**
- * SPEC §6.2: other services may publish to the same streams with the same
+ * docs/contract.md §6.2: other services may publish to the same streams with the same
  * envelope; `keys` names cache keys to drop. Such an event is applied like a
  * captured one: the keys go from L2 and from every instance's L1, and nothing
  * else does.

@@ -5,7 +5,7 @@ import { useSeededBff } from '../harness/seeded-bff';
 import { appReader, expectViewsEqual, Reader, seedCatalog, SHIPPING, uniq, ViewRead, warm } from './support';
 
 /**
- * SPEC §1 (write path), §6, §9.1–9.2: a write made through the API and one made
+ * docs/contract.md §1 (write path), §6, §9.1–9.2: a write made through the API and one made
  * with plain SQL both reach the cached views through the CDC pipeline.
  *
  * "Through CDC only": the writes go through a *writer* BFF whose cache lives

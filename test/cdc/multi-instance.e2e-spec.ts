@@ -18,7 +18,7 @@ import {
 } from './support';
 
 /**
- * SPEC §1 (apps/cache-sync), §9.1–9.2: two BFF instances with CDC_RELAY=false
+ * docs/contract.md §1 (apps/cache-sync), §9.1–9.2: two BFF instances with CDC_RELAY=false
  * CDC_SUBSCRIBER=false and the relay + subscriber in a separate cache-sync
  * process. A change committed by any means shows in both instances' next
  * reads, L1 included, and after concurrent reads and writes on both instances

@@ -42,7 +42,7 @@ async function pendingByConsumer(redis: Redis, streams: string[]): Promise<Recor
 }
 
 /**
- * SPEC §6.3, §9.3: an entry delivered to a consumer that dies before XACK is
+ * docs/contract.md §6.3, §9.3: an entry delivered to a consumer that dies before XACK is
  * not lost: it stays pending, and once idle past CDC_CLAIM_IDLE_MS a live
  * consumer takes it over (XAUTOCLAIM) and applies it.
  */

@@ -13,7 +13,7 @@ import { TcpProxy } from '../../tools/tcp-proxy';
 import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, readStream, seedCatalog, warm } from './support';
 
 /**
- * SPEC §6.3 (Redis connection loss), §3 (Redis unreachable: writes succeed,
+ * docs/contract.md §6.3 (Redis connection loss), §3 (Redis unreachable: writes succeed,
  * the outbox keeps the events), §9.2–9.3 (restarts of Redis lose nothing).
  * Both cases use throwaway redis-servers: one that comes back empty, one that
  * comes back with its data (AOF), which is the case where a lost event would

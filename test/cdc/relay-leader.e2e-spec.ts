@@ -24,7 +24,7 @@ function countLockRefusals(): Map<OutboxRelay, number> {
 }
 
 /**
- * SPEC §6.1: exactly one relay is active at a time across all processes, and
+ * docs/contract.md §6.1: exactly one relay is active at a time across all processes, and
  * another takes over within a few seconds when it dies. The first relay is a
  * real BFF process (started first, so it takes the lock), killed with SIGKILL.
  */

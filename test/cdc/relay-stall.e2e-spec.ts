@@ -13,7 +13,7 @@ import { TEST_REDIS_URL } from '../harness/test-database';
 import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, readStream, seedCatalog, warm } from './support';
 
 /**
- * SPEC §6.1, a relay that holds leadership but cannot publish: the leader steps
+ * docs/contract.md §6.1, a relay that holds leadership but cannot publish: the leader steps
  * down after CDC_RELAY_STALL_MS so a relay with a working Redis takes over, and
  * /health turns `cdc` down when changes stop flowing (CDC_LAG_ALERT_MS) or when
  * Redis refuses writes (OOM). Small values keep the tests short.

@@ -8,7 +8,7 @@ import { useTestContext } from '../harness/test-context';
 import { appReader, catalogUrls, expectViewsEqual, Reader, seedCatalog, uniq, warm } from './support';
 
 /**
- * SPEC §5.9, §6.1: TRUNCATE fires no row trigger. A statement-level trigger on
+ * docs/contract.md §5.9, §6.1: TRUNCATE fires no row trigger. A statement-level trigger on
  * every captured table emits `<domain>.<aggregate>.truncated` (aggregate id
  * `*`), one per truncated table, and the subscriber drops every view of the
  * domain: in L2, in the L1 of the instance applying it and of every other

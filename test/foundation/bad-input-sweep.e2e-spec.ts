@@ -12,7 +12,7 @@ import { call, HttpMethod } from '../harness/http';
 import { useTestContext } from '../harness/test-context';
 
 /**
- * SPEC §9.6: bad input never reaches a 500, and nothing half-written is left
+ * docs/contract.md §9.6: bad input never reaches a 500, and nothing half-written is left
  * behind. Every route that takes input gets a barrage of malformed requests
  * built from a valid one; each answer must be a 4xx with Nest's error body, and
  * catalog.* and orders.* must be exactly as before.
@@ -379,7 +379,7 @@ async function createIds(app: NestFastifyApplication, accountId: string): Promis
   };
 }
 
-describe('bad-input sweep: every route, malformed requests → 4xx and no write (SPEC §9.6)', () => {
+describe('bad-input sweep: every route, malformed requests → 4xx and no write (docs/contract.md §9.6)', () => {
   const ctx = useTestContext();
   let app: NestFastifyApplication;
   let ids: Ids;

@@ -24,7 +24,7 @@ import { waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useTestContext } from '../harness/test-context';
 
-describe('catalog REST API (SPEC §3)', () => {
+describe('catalog REST API (docs/contract.md §3)', () => {
   const ctx = useTestContext();
   let app: NestFastifyApplication;
 
@@ -582,7 +582,7 @@ describe('catalog REST API (SPEC §3)', () => {
 
   describe('writes made with plain SQL are visible through the API', () => {
     // Each view is read (cached) first. The CDC pipeline drops it a few milliseconds after the SQL commit;
-    // once the event is processed (waitForCdc) every read has to show the new state (SPEC §9.1).
+    // once the event is processed (waitForCdc) every read has to show the new state (docs/contract.md §9.1).
     const get = (url: string) => call(app, 'GET', url);
 
     it('an UPDATE of a product shows its new name and a bumped version', async () => {

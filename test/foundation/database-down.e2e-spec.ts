@@ -23,7 +23,7 @@ const REFUSED_BUDGET_MS = 2000;
 /** A server that accepts and never answers is given up after the 3 s connect timeout (libs/database). */
 const HUNG_BUDGET_MS = 5000;
 
-describe('Postgres unreachable → 503 "database unavailable" (SPEC §3 errors)', () => {
+describe('Postgres unreachable → 503 "database unavailable" (docs/contract.md §3 errors)', () => {
   const ctx = useTestContext();
   let proxy: TcpProxy;
   let app: NestFastifyApplication;

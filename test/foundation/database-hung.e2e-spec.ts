@@ -31,7 +31,7 @@ const ROOMY_TIMEOUT_MS = 3000;
 const budget = (timeoutMs: number) => timeoutMs + 1000;
 const UNKNOWN_OUTCOME = /may have been applied.*same Idempotency-Key/;
 
-describe('Postgres that hangs (bytes held, nothing closed) → 503 within DATABASE_TIMEOUT_MS (SPEC §3 errors)', () => {
+describe('Postgres that hangs (bytes held, nothing closed) → 503 within DATABASE_TIMEOUT_MS (docs/contract.md §3 errors)', () => {
   const ctx = useTestContext();
   let proxy: TcpProxy;
   /** DATABASE_TIMEOUT_MS=1000 */

@@ -35,7 +35,7 @@ function reshuffled(value: unknown): unknown {
   return value;
 }
 
-describe('Idempotency-Key on the creating POSTs (SPEC §3 "Idempotent creation", §9.8)', () => {
+describe('Idempotency-Key on the creating POSTs (docs/contract.md §3 "Idempotent creation", §9.8)', () => {
   const ctx = useTestContext();
   let app: NestFastifyApplication;
   let category: CategoryBody;

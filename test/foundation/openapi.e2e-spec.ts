@@ -4,7 +4,7 @@ import { call, json } from '../harness/http';
 import { assertConforms, OpenApiDocument, pathTemplate, swaggerParserProblem } from '../harness/openapi-conformance';
 import { useTestContext } from '../harness/test-context';
 
-/** Every catalog and orders route of SPEC §3, as OpenAPI paths. */
+/** Every catalog and orders route of docs/contract.md §3, as OpenAPI paths. */
 const EXPECTED_OPERATIONS: Record<string, string[]> = {
   '/catalog/categories': ['get', 'post'],
   '/catalog/categories/{id}': ['patch'],
@@ -89,7 +89,7 @@ function bodySchemaOf(doc: any, path: string, method: string): any {
   return resolve(doc, doc.paths[path][method].requestBody.content['application/json'].schema);
 }
 
-describe('OpenAPI document and Swagger UI (SPEC §3)', () => {
+describe('OpenAPI document and Swagger UI (docs/contract.md §3)', () => {
   const ctx = useTestContext();
   let app: NestFastifyApplication;
   let doc: any;

@@ -38,7 +38,7 @@ const PATH_TO: Record<Status, Status[]> = {
   cancelled: ['cancelled'],
 };
 
-describe('orders REST API (SPEC §3)', () => {
+describe('orders REST API (docs/contract.md §3)', () => {
   const ctx = useTestContext();
   let app: NestFastifyApplication;
   let categoryId: string;

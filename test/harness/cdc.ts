@@ -14,7 +14,7 @@ export const TRUTH_ENV = { CACHE_ENABLED: 'false', ...CDC_OFF } as const;
 /**
  * Waits until every committed change has been published and applied: no
  * unpublished outbox rows, and every stream's group has no lag and nothing
- * pending. The guarantees of SPEC §9 are stated "once the lag is 0".
+ * pending. The guarantees of docs/contract.md §9 are stated "once the lag is 0".
  */
 export async function waitForCdc(
   app: NestFastifyApplication,

@@ -16,7 +16,7 @@ export const ISO_TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3
 /** A well-formed UUID that no test ever creates. */
 export const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
-/** The exact field lists of SPEC §3, in the order the spec gives them. */
+/** The exact field lists of docs/contract.md §3, in the order the spec gives them. */
 export const PRODUCT_FIELDS = [
   'id',
   'sku',

@@ -43,7 +43,7 @@ export class TestContext {
       CACHE_KEY_PREFIX: this.redisPrefix,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       CDC_CONSUMER_NAME: `test-${process.pid}-${this.apps.length + 1}`,
-      // The whole system by default: writes invalidate only through the CDC pipeline (SPEC §1).
+      // The whole system by default: writes invalidate only through the CDC pipeline (docs/contract.md §1).
       CDC_RELAY: 'true',
       CDC_SUBSCRIBER: 'true',
       CDC_CLAIM_IDLE_MS: '1000',

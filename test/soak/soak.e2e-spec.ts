@@ -7,7 +7,7 @@ import { runSoak } from '../../soak/soak';
 import { WRITE_KINDS } from '../../soak/workload';
 
 /**
- * A short `npm run soak` (SPEC §9, guarantee 2) against dist builds of the BFF
+ * A short `npm run soak` (docs/contract.md §9, guarantee 2) against dist builds of the BFF
  * and cache-sync, built here when missing so `npm test` works on a fresh clone.
  */
 describe('consistency soak (short run)', () => {

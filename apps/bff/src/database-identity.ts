@@ -29,7 +29,7 @@ const IDENTITY_SQL_WITHOUT_SYSTEM = `
          '-' AS system`;
 
 /**
- * Keeps the cache from serving a database that no longer exists (SPEC §5.9):
+ * Keeps the cache from serving a database that no longer exists (docs/contract.md §5.9):
  * a database dropped and recreated, or restored, while Redis kept the entries
  * read from its previous incarnation. At boot (before the app serves; the HTTP
  * listener opens after onApplicationBootstrap), every DATABASE_IDENTITY_CHECK_MS,

@@ -1,5 +1,5 @@
 /**
- * The event envelope of SPEC §6.2, as it travels in the `event` field of a
+ * The event envelope of docs/contract.md §6.2, as it travels in the `event` field of a
  * stream entry, and the one validation every consumer applies to it.
  */
 export interface CdcEvent<Data extends Record<string, unknown> = Record<string, unknown>> {
@@ -34,7 +34,7 @@ export class InvalidEnvelopeError extends Error {
 const TYPE = /^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.(inserted|updated|deleted|truncated)$/;
 /** The aggregate id of a `truncated` event: all of them. */
 const ALL_AGGREGATES = '*';
-/** The key shape of SPEC §5.1: no wildcard, space or bracket can reach an invalidation. */
+/** The key shape of docs/contract.md §5.1: no wildcard, space or bracket can reach an invalidation. */
 const KEY = /^[a-z][a-z0-9-]*(:[A-Za-z0-9_-]{1,128}){1,3}$/;
 
 function fail(reason: string): never {

@@ -46,7 +46,7 @@ const CDC_REPORT = closed({
 export class CdcHealthController {
   constructor(private readonly cdc: CdcHealthService) {}
 
-  /** Streams, consumer group, relay backlog and invalidation lag (SPEC §4). */
+  /** Streams, consumer group, relay backlog and invalidation lag (docs/contract.md §4). */
   @Get('cdc')
   @ApiOkResponse({ schema: CDC_REPORT })
   @ApiErrors({ 503: 'cdc state unavailable: Redis or PostgreSQL cannot be read' })

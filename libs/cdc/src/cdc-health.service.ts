@@ -33,7 +33,7 @@ export interface CdcReport {
   invalidationLagMs: { p50: number | null; p99: number | null; max: number | null };
 }
 
-/** Gathers /health/cdc (SPEC §4) from Redis (streams, group), Postgres (outbox) and this process's counters. */
+/** Gathers /health/cdc (docs/contract.md §4) from Redis (streams, group), Postgres (outbox) and this process's counters. */
 @Injectable()
 export class CdcHealthService {
   constructor(

@@ -154,7 +154,7 @@ const REDRIVE_REPORT: SchemaObject = {
   },
 };
 
-/** Dead letters of the CDC streams (SPEC §4): list them with their errors, and redrive them once the cause is fixed. */
+/** Dead letters of the CDC streams (docs/contract.md §4): list them with their errors, and redrive them once the cause is fixed. */
 @ApiTags('admin')
 @ApiBearerAuth()
 @ApiErrors(

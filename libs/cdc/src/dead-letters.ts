@@ -73,7 +73,7 @@ function toDeadLetter([id, flat]: RawEntry): DeadLetter {
 }
 
 /**
- * Looking at and redriving the dead letters of `<prefix><stream>:dlq` (SPEC §4,
+ * Looking at and redriving the dead letters of `<prefix><stream>:dlq` (docs/contract.md §4,
  * §6.3). A redrive re-publishes a dead letter's `event` to its stream (XADD,
  * a new entry the consumer group reads like any other), then removes it from
  * the dead-letter stream (XDEL): a crash in between leaves it in both, so at

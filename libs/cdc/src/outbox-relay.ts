@@ -38,7 +38,7 @@ export interface OutboxRow {
   occurred_at: Date;
 }
 
-/** A row of cdc.outbox as a pass publishes it: its SPEC §6.2 envelope already built by Postgres. */
+/** A row of cdc.outbox as a pass publishes it: its docs/contract.md §6.2 envelope already built by Postgres. */
 interface PendingRow {
   id: string;
   domain: string;
@@ -51,7 +51,7 @@ const LEADER_LOCK = 'cachegate:outbox-relay';
 const PRUNE_EVERY_MS = 60_000;
 
 /**
- * The envelope fields every row has (SPEC §6.2). Built in SQL: Postgres writes
+ * The envelope fields every row has (docs/contract.md §6.2). Built in SQL: Postgres writes
  * the JSON text, so the relay neither parses `data` nor builds a Date per row.
  * `occurredAt` has JavaScript's toISOString() form (milliseconds, truncated).
  */
@@ -70,7 +70,7 @@ const SELECT_UNPUBLISHED = `
     FROM cdc.outbox WHERE published_at IS NULL AND id > $2 ORDER BY id LIMIT $1`;
 
 /**
- * Publishes outbox rows to Redis Streams (SPEC §6.1).
+ * Publishes outbox rows to Redis Streams (docs/contract.md §6.1).
  *
  * - Leadership: exactly one relay publishes at a time, the one holding a
  *   session advisory lock on its own Postgres connection. When that process

@@ -62,7 +62,7 @@ function readEnvelope(raw: string | undefined): Envelope<CdcEvent> {
 
 /**
  * A @nestjs/microservices transport over Redis Streams consumer groups
- * (SPEC §6.3). Handlers are `@CdcEventPattern('cdc.<domain>.v<N>')` methods,
+ * (docs/contract.md §6.3). Handlers are `@CdcEventPattern('cdc.<domain>.v<N>')` methods,
  * which get a batch of events per call, or plain `@EventPattern` ones, which
  * get one.
  *

@@ -46,7 +46,7 @@ export type NodeEnv = (typeof NODE_ENVS)[number];
 export const DEVELOPMENT_ENCRYPTION_KEY = 'ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0ZXMtISE=';
 
 /**
- * Every environment variable cachegate reads (SPEC §7), with its default.
+ * Every environment variable cachegate reads (docs/contract.md §7), with its default.
  * `.env.example` lists the same names and defaults; keep both in step.
  */
 export class EnvironmentVariables {
@@ -66,7 +66,7 @@ export class EnvironmentVariables {
   DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cachegate';
 
   /**
-   * The longest any request waits for Postgres: a pool connection, a connect, or one query (SPEC §3 errors).
+   * The longest any request waits for Postgres: a pool connection, a connect, or one query (docs/contract.md §3 errors).
    * Past it the answer is 503 `database unavailable`. Postgres's own statement_timeout is set a little below it
    * (libs/database/src/data-source-options.ts), so a live but slow server cancels the statement itself.
    */
@@ -77,7 +77,7 @@ export class EnvironmentVariables {
   @Max(600_000, form('milliseconds 100..600000'))
   DATABASE_TIMEOUT_MS = 5000;
 
-  /** How long a stored Idempotency-Key answer is replayed (SPEC §3 "Idempotent creation"), e.g. 30m, 24h, 7d. */
+  /** How long a stored Idempotency-Key answer is replayed (docs/contract.md §3 "Idempotent creation"), e.g. 30m, 24h, 7d. */
   @Expose()
   @Matches(/^[1-9]\d*(s|m|h|d)$/, form('a duration such as 90s, 30m, 24h or 7d'))
   IDEMPOTENCY_TTL = '24h';

@@ -10,7 +10,7 @@ function answer(err: unknown): { status: number; message: unknown } | undefined 
   return { status: http.getStatus(), message: (http.getResponse() as { message: unknown }).message };
 }
 
-describe('toHttpException (SPEC §3 errors)', () => {
+describe('toHttpException (docs/contract.md §3 errors)', () => {
   it.each([
     ['a query without an answer (query_timeout)', failed('SELECT 1', { message: 'Query read timeout' })],
     ['statement_timeout', failed('UPDATE t SET x = 1', { code: '57014' })],

@@ -17,7 +17,7 @@ import {
   uniqueViolation,
 } from '@app/database';
 
-/** SPEC §3 errors: Postgres refusing, unreachable or hung past DATABASE_TIMEOUT_MS. */
+/** docs/contract.md §3 errors: Postgres refusing, unreachable or hung past DATABASE_TIMEOUT_MS. */
 export const DATABASE_UNAVAILABLE = 'database unavailable';
 /** The connection failed while COMMIT was in flight: the write may be in the database, or not. */
 export const COMMIT_OUTCOME_UNKNOWN =

@@ -24,7 +24,7 @@ const KINDS = new Set(['inserted', 'updated', 'deleted']);
 const AGGREGATES = new Set(['product', 'category', 'stock']);
 
 /**
- * Reads a catalog CDC event (SPEC §6.2). Product events carry `categoryId`
+ * Reads a catalog CDC event (docs/contract.md §6.2). Product events carry `categoryId`
  * (and on updates `previousCategoryId`, `active`, `previousActive`); an event
  * from another publisher that omits them is treated as a membership change.
  * Unknown aggregates map to nothing (their explicit keys still apply). A
@@ -65,7 +65,7 @@ export function catalogChangeFromEvent(event: CdcEvent): CatalogChange | undefin
 }
 
 /**
- * The keys and dependency sets a change makes stale; only those (SPEC §9.5,
+ * The keys and dependency sets a change makes stale; only those (docs/contract.md §9.5,
  * granular). `all`: every view of the domain is stale (a truncated table:
  * products, categories and stock appear in listings, counts and details alike).
  */
@@ -107,7 +107,7 @@ export function catalogInvalidationOf(event: CdcEvent): Invalidation {
 }
 
 /**
- * The catalog's buckets (SPEC §5.2). Listings record the products and the
+ * The catalog's buckets (docs/contract.md §5.2). Listings record the products and the
  * category they were built from; the categories list records every category.
  */
 @Injectable()

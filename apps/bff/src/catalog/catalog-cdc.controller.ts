@@ -4,7 +4,7 @@ import { CdcEvent, CdcEventPattern } from '@app/cdc';
 import { CatalogCacheService, catalogInvalidationOf } from './catalog-cache.service';
 
 /**
- * Catalog change events (SPEC §6.3), a batch at a time: together they drop exactly the views they make
+ * Catalog change events (docs/contract.md §6.3), a batch at a time: together they drop exactly the views they make
  * stale, on every instance, as one invalidation (each key and dependency once).
  */
 @Controller()

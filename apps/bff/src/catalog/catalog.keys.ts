@@ -1,7 +1,7 @@
 import { cacheKey, dependencyKey, patternSegment, uuidSegment } from '@app/cache';
 import { SLUG_PATTERN } from './dto/category.dto';
 
-/** Every cache key and dependency set of the catalog (SPEC §5.1). Identifiers are validated here. */
+/** Every cache key and dependency set of the catalog (docs/contract.md §5.1). Identifiers are validated here. */
 export const CATALOG = 'catalog';
 
 export const catalogKeys = {

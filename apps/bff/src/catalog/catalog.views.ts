@@ -2,7 +2,7 @@ import { CategoryEntity } from './entities/category.entity';
 import { ProductEntity } from './entities/product.entity';
 import { StockLevelEntity } from './entities/stock-level.entity';
 
-/** The JSON shapes the catalog API answers with (SPEC §3), and the mappers that build them. */
+/** The JSON shapes the catalog API answers with (docs/contract.md §3), and the mappers that build them. */
 
 export interface CategoryView {
   id: string;

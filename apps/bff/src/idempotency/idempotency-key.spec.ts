@@ -1,7 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { canonicalJson, decide, parseIdempotencyKey, requestHash, sweepEveryMs } from './idempotency-key';
 
-describe('Idempotency-Key decisions (SPEC §3 "Idempotent creation")', () => {
+describe('Idempotency-Key decisions (docs/contract.md §3 "Idempotent creation")', () => {
   describe('parseIdempotencyKey', () => {
     it('accepts 1..255 visible ASCII characters and reports an absent header as undefined', () => {
       expect(parseIdempotencyKey(undefined)).toBeUndefined();

@@ -2,7 +2,7 @@ import { BadRequestException } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 
 /**
- * The pure decisions of idempotent creation (SPEC §3 "Idempotent creation"):
+ * The pure decisions of idempotent creation (docs/contract.md §3 "Idempotent creation"):
  * which keys are valid, when two requests are "the same", and what a stored
  * key means for a new request. Kept free of Nest's DI and of Postgres so they
  * are unit tested.

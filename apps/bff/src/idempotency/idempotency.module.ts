@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { IdempotencyService } from './idempotency.service';
 
 /**
- * Idempotent creation (SPEC §3): `@Idempotent()` on a controller method, `@IdempotencyKey()`
+ * Idempotent creation (docs/contract.md §3): `@Idempotent()` on a controller method, `@IdempotencyKey()`
  * on its parameter, and IdempotencyService.transaction() in the service that writes.
  */
 @Module({

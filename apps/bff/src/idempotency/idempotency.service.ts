@@ -14,7 +14,7 @@ interface StoredRow extends StoredKey {
 const SWEEP_BATCH = 1000;
 
 /**
- * Runs the creating writes (SPEC §3 "Idempotent creation"). A service calls
+ * Runs the creating writes (docs/contract.md §3 "Idempotent creation"). A service calls
  * `transaction(idempotency, work)` instead of `dataSource.transaction(work)`:
  * without a key it is exactly that; with one, the transaction first claims the
  * key, then runs `work` and stores its answer with the key before it commits,

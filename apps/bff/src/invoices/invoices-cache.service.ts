@@ -6,7 +6,7 @@ import { INVOICES, invoicesKeys as keys } from './invoices.keys';
 import { InvoicesSource } from './invoices.source';
 
 /**
- * The invoices bucket (SPEC §5.2): `account`, a TTL (INVOICES_TTL_SECONDS)
+ * The invoices bucket (docs/contract.md §5.2): `account`, a TTL (INVOICES_TTL_SECONDS)
  * with revalidation against apps/billing, which has no CDC. Expired entries
  * are served for INVOICES_GRACE_SECONDS more while billing is failing.
  */

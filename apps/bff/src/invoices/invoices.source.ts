@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { UpstreamResult } from '@app/cache';
 import type { EnvironmentVariables } from '@app/config';
 
-/** One invoice of GET /accounts/:accountId/invoices (SPEC §3), as apps/billing serves it. */
+/** One invoice of GET /accounts/:accountId/invoices (docs/contract.md §3), as apps/billing serves it. */
 export interface InvoiceView {
   id: string;
   number: string;

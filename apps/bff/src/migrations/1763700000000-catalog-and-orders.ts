@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The catalog and orders schemas of SPEC §2. Names and columns are a contract:
+ * The catalog and orders schemas of docs/contract.md §2. Names and columns are a contract:
  * other programs read and write these tables directly, so the rules that must
  * hold for every writer (patterns, ranges, version bumps) live in the database.
  */

@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Change capture (SPEC §6.1): row triggers on every cached table write an
+ * Change capture (docs/contract.md §6.1): row triggers on every cached table write an
  * outbox row in the same transaction as the change and NOTIFY the relay. A
  * rolled-back change leaves nothing; a committed one cannot lose its event.
  * `id` is the capture order. `occurred_at` is clock_timestamp() (when the

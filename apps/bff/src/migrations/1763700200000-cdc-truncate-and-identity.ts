@@ -11,7 +11,7 @@ const CAPTURED: [table: string, domain: string, aggregate: string][] = [
 ];
 
 /**
- * Closes two silent-staleness gaps of the capture (SPEC §5.9, §6.1).
+ * Closes two silent-staleness gaps of the capture (docs/contract.md §5.9, §6.1).
  *
  * TRUNCATE fires no row trigger, so it emitted nothing and every cached view
  * of the table's domain stayed served. A statement-level `AFTER TRUNCATE`

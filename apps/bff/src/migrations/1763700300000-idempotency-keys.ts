@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Stored answers of the idempotent creating POSTs (SPEC §3 "Idempotent creation",
+ * Stored answers of the idempotent creating POSTs (docs/contract.md §3 "Idempotent creation",
  * apps/bff/src/idempotency). A row is written in the same transaction as the
  * write it answers for, so it exists exactly when that write committed.
  *

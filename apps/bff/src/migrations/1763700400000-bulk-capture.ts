@@ -16,7 +16,7 @@ const OPS: [op: 'INSERT' | 'UPDATE' | 'DELETE', referencing: string][] = [
 ];
 
 /**
- * Bulk capture (SPEC §6.1, §6.3 "bulk changes are normal"): the row triggers
+ * Bulk capture (docs/contract.md §6.1, §6.3 "bulk changes are normal"): the row triggers
  * of 1763700100000 become statement-level triggers with transition tables, so
  * that one statement writes all its outbox rows with one INSERT … SELECT and
  * sends one NOTIFY, instead of one plpgsql call, INSERT and pg_notify per row.

@@ -34,7 +34,7 @@ export function ordersInvalidationOf(event: CdcEvent): Invalidation {
 }
 
 /**
- * The orders buckets (SPEC §5.2). Both hold personal data (customerEmail,
+ * The orders buckets (docs/contract.md §5.2). Both hold personal data (customerEmail,
  * shippingAddress in details; the summaries reveal an account's activity), so
  * both are encrypted in Redis.
  */

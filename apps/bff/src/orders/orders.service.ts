@@ -19,7 +19,7 @@ type PricedItem = Pick<OrderItemEntity, 'productId' | 'sku' | 'name' | 'quantity
  * order row, moves stock through the catalog module, and rewrites total_cents,
  * so a failure anywhere leaves orders and stock exactly as they were. Each
  * answer is read inside that transaction: once the COMMIT succeeded, nothing
- * can turn the committed write into an error (SPEC §3 "Idempotent creation").
+ * can turn the committed write into an error (docs/contract.md §3 "Idempotent creation").
  */
 @Injectable()
 export class OrdersService {

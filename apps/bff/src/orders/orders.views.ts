@@ -3,7 +3,7 @@ import { OrderEntity } from './entities/order.entity';
 import type { ShippingAddress } from './dto/create-order.dto';
 import type { OrderStatus } from './order-status';
 
-/** The JSON shapes the orders API answers with (SPEC §3), and the mapper that builds them. */
+/** The JSON shapes the orders API answers with (docs/contract.md §3), and the mapper that builds them. */
 
 export interface OrderItemView {
   id: string;

@@ -2,7 +2,7 @@ import type { InvoiceStatus } from './invoice-status';
 
 /** The JSON shapes the billing API answers with. */
 
-/** One element of `GET /accounts/:accountId/invoices` (SPEC §3 "Invoices"), in this field order. */
+/** One element of `GET /accounts/:accountId/invoices` (docs/contract.md §3 "Invoices"), in this field order. */
 export interface InvoiceSummaryView {
   id: string;
   number: string;

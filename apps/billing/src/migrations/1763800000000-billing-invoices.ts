@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The schema `billing` of SPEC §2, owned by apps/billing alone (the BFF never
+ * The schema `billing` of docs/contract.md §2, owned by apps/billing alone (the BFF never
  * reads it; it calls the billing API). The rules every writer must obey live in
  * the database, and so does `updated_at`: a trigger bumps it on every UPDATE,
  * whoever makes it. Nothing here depends on the BFF's schemas or functions.

@@ -59,7 +59,7 @@ export abstract class DomainCache<Buckets extends string = string> implements Re
     return this.context.engine.read(this.filled(bucket), key, load);
   }
 
-  /** Reads a `ttl` bucket through conditional requests to its source (SPEC §3 "Invoices"). */
+  /** Reads a `ttl` bucket through conditional requests to its source (docs/contract.md §3 "Invoices"). */
   readRevalidating<View>(bucket: Buckets, key: string, fetch: UpstreamFetch<View>): Promise<CacheRead> {
     const b = this.buckets[bucket];
     if (b.strategy !== 'ttl') throw new Error(`${this.domain}.${bucket} is a ${b.strategy} bucket: use read()`);
@@ -73,7 +73,7 @@ export abstract class DomainCache<Buckets extends string = string> implements Re
 
   /**
    * Applies what a batch of changes makes stale as one invalidation (a CDC
-   * handler's batch, SPEC §6.3): every key and dependency set of all of them,
+   * handler's batch, docs/contract.md §6.3): every key and dependency set of all of them,
    * each once, in as few script calls as the store's bound on names per call
    * allows (RedisCacheStore), after dropping the whole domain when any of them
    * says `all`. Throws when Redis cannot be reached; applying it again is

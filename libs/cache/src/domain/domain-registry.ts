@@ -1,7 +1,7 @@
 import type { CacheBucket } from '../model/cache-bucket';
 import type { BucketCounters } from '../model/bucket-counters';
 
-/** The body of GET /health/<domain>/cache (SPEC §4). */
+/** The body of GET /health/<domain>/cache (docs/contract.md §4). */
 export interface DomainCacheStats {
   timestamp: string;
   metrics: Record<string, BucketCounters | number>;

@@ -1,5 +1,5 @@
 /**
- * The Lua side of cachegate's fill fencing (SPEC §5.3, §5.4). Each script runs
+ * The Lua side of cachegate's fill fencing (docs/contract.md §5.3, §5.4). Each script runs
  * atomically in Redis; `RedisCacheStore` registers them once with defineCommand.
  *
  * THE RACE. A miss reads the source at t1 and writes the cache at t2. If the

@@ -31,7 +31,7 @@ function backoffMs(attempt: number): number {
 }
 
 /**
- * Get-or-fill over L1 and L2 (SPEC §5.3–5.6) for `cdc` and `hybrid` buckets.
+ * Get-or-fill over L1 and L2 (docs/contract.md §5.3–5.6) for `cdc` and `hybrid` buckets.
  * One instance of this per process; domain cache services hold buckets and
  * call `read`. It knows nothing of domains: DomainRegistry does.
  *

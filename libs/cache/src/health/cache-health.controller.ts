@@ -54,7 +54,7 @@ const BUCKET_COUNTERS: SchemaObject = {
 export class CacheHealthController {
   constructor(private readonly domains: DomainRegistry) {}
 
-  /** Hit/miss counters and TTLs of a domain's buckets (SPEC §4). */
+  /** Hit/miss counters and TTLs of a domain's buckets (docs/contract.md §4). */
   @Get(':domain/cache')
   @ApiOkResponse({
     description: 'Counters are per process and start at zero',

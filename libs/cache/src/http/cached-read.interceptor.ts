@@ -8,7 +8,7 @@ import { sendEntry } from './send-entry';
 
 /**
  * The miss path of a @CachedRead route: reads through the cache (coalesced
- * and fenced, SPEC §5.3–5.4), running the handler as the source read. L1 and
+ * and fenced, docs/contract.md §5.3–5.4), running the handler as the source read. L1 and
  * L2 are looked at again inside `read`, since a fill may have landed since
  * the early hook looked.
  */

@@ -8,7 +8,7 @@ export type SourceIdentityOutcome = 'unchanged' | 'recorded' | 'reset';
 
 /**
  * Ties the entries under this deployment's prefix to one incarnation of their
- * source (SPEC §5.9). The application reads its source's identity (the BFF:
+ * source (docs/contract.md §5.9). The application reads its source's identity (the BFF:
  * apps/bff/src/database-identity.ts) and hands it to `reconcile`, which
  * compares it with the identity recorded in Redis (`<prefix>cache:db-identity`)
  * when the entries were filled. When it differs, or none is recorded while

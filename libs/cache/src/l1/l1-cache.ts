@@ -20,7 +20,7 @@ export interface ReadTicket {
  * The in-process tier: an LRU bounded in bytes holding the serialised body and
  * its ETag, so a hit sends stored bytes. It is only trusted while the
  * invalidation channel is up: losing the channel clears it and turns it off
- * until the channel is back (SPEC §5.6), since any message may have been lost.
+ * until the channel is back (docs/contract.md §5.6), since any message may have been lost.
  *
  * Connected is not enough when a connection hangs (bytes held, nothing
  * closed): messages then stop arriving with no error. So the bus confirms the

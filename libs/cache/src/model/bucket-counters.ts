@@ -1,4 +1,4 @@
-/** Counters of one bucket, in the shape of SPEC §4's /health/<domain>/cache. */
+/** Counters of one bucket, in the shape of docs/contract.md §4's /health/<domain>/cache. */
 export interface BucketCounters {
   hits: number;
   misses: number;
@@ -6,7 +6,7 @@ export interface BucketCounters {
   l2Hits: number;
   /** Misses served by another caller's source read (same process or another instance). */
   coalesced: number;
-  /** Fills not written because an invalidation ran while they read the source (SPEC §5.4). */
+  /** Fills not written because an invalidation ran while they read the source (docs/contract.md §5.4). */
   staleFillsDiscarded: number;
   /** Reads served from the source without the cache (disabled, or Redis unreachable). */
   bypassed: number;

@@ -1,7 +1,7 @@
 import { BucketCounters, newBucketCounters } from './bucket-counters';
 
 /**
- * How a bucket's entries end (SPEC §5.2):
+ * How a bucket's entries end (docs/contract.md §5.2):
  * - `cdc`: no TTL; a CDC event invalidates it (optional safety TTL for memory).
  * - `hybrid`: a short TTL and CDC.
  * - `ttl`: TTL and revalidation against a source without CDC.
@@ -14,9 +14,9 @@ export interface BucketOptions<View = any> {
   ttlSeconds?: number | null;
   /** ttl buckets: how long past its TTL an entry may still be served when the source fails. */
   graceSeconds?: number;
-  /** Holds personal data: encrypted in Redis (SPEC §5.7). */
+  /** Holds personal data: encrypted in Redis (docs/contract.md §5.7). */
   sensitive?: boolean;
-  /** Dependency sets a view belongs to, recorded when it is filled (SPEC §5.5). */
+  /** Dependency sets a view belongs to, recorded when it is filled (docs/contract.md §5.5). */
   dependencies?: (view: View) => string[];
 }
 

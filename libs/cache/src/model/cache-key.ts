@@ -1,5 +1,5 @@
 /**
- * Cache keys are `domain:type:identifier[:subkey]` (SPEC §5.1). Every segment is
+ * Cache keys are `domain:type:identifier[:subkey]` (docs/contract.md §5.1). Every segment is
  * checked here, before a key exists, so no request can smuggle `*`, `?`, `[`,
  * spaces or `:` (and with it another domain's prefix) into a Redis name or a
  * SCAN pattern.
@@ -51,9 +51,9 @@ export function dependencyKey(domain: string, type: string, identifier: string):
   return cacheKey(domain, DEPENDENCY_TYPE, type, identifier);
 }
 
-/** Longest admin pattern accepted (SPEC §4). */
+/** Longest admin pattern accepted (docs/contract.md §4). */
 export const ADMIN_PATTERN_MAX_LENGTH = 256;
-/** Most wildcards (`*`, `?`) an admin pattern may hold (SPEC §4). */
+/** Most wildcards (`*`, `?`) an admin pattern may hold (docs/contract.md §4). */
 export const ADMIN_PATTERN_MAX_WILDCARDS = 8;
 /** What keys are made of (segments and `:`), plus the two wildcards: never `[`, `]`, `\`, `^` or spaces. */
 const ADMIN_PATTERN_CHARS = /^[A-Za-z0-9_:*?-]+$/;

@@ -16,7 +16,7 @@ export function toEntry(view: unknown, storedAt: number, upstreamEtag?: string):
 }
 
 /**
- * Optimistic concurrency (SPEC §3): a write carrying `If-Match` proceeds only
+ * Optimistic concurrency (docs/contract.md §3): a write carrying `If-Match` proceeds only
  * if the resource's current representation still has that ETag. Call it with
  * the view built from the row locked by the write's transaction, so no other
  * write can slip in between the check and the write.

@@ -33,7 +33,7 @@ export interface RevalidatingReadsOptions {
 }
 
 /**
- * Reads of `ttl` buckets (SPEC §3 "Invoices", §5.2): sources without CDC. An
+ * Reads of `ttl` buckets (docs/contract.md §3 "Invoices", §5.2): sources without CDC. An
  * entry is fresh for the bucket's TTL. Past it, the source is asked with the
  * stored upstream ETag: a 304 only moves the entry's confirmation time (the
  * body is neither transferred nor stored again), a 200 replaces it. If the

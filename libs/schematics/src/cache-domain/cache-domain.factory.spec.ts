@@ -121,7 +121,7 @@ describe('cache-domain schematic', () => {
       expect(service).toContain('async apply(change: WidgetsChange | undefined');
       // What a batch of events makes stale is mapped purely, then applied as one invalidation.
       expect(service).toContain('export function widgetsInvalidationOf(event: CdcEvent): Invalidation');
-      // Invalidation is the pipeline's job (SPEC §1): no direct invalidation for writers.
+      // Invalidation is the pipeline's job (docs/contract.md §1): no direct invalidation for writers.
       expect(service).not.toContain('changed(');
       expect(tree.readContent(`/${SRC}/widgets/widgets.source.ts`)).not.toContain('changed(');
     });
@@ -148,7 +148,7 @@ describe('cache-domain schematic', () => {
     it('handles cdc.widgets.v1 in a CDC module that the HTTP module imports', () => {
       const handler = tree.readContent(`/${SRC}/widgets/widgets-cdc.controller.ts`);
       expect(handler).toContain(`@CdcEventPattern('cdc.widgets.v1')`);
-      // A batch at a time (SPEC §6.3): the events of one read, applied as one invalidation.
+      // A batch at a time (docs/contract.md §6.3): the events of one read, applied as one invalidation.
       expect(handler).toContain('async onWidgetsChanges(@Payload() events: CdcEvent[]): Promise<void> {');
       expect(handler).toContain('await this.cache.invalidateBatch(events.map(widgetsInvalidationOf));');
       const module = tree.readContent(`/${SRC}/widgets/widgets.module.ts`);

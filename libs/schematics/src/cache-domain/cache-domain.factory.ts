@@ -17,7 +17,7 @@ import {
 import { addModuleImport, appendToArrayConstant } from './register-domain';
 import { CACHE_STRATEGIES, CacheDomainOptions, CacheStrategy } from './cache-domain.options';
 
-/** The `item` bucket's TTL per strategy (SPEC §5.2: hybrid is short, ttl is the invoices-like 90 s). */
+/** The `item` bucket's TTL per strategy (docs/contract.md §5.2: hybrid is short, ttl is the invoices-like 90 s). */
 const TTL_SECONDS: Record<CacheStrategy, number | null> = { cdc: null, hybrid: 60, ttl: 90 };
 
 /** The `item` bucket's options, as they are written into the cache service. */

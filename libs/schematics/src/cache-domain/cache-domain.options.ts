@@ -1,4 +1,4 @@
-/** How the domain's `item` bucket ends (SPEC §5.2). */
+/** How the domain's `item` bucket ends (docs/contract.md §5.2). */
 export type CacheStrategy = 'cdc' | 'ttl' | 'hybrid';
 
 export const CACHE_STRATEGIES: readonly CacheStrategy[] = ['cdc', 'ttl', 'hybrid'];
