@@ -10,9 +10,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'pg';
 import { BenchDatabase } from './bench-database';
 import { PendingWrites } from './invalidation-lag';
-import { percentiles } from './report';
+import { percentiles } from './percentiles';
 import { BenchServer, BFF_MAIN, startServer } from './servers';
 
 export interface BulkOptions {
@@ -54,7 +55,7 @@ export interface BulkResult {
   leftCached: { l2: number; hits: number };
   /** CPU seconds each part used while the statement ran, and from its commit until the last key was gone. */
   cpuSeconds: { statement: Record<string, number>; drain: Record<string, number> };
-  /** Commit → key gone for single-row writes: before the statement, from its start until the bulk is gone, and right after. */
+  /** UPDATE sent → key gone, for single-row writes sent before the statement, from its start until the bulk is gone, and right after. */
   singleRowMs: { before: Percentiles; during: Percentiles; after: Percentiles; counts: Record<string, number> };
 }
 
@@ -103,7 +104,7 @@ async function cpuNow(db: BenchDatabase, instances: BenchServer[]): Promise<Reco
   redis.disconnect();
   const redisPid = Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0);
   const { rows } = await db.pool.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE application_name = 'cachegate-relay'`,
+    `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'cachegate-relay%'`,
   );
   const relay = new Set(rows.map((r) => r.pid));
   const cmdline = (pid: number) => {
@@ -214,13 +215,16 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
         if (expected.size === 0) gone = now;
       }
       if (key.startsWith(PRODUCT)) {
-        for (const sent of singles.dropped(key.slice(PRODUCT.length), now))
+        for (const { sent } of singles.dropped(key.slice(PRODUCT.length), now))
           singleSamples.push({ sent, lag: now - sent });
       }
     }
   });
 
-  // The single-row writer: paced plain-SQL UPDATEs of products outside the bulk, before, during and after it.
+  // The single-row writer: paced plain-SQL UPDATEs of products outside the bulk, before, during and after it. Its
+  // own pool, large enough that an UPDATE is sent when it is due, also while Postgres is busy with the bulk
+  // (lag counts from then, as in the lag scenario: a slow commit is part of it, a wait for a connection is not).
+  const writerPool = new Pool({ connectionString: db.url, max: 48 });
   let writing = true;
   let writes = 0;
   const inFlight: Promise<unknown>[] = [];
@@ -233,7 +237,7 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
         const id = options.singleRowIds[writes++ % options.singleRowIds.length];
         const write = singles.sent(id);
         inFlight.push(
-          db.pool
+          writerPool
             .query('UPDATE catalog.products SET price_cents = price_cents + 1 WHERE id = $1', [id])
             .then(() => singles.committed(write)),
         );
@@ -275,6 +279,7 @@ export async function measureBulk(options: BulkOptions): Promise<BulkResult> {
     writing = false;
     await writer;
     await Promise.all(inFlight);
+    await writerPool.end();
   }
   // The writer's last invalidations.
   const drainUntil = Date.now() + 5000;

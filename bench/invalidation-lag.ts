@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchDatabase } from './bench-database';
-import { percentiles } from './report';
+import { percentiles } from './percentiles';
 import type { BenchServer } from './servers';
 
 export interface LagOptions {
@@ -13,7 +13,7 @@ export interface LagOptions {
 }
 
 /** A write of one product, by the bench's clock: sent, and (once the UPDATE answered) committed. */
-interface Write {
+export interface Write {
   sent: number;
   committed?: number;
 }
@@ -42,14 +42,14 @@ export class PendingWrites {
     write.committed = performance.now();
   }
 
-  /** The product's key was seen dropped at `now`: the send times of the writes that covers. */
-  dropped(productId: string, now: number): number[] {
+  /** The product's key was seen dropped at `now`: the writes that covers. */
+  dropped(productId: string, now: number): Write[] {
     const queue = this.byProduct.get(productId);
     if (!queue || queue.length === 0) return [];
     let covered = 1;
     while (covered < queue.length && queue[covered].committed !== undefined && queue[covered].committed! < now)
       covered++;
-    return queue.splice(0, covered).map((w) => w.sent);
+    return queue.splice(0, covered);
   }
 }
 
@@ -74,7 +74,7 @@ export async function measureInvalidationLag(options: LagOptions) {
     const now = performance.now();
     for (const key of (JSON.parse(text) as { keys?: string[] }).keys ?? []) {
       if (!key.startsWith('catalog:product:')) continue;
-      for (const sent of pending.dropped(key.slice('catalog:product:'.length), now)) samples.push(now - sent);
+      for (const { sent } of pending.dropped(key.slice('catalog:product:'.length), now)) samples.push(now - sent);
     }
   });
 

@@ -4,7 +4,15 @@ import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { createBffApp } from '../../apps/bff/src/bff-app';
 import { createBillingApp } from '../../apps/billing/src/billing-app';
-import { createDatabase, dropDatabase, TEST_DATABASE_PREFIX, TEST_REDIS_URL, testDatabaseUrl } from './test-database';
+import { eventually } from '../../tools/eventually';
+import {
+  createDatabase,
+  dropDatabase,
+  TEST_DATABASE_PREFIX,
+  TEST_REDIS_URL,
+  testDatabaseUrl,
+  withMaintenanceClient,
+} from './test-database';
 
 let counter = 0;
 
@@ -106,6 +114,17 @@ export class TestContext {
     await Promise.allSettled(this.apps.map((a) => a.close()));
     await this.sql.end();
     await this.deleteRedisKeys();
+    // Closed clients may still be saying goodbye: a FORCE drop would terminate them, and a pg client
+    // terminated while idle emits 'error' into this test process. Wait (bounded) until they are gone.
+    await eventually(
+      async () =>
+        (await withMaintenanceClient((c) =>
+          c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [
+            this.databaseName,
+          ]),
+        ).then((r) => r.rows[0].n)) === 0,
+      { timeoutMs: 3000, intervalMs: 25, message: 'the test database to have no connections left' },
+    ).catch(() => undefined); // a connection leaked by a test: the FORCE drop below ends it
     await dropDatabase(this.databaseName);
   }
 

@@ -95,6 +95,8 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly stallMs: number;
   private connection: Client | undefined;
+  /** A second session of the leader's: pages are marked published on it while the next page is read on the first. */
+  private markConnection: Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private busy: Promise<void> | undefined;
@@ -203,24 +205,37 @@ export class OutboxRelay {
   /**
    * Publishes every unpublished row, a page (batchSize rows) at a time, in capture order. Pages overlap:
    * the next page is read while this one's XADDs are in flight, and a page is marked published (after
-   * its XADDs succeeded) while the next one is published. Paging by id holds within the pass only.
+   * its XADDs succeeded, on the second session) while the next ones are read and published. Paging by id
+   * holds within the pass only.
    */
   private async drain(): Promise<void> {
     const connection = this.connection!;
     let markFailure: unknown;
-    const marks: Promise<void>[] = [];
-    // One query at a time on the connection (pg does not queue them for us): reads and marks take turns.
-    let turn: Promise<unknown> = Promise.resolve();
-    const query = <Row extends object>(text: string, values: unknown[]) => {
-      const result = turn.then(() => connection.query<Row>(text, values));
-      turn = result.catch(() => undefined); // a read-ahead may fail before it is awaited: its error surfaces when it is
-      return result;
+    // Marks take turns on their own session; a failed one stops the pass (its rows are published again later).
+    let marks: Promise<unknown> = Promise.resolve();
+    const mark = (rows: PendingRow[]) => {
+      marks = marks.then(async () => {
+        try {
+          await (
+            await this.marker()
+          ).query('UPDATE cdc.outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+          this.published += rows.length;
+          this.lastPublishedAt = new Date();
+        } catch (err) {
+          markFailure ??= err;
+        }
+      });
     };
-    const page = (after: string) =>
-      query<PendingRow>(SELECT_UNPUBLISHED, [this.batchSize, after, MESSAGE_VERSION]).then((r) => r.rows);
+    const page = (after: string) => {
+      const rows = connection
+        .query<PendingRow>(SELECT_UNPUBLISHED, [this.batchSize, after, MESSAGE_VERSION])
+        .then((r) => r.rows);
+      rows.catch(() => undefined); // a read-ahead may fail before it is awaited: its error surfaces when it is
+      return rows;
+    };
     let next: Promise<PendingRow[]> | undefined = page('0');
     try {
-      while (this.running && next) {
+      while (this.running && next && !markFailure) {
         const rows: PendingRow[] = await next;
         if (rows.length === 0) {
           this.failingSince = undefined;
@@ -229,27 +244,31 @@ export class OutboxRelay {
         next = rows.length === this.batchSize ? page(rows[rows.length - 1].id) : undefined;
         // Stepped down: the rows stay unpublished (a read-ahead page is dropped).
         if (!(await this.publish(rows))) return;
-        marks.push(
-          query('UPDATE cdc.outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
-            rows.map((r) => r.id),
-          ]).then(
-            () => {
-              this.published += rows.length;
-              this.lastPublishedAt = new Date();
-            },
-            (err: unknown) => {
-              markFailure ??= err;
-            },
-          ),
-        );
-        if (markFailure) break;
+        mark(rows);
       }
     } finally {
-      await turn;
-      await Promise.all(marks);
+      await next?.catch(() => undefined); // the session is idle again before anything else uses it
+      await marks;
     }
     // Rows whose mark failed were published and stay unpublished too: the next pass publishes them again.
     if (markFailure) throw markFailure;
+  }
+
+  /** The leader's second session, opened on first use (and dropped with the first). */
+  private async marker(): Promise<Client> {
+    if (!this.markConnection) {
+      const marks = new Client({
+        connectionString: this.options.databaseUrl,
+        application_name: 'cachegate-relay-marks',
+      });
+      marks.on('error', () => {
+        if (this.markConnection === marks) this.markConnection = undefined;
+        void marks.end().catch(() => undefined);
+      });
+      await marks.connect();
+      this.markConnection = marks;
+    }
+    return this.markConnection;
   }
 
   /**
@@ -338,6 +357,9 @@ export class OutboxRelay {
   private async dropConnection(): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;
+    const marks = this.markConnection;
+    this.markConnection = undefined;
+    await marks?.end().catch(() => undefined);
     if (this.leader) this.logger.warn('stepped down as outbox relay');
     this.leader = false;
     this.failingSince = undefined;

@@ -19,6 +19,7 @@ export interface RedisStreamsServerOptions {
   claimIdleMs: number;
   /** An entry delivered more often than this goes to the dead-letter stream. */
   maxDeliveries: number;
+  /** Entries read per stream and XREADGROUP, handled as one batch (default 1000). */
   batchSize?: number;
   blockMs?: number;
   /**
@@ -255,15 +256,9 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     )) as StreamBatch | null;
     let done = true;
     for (const [stream, entries] of batch ?? []) {
-      if (
-        entries.length > 0 &&
-        !(await this.handleBatch(
-          stream,
-          entries,
-          entries.map(() => 1),
-        ))
-      )
-        done = false;
+      if (entries.length === 0) continue;
+      const firstDelivery = entries.map(() => 1);
+      if (!(await this.handleBatch(stream, entries, firstDelivery))) done = false;
     }
     return done;
   }
@@ -367,17 +362,14 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
       const missing = new Error(`no handler for ${pattern}`);
       failed = new Map(entries.map((e) => [e, missing]));
     } else if (handler.extras?.[CDC_BATCH_HANDLER]) {
-      failed = await isolateFailures(
-        entries,
-        (part) =>
-          this.invoke(
-            handler,
-            stream,
-            part,
-            part.map((e) => e.event),
-          ),
-        () => !this.running,
-      );
+      const applyPart = (part: readonly Admitted[]) =>
+        this.invoke(
+          handler,
+          stream,
+          part,
+          part.map((e) => e.event),
+        );
+      failed = await isolateFailures(entries, applyPart, () => !this.running);
     } else {
       failed = new Map();
       for (const entry of entries) {
