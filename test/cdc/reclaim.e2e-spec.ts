@@ -168,12 +168,24 @@ describe('CDC reclaim: a cache-sync process SIGKILLed mid-stream loses nothing',
     let atKill: Record<string, number> = {};
     let left: Record<string, number>;
     try {
-      // SIGKILL the child while it holds delivered, unacknowledged entries.
-      await eventually(async () => ((atKill = await pendingByConsumer(redis, streams))['child-sync'] ?? 0) >= 20, {
-        timeoutMs: 15_000,
-        intervalMs: 1, // the batch is held only briefly: look as often as possible
-        message: 'the child to hold a batch of unacknowledged entries',
-      }).catch((err: Error) => {
+      // SIGKILL the child while it holds delivered, unacknowledged entries. A batch is applied and acked
+      // quickly, so the child is frozen (SIGSTOP) first and its pending entries counted while it cannot ack;
+      // if it acked them just before freezing, it is let go and caught again.
+      await eventually(
+        async () => {
+          if (((await pendingByConsumer(redis, streams))['child-sync'] ?? 0) < 20) return false;
+          process.kill(child.pid, 'SIGSTOP');
+          atKill = await pendingByConsumer(redis, streams);
+          if ((atKill['child-sync'] ?? 0) >= 20) return true;
+          process.kill(child.pid, 'SIGCONT');
+          return false;
+        },
+        {
+          timeoutMs: 15_000,
+          intervalMs: 1, // the batch is held only briefly: look as often as possible
+          message: 'the child to hold a batch of unacknowledged entries',
+        },
+      ).catch((err: Error) => {
         throw child.error(err.message);
       });
       const exit = await child.kill('SIGKILL');
