@@ -13,6 +13,8 @@ import {
   backlog,
   catalogUrls,
   expectViewsEqual,
+  freezeHoldingEntries,
+  pendingByConsumer,
   rawRedis,
   readStream,
   seedCatalog,
@@ -20,8 +22,6 @@ import {
   uniq,
   warm,
 } from './support';
-
-const GROUP = 'cache-sync';
 
 interface BulkCatalog extends SeededCatalog {
   /** `BULK-<TAG>-`: the sku prefix of every seeded product. */
@@ -66,20 +66,8 @@ function bulkUrls(seeded: SeededCatalog, sample: number): string[] {
   ];
 }
 
-/** Pending entries of the group per consumer, summed over the streams. */
-async function pendingByConsumer(redis: Redis, ctx: TestContext): Promise<Record<string, number>> {
-  const result: Record<string, number> = {};
-  for (const domain of ['catalog', 'orders']) {
-    const summary = (await redis.xpending(`${ctx.redisPrefix}cdc.${domain}.v1`, GROUP).catch(() => [0])) as [
-      number,
-      unknown,
-      unknown,
-      [string, string][] | null,
-    ];
-    for (const [consumer, count] of summary[3] ?? []) result[consumer] = (result[consumer] ?? 0) + Number(count);
-  }
-  return result;
-}
+/** The two CDC streams of a test's prefix. */
+const streamsOf = (ctx: TestContext) => ['catalog', 'orders'].map((d) => `${ctx.redisPrefix}cdc.${d}.v1`);
 
 /** Messages on the L1 invalidation channel (one per invalidation script call): their keys, and when each key was first seen. */
 async function watchInvalidations(
@@ -295,25 +283,12 @@ describe('CDC bulk: a cache-sync process SIGKILLed in the middle of a batch', ()
         await sleep(20); // load pacing: a bulk statement every few ms, not a flood
       }
     })();
-    let left: Record<string, number> = {};
+    let left: Record<string, number>;
     try {
-      // Frozen (SIGSTOP) while we look: caught holding a batch it stays frozen until the SIGKILL; otherwise it
-      // resumes and we look again.
-      await eventually(
-        async () => {
-          process.kill(child.pid, 'SIGSTOP');
-          left = await pendingByConsumer(redis, ctx);
-          if ((left['bulk-child'] ?? 0) >= 100) return true;
-          process.kill(child.pid, 'SIGCONT');
-          return false;
-        },
-        {
-          timeoutMs: 20_000,
-          intervalMs: 1, // a batch is held only while it is applied: look as often as possible
-          message: 'the child to hold a batch of unacknowledged entries',
-        },
-      ).catch((err: Error) => {
-        throw child.error(err.message);
+      left = await freezeHoldingEntries(child, redis, streamsOf(ctx), {
+        consumer: 'bulk-child',
+        atLeast: 100,
+        timeoutMs: 20_000,
       });
       expect((await child.kill('SIGKILL')).signal).toBe('SIGKILL');
       const statementsAtKill = statements;
@@ -328,7 +303,7 @@ describe('CDC bulk: a cache-sync process SIGKILLed in the middle of a batch', ()
 
     const subscriber = await ctx.startBff({ ...CDC_ON, CDC_CLAIM_IDLE_MS: '500' });
     await waitForCdc(subscriber, 30_000);
-    expect(await pendingByConsumer(redis, ctx)).toEqual({});
+    expect(await pendingByConsumer(redis, streamsOf(ctx))).toEqual({});
     expect(subscriber.get(CdcStats).redelivered).toBeGreaterThanOrEqual(left['bulk-child']);
     await expectViewsEqual(appReader(reader), appReader(truth), urls);
     await expectViewsEqual(appReader(subscriber), appReader(truth), urls);

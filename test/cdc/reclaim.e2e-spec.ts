@@ -1,15 +1,25 @@
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
-import { CdcStats } from '@app/cdc';
+import { CdcStats, CONSUMER_GROUP } from '@app/cdc';
 import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { eventually } from '../../tools/eventually';
 import { ChildApp, useChildProcesses } from '../harness/processes';
 import { useSeededBff } from '../harness/seeded-bff';
 import { TestContext } from '../harness/test-context';
-import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, seedCatalog, warm } from './support';
+import {
+  appReader,
+  backlog,
+  catalogUrls,
+  expectViewsEqual,
+  freezeHoldingEntries,
+  pendingByConsumer,
+  rawRedis,
+  seedCatalog,
+  warm,
+} from './support';
 
-const GROUP = 'cache-sync';
+const GROUP = CONSUMER_GROUP;
 
 /** A BFF that publishes (the only relay) without consuming: what it publishes stays in the streams. */
 const RELAY_ONLY = { CDC_RELAY: 'true', CDC_SUBSCRIBER: 'false' } as const;
@@ -24,21 +34,6 @@ async function published(sql: Pool, what: string): Promise<void> {
 /** The group exists before anything is published, as a subscriber that ran before would have left it. */
 async function createGroups(redis: Redis, streams: string[]): Promise<void> {
   for (const stream of streams) await redis.xgroup('CREATE', stream, GROUP, '0', 'MKSTREAM');
-}
-
-/** Pending entries of the group per consumer, summed over the streams. */
-async function pendingByConsumer(redis: Redis, streams: string[]): Promise<Record<string, number>> {
-  const result: Record<string, number> = {};
-  for (const stream of streams) {
-    const summary = (await redis.xpending(stream, GROUP).catch(() => [0, null, null, null])) as [
-      number,
-      string | null,
-      string | null,
-      [string, string][] | null,
-    ];
-    for (const [consumer, count] of summary[3] ?? []) result[consumer] = (result[consumer] ?? 0) + Number(count);
-  }
-  return result;
 }
 
 /**
@@ -165,28 +160,14 @@ describe('CDC reclaim: a cache-sync process SIGKILLed mid-stream loses nothing',
       }
     })();
 
-    let atKill: Record<string, number> = {};
+    let atKill: Record<string, number>;
     let left: Record<string, number>;
     try {
-      // SIGKILL the child while it holds delivered, unacknowledged entries. A batch is applied and acked
-      // quickly, so the child is frozen (SIGSTOP) first and its pending entries counted while it cannot ack;
-      // if it acked them just before freezing, it is let go and caught again.
-      await eventually(
-        async () => {
-          if (((await pendingByConsumer(redis, streams))['child-sync'] ?? 0) < 20) return false;
-          process.kill(child.pid, 'SIGSTOP');
-          atKill = await pendingByConsumer(redis, streams);
-          if ((atKill['child-sync'] ?? 0) >= 20) return true;
-          process.kill(child.pid, 'SIGCONT');
-          return false;
-        },
-        {
-          timeoutMs: 15_000,
-          intervalMs: 1, // the batch is held only briefly: look as often as possible
-          message: 'the child to hold a batch of unacknowledged entries',
-        },
-      ).catch((err: Error) => {
-        throw child.error(err.message);
+      // SIGKILL the child while it holds delivered, unacknowledged entries (frozen, so it cannot ack them first).
+      atKill = await freezeHoldingEntries(child, redis, streams, {
+        consumer: 'child-sync',
+        atLeast: 20,
+        timeoutMs: 15_000,
       });
       const exit = await child.kill('SIGKILL');
       expect(exit.signal).toBe('SIGKILL');

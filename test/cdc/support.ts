@@ -3,6 +3,8 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { call } from '../harness/http';
+import { CONSUMER_GROUP } from '@app/cdc';
+import { eventually } from '../../tools/eventually';
 import type { ChildApp } from '../harness/processes';
 import { TEST_REDIS_URL } from '../harness/test-database';
 
@@ -149,4 +151,51 @@ export async function readStream(redis: Redis, stream: string): Promise<StreamEv
 /** Unpublished outbox rows (the relay backlog), straight from Postgres. */
 export async function backlog(sql: Pool): Promise<number> {
   return Number((await sql.query(`SELECT count(*) FROM cdc.outbox WHERE published_at IS NULL`)).rows[0].count);
+}
+
+/** Pending entries of the consumer group per consumer, summed over the streams (a missing stream counts 0). */
+export async function pendingByConsumer(redis: Redis, streams: string[]): Promise<Record<string, number>> {
+  const result: Record<string, number> = {};
+  for (const stream of streams) {
+    const summary = (await redis.xpending(stream, CONSUMER_GROUP).catch(() => [0, null, null, null])) as [
+      number,
+      string | null,
+      string | null,
+      [string, string][] | null,
+    ];
+    for (const [consumer, count] of summary[3] ?? []) result[consumer] = (result[consumer] ?? 0) + Number(count);
+  }
+  return result;
+}
+
+/**
+ * Catches a child consumer holding at least `atLeast` delivered, unacknowledged entries and leaves it
+ * frozen (SIGSTOP) so it cannot acknowledge them before the caller SIGKILLs it. A batch is acked soon
+ * after it is read, so the child is frozen before each count; one caught between batches is let go
+ * (SIGCONT) and caught again. Answers the pending counts at the freeze.
+ */
+export async function freezeHoldingEntries(
+  child: ChildApp,
+  redis: Redis,
+  streams: string[],
+  options: { consumer: string; atLeast: number; timeoutMs: number },
+): Promise<Record<string, number>> {
+  let atFreeze: Record<string, number> = {};
+  await eventually(
+    async () => {
+      process.kill(child.pid, 'SIGSTOP');
+      atFreeze = await pendingByConsumer(redis, streams);
+      if ((atFreeze[options.consumer] ?? 0) >= options.atLeast) return true;
+      process.kill(child.pid, 'SIGCONT');
+      return false;
+    },
+    {
+      timeoutMs: options.timeoutMs,
+      intervalMs: 1, // a batch is held only while it is applied: look as often as possible
+      message: `${options.consumer} to hold ${options.atLeast} unacknowledged entries`,
+    },
+  ).catch((err: Error) => {
+    throw child.error(err.message);
+  });
+  return atFreeze;
 }
