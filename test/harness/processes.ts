@@ -7,7 +7,8 @@ import { freePort } from '../../tools/free-port';
 /**
  * Apps started as real child processes from their TypeScript sources, for the
  * tests where a crash is the point (SIGKILL cannot be simulated in-process: it
- * gives no shutdown hook, no last XACK, no orderly release of a lock).
+ * gives no shutdown hook, no last XACK, no orderly release of a lock), and for
+ * running another copy of the repository (`root`: code the schematic generated).
  *
  *   const procs = useChildProcesses();             // in a describe block: kills leftovers in afterAll
  *   const sync = await procs.start('cache-sync', ctx().env({ CDC_RELAY: 'true', CDC_SUBSCRIBER: 'true' }));
@@ -46,6 +47,11 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** LOG_LEVEL of the child; `info` or more verbose, since readiness is read from the log. */
   logLevel?: 'info' | 'debug' | 'trace';
+  /**
+   * The copy of the repository whose entry point runs (default: this one), e.g. a scratch copy the
+   * cache-domain schematic generated into (test/schematics); it needs its own node_modules (a link will do).
+   */
+  root?: string;
 }
 
 export class ChildApp {
@@ -82,15 +88,16 @@ export class ChildApp {
   /** Spawns the app and resolves once it is ready: a BFF answers GET /health/cdc, cache-sync logged that it runs. */
   static async start(app: ChildAppName, env: Record<string, string>, options: StartOptions = {}): Promise<ChildApp> {
     const port = app === 'bff' ? await freePort() : undefined;
-    const entry = path.join(ROOT, ENTRY_POINTS[app]);
+    const root = options.root ?? ROOT;
+    const entry = path.join(root, ENTRY_POINTS[app]);
     const child = spawn(
       process.execPath,
       ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', entry],
       {
-        cwd: ROOT,
+        cwd: root,
         env: {
           ...process.env,
-          TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'),
+          TS_NODE_PROJECT: path.join(root, 'tsconfig.json'),
           ...env,
           // Readiness and leadership are read from the log (ctx().env() says 'silent'): info at least.
           LOG_LEVEL: options.logLevel ?? 'info',
@@ -177,8 +184,8 @@ export class ChildApp {
     });
   }
 
-  /** GET on a BFF child; the parsed JSON body and status. */
-  async get<T = any>(urlPath: string): Promise<{ status: number; body: T }> {
+  /** GET on a BFF child; the parsed JSON body, status and headers. */
+  async get<T = any>(urlPath: string): Promise<{ status: number; body: T; headers: Headers }> {
     const res = await fetch(this.url + urlPath, { signal: AbortSignal.timeout(5000) });
     const text = await res.text();
     let body: unknown = text;
@@ -187,7 +194,7 @@ export class ChildApp {
     } catch {
       // not JSON: keep the text
     }
-    return { status: res.status, body: body as T };
+    return { status: res.status, body: body as T, headers: res.headers };
   }
 
   /** An Error that carries the tail of the child's output. */

@@ -3,11 +3,15 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sym
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { promisify } from 'util';
+import { eventually } from '../../tools/eventually';
+import { ChildApp, useChildProcesses } from '../harness/processes';
+import { useTestContext } from '../harness/test-context';
 
 /**
  * The cache-domain schematic end to end, as a developer runs it: the real Nest
- * CLI on a scratch copy of the repository, then the TypeScript compiler and the
- * generated spec files. Nothing here needs Postgres or Redis.
+ * CLI (and the schematics CLI, which can pass --table) on a scratch copy of the
+ * repository, then the TypeScript compiler and the generated spec files, then
+ * the generated BFF itself on a fresh database with the CDC pipeline on.
  */
 
 const ROOT = join(__dirname, '..', '..');
@@ -44,6 +48,22 @@ function nestGenerate(dir: string, schematic: string, name: string): Promise<Res
   return run(dir, 'npx', ['--no', 'nest', 'g', '-c', './libs/schematics', schematic, name, '-p', 'bff']);
 }
 
+/**
+ * `schematics ./libs/schematics:cache-domain <name> --table=<tables> --project=bff`: the CLI that passes
+ * options the Nest CLI does not forward (a local collection is a dry run unless told otherwise).
+ */
+function schematicsGenerate(dir: string, name: string, table: string): Promise<Result> {
+  return run(dir, 'npx', [
+    '--no',
+    'schematics',
+    './libs/schematics:cache-domain',
+    name,
+    `--table=${table}`,
+    '--project=bff',
+    '--dry-run=false',
+  ]);
+}
+
 /** The repository without node_modules (linked) or build output. */
 function scratchCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cachegate-schematics-'));
@@ -69,7 +89,8 @@ interface Generated {
 
 /**
  * Everything is generated once, in beforeAll, into one scratch copy: a ttl
- * domain (widgets), a cdc domain (gadgets), then the cdc one again. Each test
+ * domain (widgets), a cdc domain (gadgets), then the cdc one again, and a cdc
+ * domain over two tables (coupons, with its capture migration). Each test
  * checks one thing about that and changes nothing in the copy, so none depends
  * on another having run before it. What a step did to the registration files
  * is kept as that step left them, since the next step adds to them.
@@ -80,6 +101,7 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
   let widgets: Generated;
   let gadgets: Generated;
   let again: Generated;
+  let coupons: Result;
 
   async function generate(schematic: string, name: string): Promise<Generated> {
     const result = await nestGenerate(dir, schematic, name);
@@ -95,6 +117,8 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
     // Without a strategy, and nobody to answer the prompt (CI=true): the cdc default.
     gadgets = await generate('cache-domain', 'gadgets');
     again = await generate('cache-domain-cdc', 'gadgets');
+    // The items' table, and one whose rows belong to an item (named by coupon_id).
+    coupons = await schematicsGenerate(dir, 'coupons', 'public.coupons,public.coupon_codes:coupon_id');
   }, 240_000);
 
   afterAll(() => {
@@ -125,6 +149,14 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
     expect([again.domains, again.cdcDomains]).toEqual([gadgets.domains, gadgets.cdcDomains]);
   });
 
+  it('generates a domain with the tables it reads: a source read and a registered capture migration', () => {
+    expect(coupons).toMatchObject({ code: 0 });
+    expect(coupons.output).toMatch(/CREATE apps\/bff\/src\/migrations\/\d{13}-coupons-capture\.ts/);
+    expect(read(`${BFF}/coupons/coupons.source.ts`)).toContain('FROM public.coupons t WHERE t.id = $1');
+    // Last in BFF_MIGRATIONS, after the generic capture function it calls.
+    expect(read(`${BFF}/migrations/index.ts`)).toMatch(/\bCouponsCapture\d{13},\n\];/);
+  });
+
   it('leaves a repository that compiles', async () => {
     const result = await run(dir, process.execPath, [
       'node_modules/typescript/bin/tsc',
@@ -150,6 +182,7 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
         `--outputFile=${report}`,
         `${BFF}/widgets/`,
         `${BFF}/gadgets/`,
+        `${BFF}/coupons/`,
       ]);
       expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({ code: 0, output: '' });
       const summary = JSON.parse(readFileSync(report, 'utf8')) as {
@@ -157,10 +190,121 @@ describe('nest g -c ./libs/schematics cache-domain (end to end)', () => {
         numFailedTests: number;
         numPassedTests: number;
       };
-      expect(summary).toMatchObject({ numTotalTestSuites: 4, numFailedTests: 0 });
+      expect(summary).toMatchObject({ numTotalTestSuites: 6, numFailedTests: 0 });
       expect(summary.numPassedTests).toBeGreaterThan(10);
     } finally {
       rmSync(reportDir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  /**
+   * The generated coupons domain at work: the generated BFF (the scratch copy's
+   * entry point, every generated domain in it) on a fresh database where only
+   * the tables were created. Its boot runs the generated capture migration;
+   * then writes in plain SQL must reach the cached views through the CDC
+   * pipeline, with no SQL of the test's own besides the tables and the writes.
+   * Each test uses its own coupon. The coupons are inserted before the BFF
+   * starts, so before their capture exists: they raise no event that could
+   * drop a view a test has just filled.
+   */
+  describe('the generated domain on a fresh database', () => {
+    // Registered first, so its afterAll kills the BFF before the context drops its database.
+    const procs = useChildProcesses();
+    const ctx = useTestContext();
+    let bff: ChildApp;
+
+    const COUPON = {
+      read: 'c0000000-0000-4000-8000-000000000001',
+      updated: 'c0000000-0000-4000-8000-000000000002',
+      extended: 'c0000000-0000-4000-8000-000000000003',
+      deleted: 'c0000000-0000-4000-8000-000000000004',
+      truncated: 'c0000000-0000-4000-8000-000000000005',
+    };
+
+    beforeAll(async () => {
+      await ctx().sql.query(`
+        CREATE TABLE public.coupons (id uuid PRIMARY KEY, code text NOT NULL, percent integer NOT NULL);
+        CREATE TABLE public.coupon_codes (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          coupon_id uuid NOT NULL REFERENCES public.coupons ON DELETE CASCADE,
+          code text NOT NULL)`);
+      await ctx().sql.query(`INSERT INTO public.coupons (id, code, percent) SELECT unnest($1::uuid[]), 'SPRING', 10`, [
+        Object.values(COUPON),
+      ]);
+      bff = await procs.start('bff', ctx().env(), { root: dir, readyTimeoutMs: 120_000 });
+    }, 150_000);
+
+    const coupon = (id: string) => bff.get(`/coupons/${id}`);
+
+    /** Fills the cache with the item's view, and checks that it is served from there. */
+    async function warm(id: string): Promise<void> {
+      await coupon(id);
+      expect((await coupon(id)).headers.get('x-cache')).toMatch(/^HIT-L[12]$/);
+    }
+
+    it('serves a row through the cache: MISS, then a hit; 404 for a row that does not exist', async () => {
+      const first = await coupon(COUPON.read);
+      expect(first).toMatchObject({ status: 200, body: { id: COUPON.read, code: 'SPRING', percent: 10 } });
+      expect(first.headers.get('x-cache')).toBe('MISS');
+      const second = await coupon(COUPON.read);
+      expect(second).toMatchObject({ status: 200, body: first.body });
+      expect(second.headers.get('x-cache')).toMatch(/^HIT-L[12]$/);
+      expect((await coupon('c0000000-0000-4000-8000-00000000ffff')).status).toBe(404);
+    });
+
+    it('an UPDATE in plain SQL reaches the cached view, as a contract event', async () => {
+      await warm(COUPON.updated);
+      await ctx().sql.query(`UPDATE public.coupons SET code = 'SUMMER', percent = 15 WHERE id = $1`, [COUPON.updated]);
+      await eventually(
+        async () => expect((await coupon(COUPON.updated)).body).toMatchObject({ code: 'SUMMER', percent: 15 }),
+        {
+          timeoutMs: 10_000,
+          message: 'the view to show the update',
+        },
+      );
+      // docs/contract.md §6.1/6.2, as the outbox holds it.
+      const { rows } = await ctx().sql.query(
+        `SELECT domain, type, aggregate_type, aggregate_id, source FROM cdc.outbox WHERE aggregate_id = $1 ORDER BY id`,
+        [COUPON.updated],
+      );
+      expect(rows).toEqual([
+        {
+          domain: 'coupons',
+          type: 'coupons.item.updated',
+          aggregate_type: 'item',
+          aggregate_id: COUPON.updated,
+          source: 'postgres:public.coupons',
+        },
+      ]);
+    });
+
+    it('a change of a table whose rows belong to an item drops that item', async () => {
+      await warm(COUPON.extended);
+      await ctx().sql.query(`INSERT INTO public.coupon_codes (coupon_id, code) VALUES ($1, 'SPRING-1')`, [
+        COUPON.extended,
+      ]);
+      await eventually(async () => expect((await coupon(COUPON.extended)).headers.get('x-cache')).toBe('MISS'), {
+        timeoutMs: 10_000,
+        message: 'the item to be dropped',
+      });
+    });
+
+    it('a DELETE makes the view a 404', async () => {
+      await warm(COUPON.deleted);
+      await ctx().sql.query(`DELETE FROM public.coupons WHERE id = $1`, [COUPON.deleted]);
+      await eventually(async () => expect((await coupon(COUPON.deleted)).status).toBe(404), {
+        timeoutMs: 10_000,
+        message: 'the view to be gone',
+      });
+    });
+
+    it('a TRUNCATE of any captured table drops every item', async () => {
+      await warm(COUPON.truncated);
+      await ctx().sql.query(`TRUNCATE public.coupon_codes`);
+      await eventually(async () => expect((await coupon(COUPON.truncated)).headers.get('x-cache')).toBe('MISS'), {
+        timeoutMs: 10_000,
+        message: 'every item to be dropped',
+      });
+    });
+  });
 });

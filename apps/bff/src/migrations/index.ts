@@ -3,11 +3,14 @@ import { CdcOutbox1763700100000 } from './1763700100000-cdc-outbox';
 import { CdcTruncateAndIdentity1763700200000 } from './1763700200000-cdc-truncate-and-identity';
 import { IdempotencyKeys1763700300000 } from './1763700300000-idempotency-keys';
 import { BulkCapture1763700400000 } from './1763700400000-bulk-capture';
+import { GenericCapture1763700500000 } from './1763700500000-generic-capture';
 
 /**
  * Every migration of the BFF's schemas (catalog, orders, the CDC outbox, its
- * capture triggers and the database identity), oldest first: explicit, so ts-jest and dist load the
- * same list. apps/billing keeps its own, in its own table.
+ * capture triggers and the database identity), and the capture of scaffolded
+ * domains' tables that the cache-domain schematic appends, oldest first:
+ * explicit, so ts-jest and dist load the same list. apps/billing keeps its
+ * own, in its own table.
  */
 export const BFF_MIGRATIONS = [
   CatalogAndOrders1763700000000,
@@ -15,6 +18,7 @@ export const BFF_MIGRATIONS = [
   CdcTruncateAndIdentity1763700200000,
   IdempotencyKeys1763700300000,
   BulkCapture1763700400000,
+  GenericCapture1763700500000,
 ];
 
 export const BFF_MIGRATIONS_TABLE = 'cachegate_migrations';

@@ -7,6 +7,8 @@ const COLLECTION = join(__dirname, '..', 'collection.json');
 const SRC = 'apps/bff/src';
 const DOMAINS = `${SRC}/domains.module.ts`;
 const CDC_DOMAINS = `${SRC}/cdc-domains.module.ts`;
+const MIGRATIONS = `${SRC}/migrations`;
+const MIGRATIONS_INDEX = `${MIGRATIONS}/index.ts`;
 
 /** The BFF's composition files as the schematic finds them (shaped like apps/bff/src's). */
 const DOMAINS_MODULE = `import { Module } from '@nestjs/common';
@@ -31,6 +33,20 @@ export const CDC_STREAMS: string[] = ['cdc.catalog.v1', 'cdc.orders.v1'];
 })
 export class CdcDomainsModule {}
 `;
+
+/** The BFF's migration list, with the generic capture function's migration last (shaped like apps/bff/src/migrations). */
+const MIGRATIONS_INDEX_FILE = `import { CdcOutbox1763700100000 } from './1763700100000-cdc-outbox';
+import { GenericCapture1763700500000 } from './1763700500000-generic-capture';
+
+export const BFF_MIGRATIONS = [
+  CdcOutbox1763700100000,
+  GenericCapture1763700500000,
+];
+
+export const BFF_MIGRATIONS_TABLE = 'cachegate_migrations';
+`;
+
+const CORE_MIGRATIONS = ['1763700100000-cdc-outbox.ts', '1763700500000-generic-capture.ts'];
 
 const NEST_CLI = {
   collection: '@nestjs/schematics',
@@ -64,7 +80,17 @@ function bff(): UnitTestTree {
   tree.create('nest-cli.json', JSON.stringify(NEST_CLI, null, 2));
   tree.create(DOMAINS, DOMAINS_MODULE);
   tree.create(CDC_DOMAINS, CDC_DOMAINS_MODULE);
+  tree.create(MIGRATIONS_INDEX, MIGRATIONS_INDEX_FILE);
+  for (const file of CORE_MIGRATIONS) tree.create(`${MIGRATIONS}/${file}`, '// a core migration\n');
   return tree;
+}
+
+/** The migrations the schematic wrote: files under MIGRATIONS other than the index and the core ones. */
+function captureMigrations(tree: UnitTestTree): string[] {
+  return tree.files
+    .filter((f) => f.startsWith(`/${MIGRATIONS}/`))
+    .map((f) => f.slice(`/${MIGRATIONS}/`.length))
+    .filter((f) => f !== 'index.ts' && !CORE_MIGRATIONS.includes(f));
 }
 
 function generate(schematic: string, options: Record<string, unknown>, tree = bff()): Promise<UnitTestTree> {
@@ -319,6 +345,176 @@ describe('cache-domain schematic', () => {
     });
   });
 
+  describe('with the table it reads (cdc)', () => {
+    let tree: UnitTestTree;
+    let file: string;
+    let migration: string;
+    beforeAll(async () => {
+      tree = await generate('cache-domain', fromNestCli('widgets', { table: 'public.widgets' }));
+      [file] = captureMigrations(tree);
+      migration = tree.readContent(`/${MIGRATIONS}/${file}`);
+    });
+
+    it('writes one capture migration, timestamped now, after the generic capture function', () => {
+      expect(captureMigrations(tree)).toEqual([expect.stringMatching(/^\d{13}-widgets-capture\.ts$/)]);
+      const timestamp = Number(file.slice(0, 13));
+      expect(timestamp).toBeGreaterThan(1763700500000);
+      expect(Math.abs(timestamp - Date.now())).toBeLessThan(60_000);
+      expect(migration).toContain(`export class WidgetsCapture${timestamp} implements MigrationInterface {`);
+      expect(migration).toContain(`name = 'WidgetsCapture${timestamp}';`);
+      expect(migration).not.toMatch(/<%|%>/);
+    });
+
+    it('captures the table with statement-level triggers on the generic function, TRUNCATE included', () => {
+      expect(migration).toContain(`await q.query(\`SELECT cdc.check_capture_key('public.widgets', 'id')\`);`);
+      const triggers = [
+        ['insert', 'INSERT', 'REFERENCING NEW TABLE AS new_rows'],
+        ['update', 'UPDATE', 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'],
+        ['delete', 'DELETE', 'REFERENCING OLD TABLE AS old_rows'],
+      ];
+      for (const [name, op, referencing] of triggers) {
+        expect(migration).toMatch(
+          new RegExp(
+            `CREATE TRIGGER capture_${name} AFTER ${op} ON public\\.widgets\\s+${referencing}\\s+` +
+              `FOR EACH STATEMENT EXECUTE FUNCTION cdc\\.capture_rows\\('widgets', 'item', 'id'\\)`,
+          ),
+        );
+      }
+      expect(migration).toMatch(
+        /CREATE TRIGGER capture_truncate AFTER TRUNCATE ON public\.widgets\s+FOR EACH STATEMENT EXECUTE FUNCTION cdc\.capture_truncate\('widgets', 'item'\)/,
+      );
+      expect(count(migration, 'CREATE TRIGGER')).toBe(4);
+    });
+
+    it('has a down() that drops the four triggers', () => {
+      const down = migration.slice(migration.indexOf('async down('));
+      expect(down).toContain(`for (const table of ['public.widgets']) {`);
+      expect(down).toContain(
+        `for (const trigger of ['capture_insert', 'capture_update', 'capture_delete', 'capture_truncate']) {`,
+      );
+      expect(down).toContain('await q.query(`DROP TRIGGER ${trigger} ON ${table}`);');
+    });
+
+    it('registers the migration last in BFF_MIGRATIONS', () => {
+      const className = `WidgetsCapture${file.slice(0, 13)}`;
+      const index = tree.readContent(`/${MIGRATIONS_INDEX}`);
+      expect(index).toContain(`import { ${className} } from './${file.slice(0, -'.ts'.length)}';`);
+      expect(index).toContain(`  GenericCapture1763700500000,\n  ${className},\n];`);
+    });
+
+    it('reads the item from the table by its primary key: the row as JSON, 404 when there is none', () => {
+      const source = tree.readContent(`/${SRC}/widgets/widgets.source.ts`);
+      expect(source).toContain('@InjectDataSource() private readonly dataSource: DataSource');
+      expect(source).toContain('`SELECT row_to_json(t) AS item FROM public.widgets t WHERE t.id = $1`,');
+      expect(source).toContain('if (rows.length === 0) throw new NotFoundException(`widgets item ${id} not found`);');
+      expect(source).toContain('export type WidgetsItemView = Record<string, unknown>;');
+      expect(source).toContain(file.slice(0, -'.ts'.length));
+      expect(source).not.toMatch(/NotImplementedException|<%|%>/);
+    });
+
+    it('maps the item events the triggers write to the item keys, and a TRUNCATE to the whole domain', () => {
+      const service = tree.readContent(`/${SRC}/widgets/widgets-cache.service.ts`);
+      expect(service).toContain(`if (event.aggregate.type !== 'item') return undefined;`);
+      expect(service).toContain(`if (event.type.endsWith('.truncated')) return { all: true };`);
+      expect(service).toContain(`return 'all' in change ? { keys: [], all: true } : { keys: [keys.item(change.id)] };`);
+      expect(tree.readContent(`/${SRC}/widgets/widgets-cdc.controller.ts`)).toContain(
+        'await this.cache.invalidateBatch(events.map(widgetsInvalidationOf));',
+      );
+    });
+
+    it('takes another key column, and further tables whose rows belong to an item', async () => {
+      const other = await generate(
+        'cache-domain',
+        fromNestCli('widgets', { table: 'sales.widgets:widget_id, sales.widget_parts:widget_id' }),
+      );
+      const [name] = captureMigrations(other);
+      const text = other.readContent(`/${MIGRATIONS}/${name}`);
+      expect(text).toContain(`SELECT cdc.check_capture_key('sales.widgets', 'widget_id')`);
+      expect(text).toContain(`SELECT cdc.check_capture_key('sales.widget_parts', 'widget_id')`);
+      expect(count(text, `cdc.capture_rows('widgets', 'item', 'widget_id')`)).toBe(3);
+      expect(count(text, `cdc.capture_rows('widgets', 'item', 'widget_id', 'updated')`)).toBe(3);
+      expect(count(text, 'CREATE TRIGGER capture_truncate AFTER TRUNCATE ON sales.widget')).toBe(2);
+      expect(text).toContain(`for (const table of ['sales.widgets', 'sales.widget_parts']) {`);
+      expect(other.readContent(`/${SRC}/widgets/widgets.source.ts`)).toContain(
+        'FROM sales.widgets t WHERE t.widget_id = $1',
+      );
+    });
+
+    it('hybrid captures too', async () => {
+      const hybrid = await generate('cache-domain-hybrid', fromNestCli('widgets', { table: 'public.widgets' }));
+      expect(captureMigrations(hybrid)).toHaveLength(1);
+    });
+
+    it('a second run keeps the migration and registers it once', async () => {
+      const twice = await generate('cache-domain', fromNestCli('widgets', { table: 'public.other' }), tree);
+      expect(captureMigrations(twice)).toEqual([file]);
+      expect(twice.readContent(`/${MIGRATIONS}/${file}`)).toBe(migration);
+      expect(count(twice.readContent(`/${MIGRATIONS_INDEX}`), `WidgetsCapture${file.slice(0, 13)}`)).toBe(2);
+    });
+
+    it('comes after a migration timestamped later than now', async () => {
+      const later = Date.now() + 3_600_000;
+      const base = bff();
+      base.create(`${MIGRATIONS}/${later}-gadgets-capture.ts`, '// gadgets\n');
+      const next = await generate('cache-domain', fromNestCli('widgets', { table: 'public.widgets' }), base);
+      expect(captureMigrations(next)).toContain(`${later + 1}-widgets-capture.ts`);
+    });
+
+    it('--skip-import writes the migration but registers nothing', async () => {
+      const skipped = await generate(
+        'cache-domain',
+        fromNestCli('widgets', { table: 'public.widgets', skipImport: true }),
+      );
+      expect(captureMigrations(skipped)).toHaveLength(1);
+      expect(skipped.readContent(`/${MIGRATIONS_INDEX}`)).toBe(MIGRATIONS_INDEX_FILE);
+    });
+
+    it('fails when the migrations index is not where it is expected', async () => {
+      const base = bff();
+      base.delete(MIGRATIONS_INDEX);
+      await expect(generate('cache-domain', fromNestCli('widgets', { table: 'public.widgets' }), base)).rejects.toThrow(
+        /migrations\/index\.ts not found/,
+      );
+    });
+
+    it.each(['widgets', 'public.Widgets', 'public.widgets; drop table x', 'public.widgets,'])(
+      'rejects the table %p with the form it expects',
+      async (table) => {
+        await expect(generate('cache-domain', fromNestCli('widgets', { table }))).rejects.toThrow(
+          /is not a table cache-domain can read: use schema\.table/,
+        );
+      },
+    );
+  });
+
+  describe('with the table it reads (ttl)', () => {
+    let tree: UnitTestTree;
+    beforeAll(async () => {
+      tree = await generate('cache-domain-ttl', fromNestCli('widgets', { table: 'public.widgets' }));
+    });
+
+    it('reads the table, and captures nothing: a ttl domain consumes no events', () => {
+      expect(tree.readContent(`/${SRC}/widgets/widgets.source.ts`)).toContain('FROM public.widgets t WHERE t.id = $1');
+      expect(captureMigrations(tree)).toEqual([]);
+      expect(tree.readContent(`/${MIGRATIONS_INDEX}`)).toBe(MIGRATIONS_INDEX_FILE);
+    });
+
+    it('builds the source in its spec with a placeholder DataSource', () => {
+      expect(tree.readContent(`/${SRC}/widgets/widgets-cache.service.spec.ts`)).toContain(
+        'new WidgetsCacheService(context, new WidgetsSource(undefined as never))',
+      );
+    });
+  });
+
+  describe('without a table', () => {
+    it.each([undefined, ''])('%p: no migration, and the source read stays a TODO answering 501', async (table) => {
+      const tree = await generate('cache-domain', fromNestCli('widgets', { table }));
+      expect(captureMigrations(tree)).toEqual([]);
+      expect(tree.readContent(`/${MIGRATIONS_INDEX}`)).toBe(MIGRATIONS_INDEX_FILE);
+      expect(tree.readContent(`/${SRC}/widgets/widgets.source.ts`)).toContain('throw new NotImplementedException(');
+    });
+  });
+
   describe('options', () => {
     it('takes the source root from nest-cli.json when no CLI passes one', async () => {
       const tree = await generate('cache-domain', { name: 'widgets', strategy: 'ttl', project: 'bff' });
@@ -369,6 +565,14 @@ describe('cache-domain schematic', () => {
       const templates = readdirSync(join(__dirname, 'files'));
       expect(templates.length).toBeGreaterThan(0);
       for (const file of templates) expect(file).toMatch(/^__name@dasherize__.*\.ts\.template$/);
+      expect(readdirSync(join(__dirname, 'migration'))).toEqual(['__migrationFile__.ts.template']);
+    });
+
+    it('the tables are asked (x-prompt, no default: none when nobody answers)', () => {
+      const schema = JSON.parse(readFileSync(join(__dirname, 'schema.json'), 'utf8'));
+      expect(schema.properties.table).toMatchObject({ type: 'string' });
+      expect(schema.properties.table['x-prompt']).toMatch(/schema\.table/);
+      expect(schema.properties.table.default).toBeUndefined();
     });
   });
 });

@@ -7,6 +7,8 @@ export const CACHE_STRATEGIES: readonly CacheStrategy[] = ['cdc', 'ttl', 'hybrid
 export interface CacheDomainOptions {
   name: string;
   strategy?: CacheStrategy;
+  /** `schema.table[:column]`, comma-separated: the tables the domain reads (captured-tables.ts). */
+  table?: string;
   sourceRoot?: string;
   project?: string;
   path?: string;

@@ -1,4 +1,4 @@
-import { addModuleImport, appendToArrayConstant } from './register-domain';
+import { addModuleImport, appendImportedToArrayConstant, appendToArrayConstant } from './register-domain';
 
 const FILE = 'apps/bff/src/domains.module.ts';
 const WIDGETS = { symbol: 'WidgetsModule', from: 'apps/bff/src/widgets/widgets.module' };
@@ -63,5 +63,37 @@ describe('appendToArrayConstant', () => {
 
   it('fails when the constant is missing', () => {
     expect(() => add(`export const OTHER = [];\n`)).toThrow(/no array constant CDC_STREAMS/);
+  });
+});
+
+describe('appendImportedToArrayConstant', () => {
+  const INDEX = 'apps/bff/src/migrations/index.ts';
+  const CAPTURE = {
+    symbol: 'WidgetsCapture1800000000000',
+    from: 'apps/bff/src/migrations/1800000000000-widgets-capture',
+  };
+  const add = (content: string) => appendImportedToArrayConstant(content, INDEX, 'BFF_MIGRATIONS', CAPTURE);
+  const MIGRATIONS = `import { A1 } from './1-a';\nimport { B2 } from './2-b';\n\nexport const BFF_MIGRATIONS = [\n  A1,\n  B2,\n];\n`;
+
+  it('appends the class after the last one and imports it after the last import', () => {
+    expect(add(MIGRATIONS)).toBe(
+      `import { A1 } from './1-a';\nimport { B2 } from './2-b';\n` +
+        `import { WidgetsCapture1800000000000 } from './1800000000000-widgets-capture';\n\n` +
+        `export const BFF_MIGRATIONS = [\n  A1,\n  B2,\n  WidgetsCapture1800000000000,\n];\n`,
+    );
+  });
+
+  it('changes nothing the second time', () => {
+    const once = add(MIGRATIONS);
+    expect(add(once)).toBe(once);
+  });
+
+  it('tells the class from a string of the same text', () => {
+    const content = `export const BFF_MIGRATIONS = ['WidgetsCapture1800000000000'];\n`;
+    expect(add(content)).toContain(`['WidgetsCapture1800000000000', WidgetsCapture1800000000000]`);
+  });
+
+  it('fails when the constant is missing', () => {
+    expect(() => add(`export const OTHER = [];\n`)).toThrow(/no array constant BFF_MIGRATIONS/);
   });
 });

@@ -1,6 +1,6 @@
 import { normalize } from '@angular-devkit/core';
 import { SchematicsException } from '@angular-devkit/schematics';
-import { ModuleImportDeclarator, ModuleMetadataDeclarator } from '@nestjs/schematics';
+import { DeclarationOptions, ModuleImportDeclarator, ModuleMetadataDeclarator } from '@nestjs/schematics';
 import * as ts from 'typescript';
 
 /**
@@ -28,6 +28,18 @@ function importsSymbol(source: ts.SourceFile, symbol: string): boolean {
       ts.isNamedImports(s.importClause.namedBindings) &&
       s.importClause.namedBindings.elements.some((e) => e.name.text === symbol),
   );
+}
+
+/** The options of @nestjs/schematics' declarators that import `target` into `filePath` (and its @Module's imports). */
+function declaration(target: ModuleImport, filePath: string): DeclarationOptions {
+  const slash = target.from.lastIndexOf('/');
+  return {
+    metadata: 'imports',
+    symbol: target.symbol,
+    name: target.from.slice(slash + 1),
+    path: normalize(`/${target.from.slice(0, slash)}`),
+    module: normalize(`/${filePath}`),
+  };
 }
 
 /** The `imports` array of the file's @Module({...}) decorator, if it is a literal array. */
@@ -67,15 +79,7 @@ function moduleImportsArray(source: ts.SourceFile): ts.ArrayLiteralExpression | 
  * The edits are @nestjs/schematics' own (what `nest g module` does).
  */
 export function addModuleImport(content: string, modulePath: string, target: ModuleImport): string {
-  const name = target.from.slice(target.from.lastIndexOf('/') + 1);
-  const directory = target.from.slice(0, target.from.lastIndexOf('/'));
-  const options = {
-    metadata: 'imports',
-    symbol: target.symbol,
-    name,
-    path: normalize(`/${directory}`),
-    module: normalize(`/${modulePath}`),
-  };
+  const options = declaration(target, modulePath);
   let next = new ModuleMetadataDeclarator().declare(content, options);
   const imported = moduleImportsArray(parse(next))?.elements.some(
     (e) => ts.isIdentifier(e) && e.text === target.symbol,
@@ -107,14 +111,44 @@ function arrayConstant(source: ts.SourceFile, name: string): ts.ArrayLiteralExpr
 
 /** Appends the string `value` to the array constant `name` (e.g. CDC_STREAMS) unless it is there already. */
 export function appendToArrayConstant(content: string, filePath: string, name: string, value: string): string {
+  return appendElement(content, filePath, name, `'${value}'`, (e) => ts.isStringLiteralLike(e) && e.text === value);
+}
+
+/**
+ * Appends `target.symbol` (a class, e.g. a migration) to the array constant `name`
+ * (e.g. BFF_MIGRATIONS) and imports it from `target.from`, each only when missing.
+ */
+export function appendImportedToArrayConstant(
+  content: string,
+  filePath: string,
+  name: string,
+  target: ModuleImport,
+): string {
+  const next = appendElement(
+    content,
+    filePath,
+    name,
+    target.symbol,
+    (e) => ts.isIdentifier(e) && e.text === target.symbol,
+  );
+  if (importsSymbol(parse(next), target.symbol)) return next;
+  return new ModuleImportDeclarator().declare(next, declaration(target, filePath));
+}
+
+function appendElement(
+  content: string,
+  filePath: string,
+  name: string,
+  element: string,
+  isElement: (e: ts.Expression) => boolean,
+): string {
   const source = parse(content);
   const array = arrayConstant(source, name);
-  if (!array) throw new SchematicsException(`${filePath}: no array constant ${name} to add '${value}' to`);
-  if (array.elements.some((e) => ts.isStringLiteralLike(e) && e.text === value)) return content;
-  const literal = `'${value}'`;
+  if (!array) throw new SchematicsException(`${filePath}: no array constant ${name} to add ${element} to`);
+  if (array.elements.some(isElement)) return content;
   const last = array.elements[array.elements.length - 1];
-  if (!last) return content.slice(0, array.getEnd() - 1) + literal + content.slice(array.getEnd() - 1);
+  if (!last) return content.slice(0, array.getEnd() - 1) + element + content.slice(array.getEnd() - 1);
   // Keep the array's layout: one per line when the last element sits on its own line.
   const separator = /^\r?\n[ \t]*/.exec(last.getFullText(source))?.[0] ?? ' ';
-  return content.slice(0, last.getEnd()) + `,${separator}${literal}` + content.slice(last.getEnd());
+  return content.slice(0, last.getEnd()) + `,${separator}${element}` + content.slice(last.getEnd());
 }
