@@ -69,8 +69,11 @@ describe('admin routes with CACHE_KEY_PREFIX empty on a shared Redis', () => {
     const foreign = {
       'adv:catalog:product:p1': () => raw.set('adv:catalog:product:p1', 'their view'),
       'adv:catalog:deps:product:p1': () => raw.sadd('adv:catalog:deps:product:p1', 'catalog:listing:x'),
-      'adv:cache:fence-seq': () => raw.set('adv:cache:fence-seq', '42'),
-      'adv:cache:fence:catalog:product:p1': () => raw.set('adv:cache:fence:catalog:product:p1', '41'),
+      'adv:cache:{adv:catalog}:fence-seq': () => raw.set('adv:cache:{adv:catalog}:fence-seq', '42'),
+      'adv:cache:{adv:catalog}:dep-fences:0': () =>
+        raw.hset('adv:cache:{adv:catalog}:dep-fences:0', 'catalog:deps:product:p1', '41'),
+      'adv:cache:fill:{adv:catalog:product:p1}': () =>
+        raw.set('adv:cache:fill:{adv:catalog:product:p1}', 't', 'EX', 60),
       'adv:cdc.catalog.v1': () => raw.xgroup('CREATE', 'adv:cdc.catalog.v1', 'cache-sync', '0', 'MKSTREAM'),
       'adv:cdc.catalog.v1:dlq': () => raw.xadd('adv:cdc.catalog.v1:dlq', '*', 'event', '{}', 'error', 'theirs'),
       'adv:product:1': () => raw.set('adv:product:1', 'an adv entry'),
@@ -81,20 +84,21 @@ describe('admin routes with CACHE_KEY_PREFIX empty on a shared Redis', () => {
 
     const names = await allNames();
     const entries = Object.keys(views).sort();
-    for (const name of [...entries, 'cdc.catalog.v1', 'cdc.orders.v1', 'cache:fence-seq', 'cache:db-identity']) {
+    const sequence = 'cache:{catalog}:fence-seq';
+    for (const name of [...entries, 'cdc.catalog.v1', 'cdc.orders.v1', sequence, 'cache:db-identity']) {
       expect([name, names.includes(name)]).toEqual([name, true]);
     }
     const dependencySets = names.filter((n) => n.startsWith('catalog:deps:'));
     expect(dependencySets.length).toBeGreaterThanOrEqual(2); // the product's and the category's
     // The other deployment's names must come out of this exactly as they went in; our own names other than
-    // the entries must all still be there (but fence markers, which expire by themselves).
+    // the entries must all still be there (but leases and fill tickets, which expire by themselves).
     const theirs = Object.keys(foreign).sort();
     const before = await dumps(theirs);
     const lasting: string[] = [];
     for (const name of names) {
       if (!entries.includes(name) && !theirs.includes(name) && (await raw.pttl(name)) === -1) lasting.push(name);
     }
-    expect(lasting).toEqual(expect.arrayContaining(['cdc.catalog.v1', 'cache:fence-seq', ...dependencySets]));
+    expect(lasting).toEqual(expect.arrayContaining(['cdc.catalog.v1', sequence, ...dependencySets]));
 
     for (const pattern of ['*', 'adv:*', 'adv*', '?dv:*', 'cdc*', 'cdc.catalog.v1', 'cache:*', 'cache:fence-seq']) {
       for (const res of [await usage(app, pattern), await flush(app, pattern)]) {

@@ -49,9 +49,13 @@ describe('Redis eviction', () => {
     const names = new RedisNames(ctx().redisPrefix);
     const raw = new Redis(redis.url);
     try {
-      // The fence marker the inserts above left on the categories list (settled), and this product's dependency set.
-      const marker = names.fence('catalog:categories');
-      const guarded = [names.entry(`catalog:deps:product:${product.id}`), names.fenceSequence, marker];
+      // This product's dependency set, and the catalog's fence sequence and dependency fence epoch (the inserts
+      // above fenced their categories' dependencies).
+      const guarded = [
+        names.entry(`catalog:deps:product:${product.id}`),
+        names.fenceSequence('catalog'),
+        names.dependencyFenceEpoch('catalog'),
+      ];
       expect(await raw.exists(...guarded)).toBe(3);
       // Memory pressure from names with a TTL (what volatile-lru may evict).
       const filler = 'x'.repeat(16 * 1024);

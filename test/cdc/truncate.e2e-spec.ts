@@ -1,7 +1,7 @@
 import { eventually } from '../../tools/eventually';
 import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { RedisCacheStore } from '@app/cache';
+import { FillFence, RedisCacheStore } from '@app/cache';
 import { CDC_ON, waitForCdc, CDC_OFF, TRUTH_ENV } from '../harness/cdc';
 import { createOrder } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
@@ -114,7 +114,7 @@ describe('CDC: TRUNCATE drops every cached view of the domain', () => {
 
   it('fences the domain: a fill whose lease predates the drop is refused, a later one and other domains are not', async () => {
     const store = reader.get(RedisCacheStore);
-    const fill = (key: string, fence: { sequence: number; deadline: number }, token: string) =>
+    const fill = (key: string, fence: FillFence, token: string) =>
       store.fill(key, Buffer.from('{}'), { fence, token, ttlMs: 60_000, dependencies: [] });
     const catalogKey = `catalog:product:${randomUUID()}`;
     const ordersKey = `orders:detail:${randomUUID()}`;

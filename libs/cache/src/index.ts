@@ -18,6 +18,8 @@ export { CachedRead } from './http/cached-read.decorator';
 export { CachedReadInterceptor } from './http/cached-read.interceptor';
 export { sendEntry } from './http/send-entry';
 export { RedisCacheStore } from './l2/redis-cache-store';
+export { FillFence, FillOptions, FillOutcome } from './engine/cache-store';
+export { CircuitBreaker } from './l2/circuit-breaker';
 export { AdminTokenGuard } from './admin/admin-token.guard';
 export { CacheSourceIdentity, SourceIdentityOutcome } from './identity/cache-source-identity';
 export { RedisHealthIndicator, withTimeout, PROBE_TIMEOUT_MS } from './health/redis.health';

@@ -44,10 +44,12 @@ export interface CacheStore {
 
 /** Taken with the lease, before the source read: what the fill is checked against when written. */
 export interface FillFence {
-  /** The fence sequence at lease time. */
+  /** The domain's fence sequence at lease time. */
   sequence: number;
-  /** The last instant (the store's clock, ms) at which the fill may be written: lease time + MAX_FILL_MS. */
+  /** The last instant (the store's clock for the key, ms) at which the fill may be written: lease time + MAX_FILL_MS. */
   deadline: number;
+  /** The same bound by the clock that checks the fill's fences (on Redis Cluster, the domain's node). */
+  domainDeadline: number;
 }
 
 export type FillOutcome = 'written' | 'fenced' | 'expired';

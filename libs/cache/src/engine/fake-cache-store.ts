@@ -46,9 +46,13 @@ const domainOf = (key: string) => (key.includes(':') ? key.slice(0, key.indexOf(
 
 /**
  * An in-memory CacheStore (and, structurally, revalidation's RevalidationStore,
- * which engine/ may not import) for the engine's unit tests. Each method does
- * what its script in stale-fill-guard.ts or its command in RedisCacheStore does,
- * atomically, by `redisTime`: the store's own clock, as Redis's TIME is.
+ * which engine/ may not import) for the engine's unit tests. Each method is one
+ * atomic step by `redisTime` (the store's own clock, as Redis's TIME is), and
+ * models the contract rather than the protocol: a fill is refused when an
+ * invalidation touched its key, a dependency or its domain after its lease
+ * (markers by sequence). RedisCacheStore reaches the same outcome with the
+ * single-slot steps of stale-fill-guard.ts, whose every interleaving is run
+ * against Redis in test/cache/fence-protocol.e2e-spec.ts.
  *
  * Knobs for tests: `available`, `failNext` (the call throws
  * CacheUnavailableError, as RedisCacheStore does for any Redis error) and
@@ -58,7 +62,7 @@ const domainOf = (key: string) => (key.includes(':') ? key.slice(0, key.indexOf(
 export class FakeCacheStore implements CacheStore {
   /** Every call in order, with its arguments. */
   readonly calls: { method: StoreMethod; args: unknown[] }[] = [];
-  /** What INVALIDATE and the whole-domain drop published on the invalidation channel. */
+  /** What invalidations and whole-domain drops published on the invalidation channel. */
   readonly published: PublishedInvalidation[] = [];
 
   private up = true;
@@ -100,7 +104,7 @@ export class FakeCacheStore implements CacheStore {
     return { reached, release };
   }
 
-  /** Receives what INVALIDATE publishes, as every instance's InvalidationBus does. */
+  /** Receives what invalidations publish, as every instance's InvalidationBus does. */
   subscribe(listener: Listener): void {
     this.listeners.push(listener);
   }
@@ -145,7 +149,7 @@ export class FakeCacheStore implements CacheStore {
     return { value: this.entry(key), leased: this.leaseHolder(key) !== undefined };
   }
 
-  /** ACQUIRE_LEASE_LUA. */
+  /** LEASE_LUA and SEQUENCE_LUA. */
   async acquireLease(
     key: string,
     token: string,
@@ -156,10 +160,11 @@ export class FakeCacheStore implements CacheStore {
     if (unlessFilled && this.entry(key) !== null) return undefined;
     if (this.leaseHolder(key) !== undefined) return undefined;
     this.leases.set(key, this.timed(token, leaseMs));
-    return { sequence: this.fenceSequence, deadline: this.redisTime.now() + MAX_FILL_MS };
+    const deadline = this.redisTime.now() + MAX_FILL_MS;
+    return { sequence: this.fenceSequence, deadline, domainDeadline: deadline };
   }
 
-  /** FILL_LUA: the deadline first, then the markers of the key, of its domain and of every dependency. */
+  /** CHECK_LUA and WRITE_LUA as one step: the deadline first, then the markers of the key, its domain and its dependencies. */
   async fill(key: string, value: Buffer, options: FillOptions): Promise<FillOutcome> {
     await this.enter('fill', [key, value, options]);
     const outcome = this.fillOutcome(key, options);
@@ -179,7 +184,7 @@ export class FakeCacheStore implements CacheStore {
     this.release(key, token);
   }
 
-  /** INVALIDATE_LUA (and RedisCacheStore's early return when there is nothing to drop). */
+  /** RedisCacheStore.invalidate's steps as one (and its early return when there is nothing to drop). */
   async invalidate(keys: readonly string[], dependencies: readonly string[], origin: string): Promise<string[]> {
     await this.enter('invalidate', [keys, dependencies, origin]);
     if (keys.length === 0 && dependencies.length === 0) return [];
@@ -203,7 +208,7 @@ export class FakeCacheStore implements CacheStore {
   }
 
   /**
-   * RedisCacheStore.dropDomains for one domain: FENCE_ALL_LUA's domain marker,
+   * RedisCacheStore.dropDomains for one domain: a domain marker,
    * then the domain's entries, dependency sets, leases and confirmations, then
    * `flush`. Redis does it in steps (SCAN); here it is one step, which is one
    * of the orders Redis may produce. Counts entries and dependency sets.

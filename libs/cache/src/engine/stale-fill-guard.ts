@@ -1,86 +1,105 @@
 /**
- * The Lua side of cachegate's fill fencing (docs/contract.md §5.3, §5.4). Each script runs
- * atomically in Redis; `RedisCacheStore` registers them once with defineCommand.
+ * The Lua side of cachegate's fill fencing (docs/contract.md §5.3, §5.4, §5.10). Every
+ * script here touches the names of ONE hash slot only, all given in KEYS, so
+ * the same protocol runs on a single Redis and on Redis Cluster. A fill and an
+ * invalidation are each a short sequence of such single-slot steps; the
+ * argument below shows that every interleaving of those steps is safe.
+ * `RedisCacheStore` runs the steps (l2/redis-cache-store.ts).
  *
  * THE RACE. A miss reads the source at t1 and writes the cache at t2. If the
  * data changed and its invalidation ran between t1 and t2, a naive fill writes
  * the old value back, and with no TTL it stays wrong for good. Worse, for views
  * with dependencies (a category listing holds products A, B, C) the view's key
- * is not yet in any dependency set while its first fill is in flight, so an
- * invalidation of product B cannot find it by looking the set up.
+ * is not yet in any dependency set while its first fill is in flight, and the
+ * dependencies are only known once the view has been read.
  *
- * THE FENCE. A global counter, the fence sequence, is incremented by every
- * invalidation. An invalidation leaves a marker `cache:fence:<name>` = its
- * sequence number on every key it drops and on every dependency it resolves
- * (markers are removed once older than FENCE_TTL_MS, see MEMORY). A fill reads the sequence *before* it
- * reads the source (atomically with taking the lease), and at write time the
- * FILL script refuses the write if the key's marker or any marker of the
- * view's dependencies is newer than that sequence: some invalidation touching
- * this view ran after the fill began, so what the fill read may be old. The
- * discarded value is still returned to its caller (it was the truth at t1).
+ * WHERE NAMES LIVE. Three kinds of slot:
+ *  - a key's slot: its entry `<p><key>` and, hash-tagged with the entry's
+ *    name, its lease `<p>cache:lease:{<p><key>}` and its fill ticket
+ *    `<p>cache:fill:{<p><key>}`;
+ *  - a dependency's slot: the dependency set `<p><domain>:deps:<type>:<id>`;
+ *  - the domain's slot (tag `{<p><domain>}`): its fence sequence, its
+ *    dependency fences (two hashes, rotated), its domain fence and the list
+ *    of checked fills.
  *
- * Why this is enough: an invalidation that ran before the fill read the
- * sequence has a marker <= that sequence, and the source read that follows sees
- * the change (the invalidation runs after the commit). An invalidation that ran
- * after it has a newer marker and the write is refused. Dependencies are known
- * only once the view is loaded, which is why markers are checked at write time
- * rather than leases revoked at start.
+ * A FILL, step by step (K: key slot, D: domain slot, S: dependency slots):
+ *  F1 (K) LEASE: take the lease (elects one filler across instances) and set
+ *     the fill ticket = our token, PX MAX_FILL_MS; answer a deadline in K's
+ *     Redis time (TIME + MAX_FILL_MS).
+ *  F2 (D) SEQUENCE: read the domain's fence sequence s0 and D's time.
+ *     F1 and F2 both happen before the source read (sent together).
+ *  -- read the source; the view names its dependencies --
+ *  F3 (S) REGISTER: SADD the key to each dependency set.
+ *  F4 (D) CHECK: refuse if past D's deadline, or if the domain fence or the
+ *     dependency fence of any of the view's dependencies is > s0; else add
+ *     (key, token) to the domain's checked fills (scored by D's deadline).
+ *  F5 (K) WRITE: write the entry only if the ticket still holds our token
+ *     and K's deadline has not passed; delete the ticket, release the lease.
  *
- * THE DEADLINE, IN REDIS'S OWN TIME. Markers go (FENCE_TTL_MS), so a fill
- * must never be written after the markers that could refuse it are gone. The
- * client cannot promise that: a FILL command can sit in a partitioned TCP
- * connection for minutes and reach Redis after the client gave up on it. So
- * the lease script reads Redis's clock (TIME) and answers a deadline of
- * now + MAX_FILL_MS, and the FILL script refuses any write after it, by the
- * same clock. Why that holds: an invalidation that ran after the lease was
- * taken (at Redis time t0) set its marker at t >= t0, alive until
- * t + FENCE_TTL_MS > t0 + MAX_FILL_MS >= the last instant the fill may be
- * written. One clock (the Redis server's) decides both, so client clocks,
- * network delay and retries cannot break it.
+ * AN INVALIDATION of keys and dependencies of a domain:
+ *  I1 (D) FENCE: INCR the sequence to s, set the dependency fence of every
+ *     dependency to s (skipped when there are no dependencies).
+ *  I2 (S) RESOLVE: read and delete each dependency set: its members are views
+ *     to drop too.
+ *  I3 (K) DROP: for every key and resolved member, delete entry, lease and
+ *     fill ticket. Then PUBLISH the dropped keys, so every L1 drops them.
+ *
+ * WHY NO STALE FILL IS WRITTEN. Take a fill F of key k and a change committed
+ * at tc whose invalidation I must drop k (directly, or through dependency d).
+ * I runs after tc. If F's ticket (F1) was set after I's DROP of k, or F read
+ * s0 (F2) after I's FENCE, then F's source read followed tc: F read the new
+ * data. Otherwise:
+ *  - k named directly: I's DROP of k comes after F1, in k's slot. If it comes
+ *    before F5, it deletes F's ticket and F5 refuses; if after, it deletes
+ *    the entry F5 wrote.
+ *  - k through d, with I's FENCE after F2 (s > s0). In d's slot, F3 and I2 are
+ *    ordered. If F3 came first, I2 finds k and I3 drops it as above. If I2
+ *    came first, then I1 (before I2) came before F3, which is before F4: F4
+ *    sees d's fence s > s0 and refuses.
+ * Domain slot, dependency slot and key slot are each a total order, and each
+ * step is one atomic script: no cross-slot atomicity is needed anywhere.
  *
  * A WHOLE DOMAIN AT ONCE (DomainCache.invalidateAll: a TRUNCATE event, a
- * database identity reset). Its keys cannot be listed up front, so it cannot
- * leave a marker per key. Instead it increments the sequence and leaves ONE
- * marker for the domain, `cache:fence:<domain>:*` = that sequence (FENCE_ALL),
- * and only then drops the domain's entries, dependency sets and leases by SCAN
- * + UNLINK, and publishes `{flush: '<domain>:*'}` for every L1. FILL checks the
- * domain marker of the key's domain besides the key's own and its
- * dependencies'. Why that is enough, by when a fill writes:
- *  - before the marker was set: its entry exists before the SCAN starts, and
- *    a SCAN returns every name present from its start to its end: dropped;
- *  - after, having read the sequence before the marker (a fill that may have
- *    read the source before the change): the marker is newer, refused;
- *  - after, having read the sequence after the marker: its lease, and so its
- *    source read, came after the marker, which is set after the change
- *    committed (the event is applied after the commit): it read the new data,
- *    and keeping it (or having the SCAN drop it) is right either way.
- * The deadline argument above holds for the domain marker unchanged (it too
- * lives FENCE_TTL_MS from a time after the lease). It assumes a view's
- * dependencies are in its own domain (dependencyKey(domain, …)): dependency
- * sets are dropped with their domain. The SCAN drops names that match
- * `<domain>:*` only, never fence markers or the sequence (resetting the
- * sequence would make old fills look new).
+ * database identity reset). Its keys cannot be listed up front.
+ *  A1 (D) FENCE ALL: INCR the sequence to s, set the domain fence to s, and
+ *     take the checked fills whose deadline has not passed.
+ *  A2 (K) for each of those, delete its fill ticket.
+ *  A3 SCAN + UNLINK the domain's entries, dependency sets, leases and tickets
+ *     (on every master), then publish `{flush: '<domain>:*'}` for every L1.
+ * A fill F whose F2 came after A1 read the source after the change. One whose
+ * F4 came after A1 is refused by the domain fence. One whose F4 came before A1
+ * is among the checked fills A1 takes: if its F5 comes after A2 it is refused
+ * (no ticket); if before, its entry exists before A3's SCAN starts, and a SCAN
+ * returns every name present from its start to its end: dropped. It assumes a
+ * view's dependencies are in its own domain (dependencyKey(domain, …)).
  *
- * MEMORY AND EVICTION. The names this argument rests on (the sequence, the
- * markers, the dependency sets) carry no TTL, so the supported eviction
- * policies (noeviction, volatile-*: l2/eviction-policy.ts) can never remove
- * them early. Markers are instead listed with their Redis time in the sorted
- * set `cache:fence-index`, and every invalidation deletes a bounded batch of
- * markers older than FENCE_TTL_MS (re-marking a name moves its score, so a
- * marker still needed is never in that batch). Invalidations run with the
- * script flag allow-oom: they free memory, and a full Redis must not stop the
- * cache from forgetting what changed.
+ * DEADLINES, IN REDIS'S OWN TIME. A step can sit in a partitioned TCP
+ * connection for minutes and reach Redis after the client gave up on it. So
+ * F5 refuses after K's deadline and F4 after D's, each by the clock of the
+ * node that checks it (F1 and F2 read them). Dependency fences are deleted
+ * only once older than FENCE_TTL_MS > MAX_FILL_MS (ROTATION), so every fence
+ * set after a fill's F2 still exists at its F4. After a failover the clock is
+ * the promoted replica's: the 30 s between the two bounds absorb clock skew
+ * between Redis hosts.
  *
- * THE LEASE. `cache:lease:<key>` (SET NX PX) elects one filler per key across
- * instances; others poll for the entry with bounded back-off. An invalidation
- * deletes the lease too, so a fresh fill can start at once instead of waiting
- * for one that is doomed to be discarded.
+ * ROTATION. Dependency fences are fields of two hashes, `dep-fences:0|1`;
+ * `dep-fence-epoch` holds the epoch (Redis ms / FENCE_TTL_MS) of the newest
+ * write. I1 writes into the hash of the current epoch's parity, first
+ * deleting that hash when it still holds an older epoch (two or more epochs
+ * back: every field in it is over FENCE_TTL_MS old). One HSET per invalidation
+ * and one UNLINK per rotation, instead of a key (and an index entry) per
+ * dependency: a bulk change of 100,000 rows costs one hash, not 100,000 names.
  *
- * Scripts build some names from ARGV (dependency members), so they assume a
- * single Redis, not Redis Cluster.
+ * MEMORY AND EVICTION. The names this argument needs to EXIST carry no TTL:
+ * the sequence, the fences, the dependency sets. So the supported eviction
+ * policies (noeviction, volatile-*: l2/eviction-policy.ts) never remove them.
+ * The names whose ABSENCE means refusal carry a TTL and may be evicted: a lost
+ * ticket refuses its fill, a lost lease only lets another filler in. The
+ * invalidation scripts run with allow-oom: they free memory, and a full Redis
+ * must not stop the cache from forgetting what changed.
  */
 
-/** How long invalidation markers live; a fill is written at most MAX_FILL_MS after its lease (Redis time). */
+/** How long dependency fences live at least; a fill's checks happen at most MAX_FILL_MS after its start (Redis time). */
 export const FENCE_TTL_MS = 60_000;
 export const MAX_FILL_MS = 30_000;
 
@@ -89,56 +108,6 @@ const NOW_MS = `local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end`;
-
-/**
- * KEYS: lease, fence sequence, entry.  ARGV: token, lease ms, unless filled (1/0), max fill ms.
- * Takes the lease and returns {fence sequence at this instant, deadline in
- * Redis ms}, or nil when another filler holds the lease or, with "unless
- * filled", has already written the entry (it finished between our L2 miss and
- * this call: poll, do not read the source again). A caller that found an
- * unreadable entry passes 0 to replace it.
- */
-export const ACQUIRE_LEASE_LUA = `${NOW_MS}
-if ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return false end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return { redis.call('GET', KEYS[2]) or '0', tostring(now_ms() + tonumber(ARGV[4])) }
-end
-return false`;
-
-/**
- * KEYS: entry, lease, fence(key), fence(key's domain: `<domain>:*`), fence(dep 1..n), dependency set 1..n.
- * ARGV: fence sequence at start, ttl ms (0 = none), lease token, n, value, logical key, deadline (Redis ms).
- * Writes the entry and records it in its dependency sets unless the deadline
- * has passed (-1) or a marker is newer than the fill's start (0); releases the
- * lease if still ours. 1 = written.
- */
-export const FILL_LUA = `${NOW_MS}
-local started = tonumber(ARGV[1])
-local n = tonumber(ARGV[4])
-local function release()
-  if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-end
-if now_ms() > tonumber(ARGV[7]) then
-  release()
-  return -1
-end
-for i = 3, 4 + n do
-  local marker = redis.call('GET', KEYS[i])
-  if marker and tonumber(marker) > started then
-    release()
-    return 0
-  end
-end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[2])
-else
-  redis.call('SET', KEYS[1], ARGV[5])
-end
-for i = 5 + n, 4 + 2 * n do
-  redis.call('SADD', KEYS[i], ARGV[6])
-end
-release()
-return 1`;
 
 /**
  * `in_parts(list, f)`: calls f with the list's items as arguments, at most 1000
@@ -150,86 +119,122 @@ const IN_PARTS = `local function in_parts(list, f)
   for from = 1, #list, 1000 do f(unpack(list, from, math.min(#list, from + 999))) end
 end`;
 
-/** Lists markers with their Redis time, and deletes a bounded batch of those older than the fence TTL. */
-const INDEX_MARKERS = `${IN_PARTS}
-local function index_and_trim(index, now, ttl, marked)
-  local scored = {}
-  for _, name in ipairs(marked) do
-    scored[#scored + 1] = now
-    scored[#scored + 1] = name
-  end
-  in_parts(scored, function(...) redis.call('ZADD', index, ...) end)
-  local old = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. (now - ttl), 'LIMIT', 0, math.min(2 * #marked + 64, 1000))
-  if #old > 0 then
-    redis.call('DEL', unpack(old))
-    redis.call('ZREM', index, unpack(old))
-  end
-end`;
+/**
+ * F1, key slot. KEYS: lease, ticket, entry. ARGV: token, lease ms, unless filled (1/0), max fill ms.
+ * Takes the lease, sets the ticket and answers the deadline (Redis ms), or nil
+ * when another filler holds the lease or, with "unless filled", has already
+ * written the entry (it finished between our L2 miss and this call: poll, do
+ * not read the source again). A caller that found an unreadable entry passes 0
+ * to replace it.
+ */
+export const LEASE_LUA = `${NOW_MS}
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return false end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
+  return now_ms() + tonumber(ARGV[4])
+end
+return false`;
+
+/** F2, domain slot. KEYS: fence sequence. ARGV: max fill ms. Answers {sequence, deadline in this node's ms}. */
+export const SEQUENCE_LUA = `${NOW_MS}
+return { tonumber(redis.call('GET', KEYS[1]) or '0'), now_ms() + tonumber(ARGV[1]) }`;
 
 /**
- * KEYS: fence sequence, fence index.
- * ARGV: entry prefix, lease prefix, fence prefix, channel, fence ttl ms, k,
- *       key 1..k, dependency 1..m, origin.
- * Drops the keys and every member of the dependency sets (entry, lease),
- * leaves fence markers on all of them and on the dependencies, deletes the
- * sets, and publishes the dropped keys so every instance drops them from L1.
- * Returns the dropped keys. Runs when Redis is out of memory (allow-oom).
- * Each step is one command per up to 1000 names (in_parts): a CDC batch of
- * thousands of names is one script call of a few dozen commands.
+ * F4, domain slot. KEYS: domain fence, dependency fences 0, dependency fences 1, checked fills.
+ * ARGV: s0, deadline (this node's ms), checked member (`<key>\\n<token>`), dependency 1..n.
+ * -1 past the deadline, 0 fenced, 1 checked (and listed, for a whole-domain drop).
  */
-export const INVALIDATE_LUA = `#!lua flags=allow-oom
-${NOW_MS}
-${INDEX_MARKERS}
-local seq = redis.call('INCR', KEYS[1])
-local dropped = {}
-local seen = {}
-local function drop(key)
-  if seen[key] then return end
-  seen[key] = true
-  dropped[#dropped + 1] = key
+export const CHECK_LUA = `${NOW_MS}
+local now = now_ms()
+if now > tonumber(ARGV[2]) then return -1 end
+local started = tonumber(ARGV[1])
+local fence = redis.call('GET', KEYS[1])
+if fence and tonumber(fence) > started then return 0 end
+for from = 4, #ARGV, 1000 do
+  for h = 2, 3 do
+    for _, seq in ipairs(redis.call('HMGET', KEYS[h], unpack(ARGV, from, math.min(#ARGV, from + 999)))) do
+      if seq and tonumber(seq) > started then return 0 end
+    end
+  end
 end
-local k = tonumber(ARGV[6])
-for i = 7, 6 + k do drop(ARGV[i]) end
-local sets = {}
-for i = 7 + k, #ARGV - 1 do sets[#sets + 1] = ARGV[1] .. ARGV[i] end
-in_parts(sets, function(...)
-  for _, member in ipairs(redis.call('SUNION', ...)) do drop(member) end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. now)
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3])
+return 1`;
+
+/**
+ * F5, key slot. KEYS: entry, lease, ticket. ARGV: token, ttl ms (0 = none), value, deadline (this node's ms).
+ * -1 past the deadline, 0 fenced (the ticket is gone or another filler's), 1 written.
+ * Releases the lease if still ours either way.
+ */
+export const WRITE_LUA = `${NOW_MS}
+local outcome = 1
+if now_ms() > tonumber(ARGV[4]) then
+  outcome = -1
+elseif redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  outcome = 0
+else
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+  else
+    redis.call('SET', KEYS[1], ARGV[3])
+  end
+  redis.call('DEL', KEYS[3])
+end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return outcome`;
+
+/**
+ * I1, domain slot. KEYS: fence sequence, dependency fence epoch, dependency fences 0, dependency fences 1.
+ * ARGV: fence ttl ms, dependency 1..n. Increments the sequence and sets every
+ * dependency's fence to it (ROTATION first). Returns the sequence.
+ */
+export const FENCE_DEPENDENCIES_LUA = `#!lua flags=allow-oom
+${NOW_MS}
+${IN_PARTS}
+local seq = redis.call('INCR', KEYS[1])
+local epoch = math.floor(now_ms() / tonumber(ARGV[1]))
+local newest = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if newest ~= epoch then
+  -- The hash of this epoch's parity last held epoch - 2 or older, unless it is epoch itself (newest > epoch:
+  -- a clock that went back after a failover), whose fields are then kept.
+  local hash = KEYS[3 + epoch % 2]
+  if newest < epoch then
+    redis.call('UNLINK', hash)
+    if newest < epoch - 1 then redis.call('UNLINK', KEYS[3 + (epoch + 1) % 2]) end
+    redis.call('SET', KEYS[2], epoch)
+  end
+end
+local fields = {}
+for i = 2, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = seq
+end
+local hash = KEYS[3 + epoch % 2]
+in_parts(fields, function(...) redis.call('HSET', hash, ...) end)
+return seq`;
+
+/**
+ * I2, dependency slots. KEYS: dependency sets. Reads and deletes them; returns their members (views to drop).
+ */
+export const RESOLVE_LUA = `#!lua flags=allow-oom
+${IN_PARTS}
+local members = {}
+in_parts(KEYS, function(...)
+  for _, member in ipairs(redis.call('SUNION', ...)) do members[#members + 1] = member end
   redis.call('DEL', ...)
 end)
-local names = {}
-local marked = {}
-for _, key in ipairs(dropped) do
-  names[#names + 1] = ARGV[1] .. key
-  names[#names + 1] = ARGV[2] .. key
-  marked[#marked + 1] = ARGV[3] .. key
-end
-for i = 7 + k, #ARGV - 1 do marked[#marked + 1] = ARGV[3] .. ARGV[i] end
-in_parts(names, function(...) redis.call('DEL', ...) end)
-local markers = {}
-for _, name in ipairs(marked) do
-  markers[#markers + 1] = name
-  markers[#markers + 1] = seq
-end
-in_parts(markers, function(...) redis.call('MSET', ...) end)
-index_and_trim(KEYS[2], now_ms(), tonumber(ARGV[5]), marked)
-if #dropped > 0 then
-  redis.call('PUBLISH', ARGV[4], cjson.encode({ keys = dropped, origin = ARGV[#ARGV] }))
-end
-return dropped`;
+return members`;
 
 /**
- * KEYS: fence sequence, fence index, domain marker 1..n (`cache:fence:<domain>:*`).  ARGV: fence ttl ms.
- * The first step of dropping whole domains: fences off every fill of theirs
- * that began before it (see "A WHOLE DOMAIN AT ONCE"). Returns the sequence.
+ * A1, domain slot. KEYS: fence sequence, domain fence, checked fills.
+ * Increments the sequence, sets the domain fence to it, and answers the checked
+ * fills that may still write (`<key>\\n<token>`), clearing the list.
  */
-export const FENCE_ALL_LUA = `#!lua flags=allow-oom
+export const FENCE_DOMAIN_LUA = `#!lua flags=allow-oom
 ${NOW_MS}
-${INDEX_MARKERS}
 local seq = redis.call('INCR', KEYS[1])
-local marked = {}
-for i = 3, #KEYS do
-  redis.call('SET', KEYS[i], seq)
-  marked[#marked + 1] = KEYS[i]
-end
-index_and_trim(KEYS[2], now_ms(), tonumber(ARGV[1]), marked)
-return seq`;
+redis.call('SET', KEYS[2], seq)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. now_ms())
+local checked = redis.call('ZRANGE', KEYS[3], 0, -1)
+redis.call('DEL', KEYS[3])
+return checked`;

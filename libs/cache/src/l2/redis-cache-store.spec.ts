@@ -4,23 +4,33 @@ import { INVALIDATE_CHUNK, RedisCacheStore } from './redis-cache-store';
 import { RedisNames } from './redis-names';
 
 /**
- * How RedisCacheStore.invalidate splits a large invalidation into script
- * calls; the script itself runs against the real Redis in test/cache and
- * test/cdc. Here the connection only records the calls.
+ * How RedisCacheStore.invalidate splits a large invalidation into steps
+ * (stale-fill-guard.ts: I1 fence, I2 resolve, I3 drop); the scripts themselves
+ * run against the real Redis in test/cache/fence-protocol.e2e-spec.ts. Here
+ * the connection only records the calls.
  */
-describe('RedisCacheStore.invalidate: bounded script calls', () => {
+describe('RedisCacheStore.invalidate: bounded steps', () => {
   function store() {
-    const calls: { keys: string[]; dependencies: string[] }[] = [];
+    const calls: { step: string; names: string[] }[] = [];
     const redis = {
       status: 'ready',
       defineCommand: () => undefined,
-      // numKeys, sequence, index, entry prefix, lease prefix, fence prefix, channel, fence ttl, k, names…, origin
-      cacheInvalidate: async (...args: (string | number)[]) => {
-        const k = Number(args[8]);
-        const names = args.slice(9, -1).map(String);
-        calls.push({ keys: names.slice(0, k), dependencies: names.slice(k) });
-        return names.slice(0, k); // as if each key had been dropped
+      // numKeys, sequence, epoch, fences 0, fences 1, fence ttl, dependencies…
+      cacheFenceDependencies: async (...args: (string | number)[]) => {
+        calls.push({ step: 'fence', names: args.slice(6).map(String) });
+        return 1;
       },
+      // numKeys, dependency sets…: as if each set held one view, `view-of-<dependency>`
+      cacheResolve: async (...args: (string | number)[]) => {
+        const sets = args.slice(1).map(String);
+        calls.push({ step: 'resolve', names: sets });
+        return sets.map((set) => `catalog:view-of-${set.slice('p:'.length)}`);
+      },
+      del: async (...names: string[]) => {
+        calls.push({ step: 'drop', names });
+        return names.length;
+      },
+      publish: async () => 1,
     } as unknown as Redis;
     const cache = new RedisCacheStore(
       redis,
@@ -31,22 +41,28 @@ describe('RedisCacheStore.invalidate: bounded script calls', () => {
   }
   const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
-  it('sends up to INVALIDATE_CHUNK names in one call', async () => {
+  it('fences and resolves up to INVALIDATE_CHUNK dependencies per call, before dropping what they name', async () => {
     const { cache, calls } = store();
-    await cache.invalidate(names('k', 3000), names('d', INVALIDATE_CHUNK - 3000), 'me');
-    expect(calls).toHaveLength(1);
-    expect(calls[0]).toEqual({ keys: names('k', 3000), dependencies: names('d', INVALIDATE_CHUNK - 3000) });
+    const dependencies = names('catalog:deps:product:', INVALIDATE_CHUNK + 10);
+    const dropped = await cache.invalidate(['catalog:product:1'], dependencies, 'me');
+    expect(calls.map((c) => `${c.step} ${c.names.length}`)).toEqual([
+      `fence ${INVALIDATE_CHUNK}`,
+      `resolve ${INVALIDATE_CHUNK}`,
+      `drop ${3 * INVALIDATE_CHUNK}`, // entry, lease and fill ticket of each view found
+      'fence 10',
+      'resolve 10',
+      'drop 30',
+      'drop 3',
+    ]);
+    expect(calls.filter((c) => c.step === 'fence').flatMap((c) => c.names)).toEqual(dependencies);
+    expect(dropped).toHaveLength(INVALIDATE_CHUNK + 11);
   });
 
-  it('splits more names into calls of at most INVALIDATE_CHUNK, keys and dependencies each in order, and answers every dropped key', async () => {
+  it('drops keys in calls of at most INVALIDATE_CHUNK keys, each key once, and answers every dropped key', async () => {
     const { cache, calls } = store();
-    const keys = names('k', 12_000);
-    const dependencies = names('d', 4000);
-    const dropped = await cache.invalidate(keys, dependencies, 'me');
-    expect(calls.map((c) => c.keys.length + c.dependencies.length)).toEqual([5000, 5000, 5000, 1000]);
-    expect(calls.flatMap((c) => c.keys)).toEqual(keys);
-    expect(calls.flatMap((c) => c.dependencies)).toEqual(dependencies);
-    expect(calls[2]).toMatchObject({ keys: keys.slice(10_000), dependencies: dependencies.slice(0, 3000) });
+    const keys = names('catalog:product:', 12_000);
+    const dropped = await cache.invalidate([...keys, keys[0]], [], 'me');
+    expect(calls.map((c) => `${c.step} ${c.names.length}`)).toEqual(['drop 15000', 'drop 15000', 'drop 6000']);
     expect(dropped).toEqual(keys);
   });
 

@@ -1,32 +1,47 @@
 import type { Redis } from 'ioredis';
 import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
 import {
-  ACQUIRE_LEASE_LUA,
-  FENCE_ALL_LUA,
+  CHECK_LUA,
+  FENCE_DEPENDENCIES_LUA,
+  FENCE_DOMAIN_LUA,
   FENCE_TTL_MS,
-  FILL_LUA,
-  INVALIDATE_LUA,
+  LEASE_LUA,
   MAX_FILL_MS,
+  RESOLVE_LUA,
+  SEQUENCE_LUA,
+  WRITE_LUA,
 } from '../engine/stale-fill-guard';
 import { CacheUnavailableError } from '../model/cache-errors';
 import { adminPatternMatches } from '../model/cache-key';
 import { CircuitBreaker } from './circuit-breaker';
 import { evictionPolicyOf, unsupportedPolicyMessage } from './eviction-policy';
-import { RedisNames } from './redis-names';
+import { domainOf, RedisNames } from './redis-names';
 
+/** The fencing steps of stale-fill-guard.ts, registered as commands (each touches one hash slot). */
 interface FencedRedis extends Redis {
-  cacheAcquireLease(
+  cacheLease(
     lease: string,
-    sequence: string,
+    ticket: string,
     entry: string,
     token: string,
     leaseMs: number,
     unlessFilled: number,
     maxFillMs: number,
-  ): Promise<[string, string] | null>;
-  cacheFill(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
-  cacheInvalidate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
-  cacheFenceAll(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  ): Promise<number | null>;
+  cacheSequence(sequence: string, maxFillMs: number): Promise<[number, number]>;
+  cacheCheck(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  cacheWrite(
+    entry: string,
+    lease: string,
+    ticket: string,
+    token: string,
+    ttlMs: number,
+    value: Buffer,
+    deadline: number,
+  ): Promise<number>;
+  cacheFenceDependencies(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  cacheResolve(numKeys: number, ...names: string[]): Promise<string[]>;
+  cacheFenceDomain(sequence: string, domainFence: string, checked: string): Promise<string[]>;
 }
 
 /** A domain name as cacheKey() accepts it, and never the cache's own `cache:` names. */
@@ -37,13 +52,38 @@ export interface UsageReport {
   bytes: number;
 }
 
-/** Names (keys and dependencies) per INVALIDATE script call. */
+/** Names (keys and dependencies) per invalidation step: bounded commands, and Redis never blocked long by one script. */
 export const INVALIDATE_CHUNK = 5000;
+
+/** At most `size` items per chunk. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let from = 0; from < items.length; from += size) out.push(items.slice(from, from + size));
+  return out;
+}
+
+/** A step script's answer: 1 passed, -1 past its deadline, 0 fenced. */
+function outcomeOf(answer: number): FillOutcome {
+  return answer === 1 ? 'written' : answer === -1 ? 'expired' : 'fenced';
+}
+
+/** Items by the domain of their logical key. */
+function byDomain(items: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const item of items) {
+    const domain = domainOf(item);
+    const list = out.get(domain);
+    if (list) list.push(item);
+    else out.set(domain, [item]);
+  }
+  return out;
+}
 
 /**
  * The cache's only I/O boundary to Redis. Every call runs under the circuit
  * breaker and turns any Redis failure into CacheUnavailableError, which callers
- * treat as "serve from the source".
+ * treat as "serve from the source". Fills and invalidations run the single-slot
+ * steps of engine/stale-fill-guard.ts.
  */
 export class RedisCacheStore implements CacheStore {
   private readonly redis: FencedRedis;
@@ -56,10 +96,13 @@ export class RedisCacheStore implements CacheStore {
     readonly names: RedisNames,
     readonly breaker: CircuitBreaker,
   ) {
-    redis.defineCommand('cacheAcquireLease', { numberOfKeys: 3, lua: ACQUIRE_LEASE_LUA });
-    redis.defineCommand('cacheFill', { lua: FILL_LUA });
-    redis.defineCommand('cacheInvalidate', { lua: INVALIDATE_LUA });
-    redis.defineCommand('cacheFenceAll', { lua: FENCE_ALL_LUA });
+    redis.defineCommand('cacheLease', { numberOfKeys: 3, lua: LEASE_LUA });
+    redis.defineCommand('cacheSequence', { numberOfKeys: 1, lua: SEQUENCE_LUA });
+    redis.defineCommand('cacheCheck', { lua: CHECK_LUA });
+    redis.defineCommand('cacheWrite', { numberOfKeys: 3, lua: WRITE_LUA });
+    redis.defineCommand('cacheFenceDependencies', { lua: FENCE_DEPENDENCIES_LUA });
+    redis.defineCommand('cacheResolve', { lua: RESOLVE_LUA });
+    redis.defineCommand('cacheFenceDomain', { numberOfKeys: 3, lua: FENCE_DOMAIN_LUA });
     this.redis = redis as FencedRedis;
   }
 
@@ -121,49 +164,85 @@ export class RedisCacheStore implements CacheStore {
   }
 
   /**
-   * Takes the fill lease; answers the fence sequence, or undefined when another
-   * filler holds it or (`unlessFilled`) the entry has been written meanwhile.
+   * F1 and F2 (stale-fill-guard.ts): takes the fill lease and ticket, and reads the domain's fence sequence, both
+   * before the source read; undefined when another filler holds the lease or (`unlessFilled`) the entry has
+   * been written meanwhile.
    */
   async acquireLease(key: string, token: string, leaseMs: number, unlessFilled = true): Promise<FillFence | undefined> {
     const n = this.names;
-    const granted = await this.guard(() =>
-      this.redis.cacheAcquireLease(
-        n.lease(key),
-        n.fenceSequence,
-        n.entry(key),
-        token,
-        leaseMs,
-        unlessFilled ? 1 : 0,
-        MAX_FILL_MS,
-      ),
+    const [deadline, [sequence, domainDeadline]] = await this.guard(() =>
+      Promise.all([
+        this.redis.cacheLease(
+          n.lease(key),
+          n.ticket(key),
+          n.entry(key),
+          token,
+          leaseMs,
+          unlessFilled ? 1 : 0,
+          MAX_FILL_MS,
+        ),
+        this.redis.cacheSequence(n.fenceSequence(domainOf(key)), MAX_FILL_MS),
+      ]),
     );
-    return granted === null ? undefined : { sequence: Number(granted[0]), deadline: Number(granted[1]) };
+    return deadline === null ? undefined : { sequence, deadline, domainDeadline };
   }
 
+  /** F3, F4 and F5 (stale-fill-guard.ts): register in the dependency sets, check the fences, write. */
   async fill(key: string, value: Buffer, options: FillOptions): Promise<FillOutcome> {
-    const { dependencies: deps } = options;
-    const keys = [
-      this.names.entry(key),
-      this.names.lease(key),
-      this.names.fence(key),
-      this.names.domainFenceOf(key),
-      ...deps.map((d) => this.names.fence(d)),
-      ...deps.map((d) => this.names.entry(d)),
-    ];
-    const written = await this.guard(() =>
-      this.redis.cacheFill(
-        keys.length,
-        ...keys,
+    await this.register(key, options.dependencies);
+    const checked = await this.check(key, options);
+    if (checked !== 'written') {
+      await this.releaseLease(key, options.token);
+      return checked;
+    }
+    return this.write(key, value, options);
+  }
+
+  /** F3: records the key in each of its view's dependency sets, before the fences are checked. */
+  async register(key: string, dependencies: readonly string[]): Promise<void> {
+    const domain = domainOf(key);
+    const foreign = dependencies.find((d) => domainOf(d) !== domain);
+    // A whole-domain drop takes a view's dependency sets with its domain (stale-fill-guard.ts).
+    if (foreign !== undefined) throw new Error(`dependency ${foreign} of ${key} is not in domain ${domain}`);
+    await this.guard(() => Promise.all(dependencies.map((d) => this.redis.sadd(this.names.entry(d), key))));
+  }
+
+  /** F4: 'written' here means "may be written": no fence of the domain or of a dependency is newer than the fill. */
+  async check(key: string, options: FillOptions): Promise<FillOutcome> {
+    const n = this.names;
+    const domain = domainOf(key);
+    const [fences0, fences1] = n.dependencyFences(domain);
+    const checked = await this.guard(() =>
+      this.redis.cacheCheck(
+        4,
+        n.domainFence(domain),
+        fences0,
+        fences1,
+        n.checkedFills(domain),
         options.fence.sequence,
-        options.ttlMs,
+        options.fence.domainDeadline,
+        `${key}\n${options.token}`,
+        ...options.dependencies,
+      ),
+    );
+    return outcomeOf(checked);
+  }
+
+  /** F5: writes the entry if the fill's ticket is still there and its deadline has not passed. */
+  async write(key: string, value: Buffer, options: FillOptions): Promise<FillOutcome> {
+    const n = this.names;
+    const written = await this.guard(() =>
+      this.redis.cacheWrite(
+        n.entry(key),
+        n.lease(key),
+        n.ticket(key),
         options.token,
-        deps.length,
+        options.ttlMs,
         value,
-        key,
         options.fence.deadline,
       ),
     );
-    return written === 1 ? 'written' : written === -1 ? 'expired' : 'fenced';
+    return outcomeOf(written);
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
@@ -173,39 +252,65 @@ export class RedisCacheStore implements CacheStore {
   }
 
   /**
-   * Drops keys and every view recorded under the dependencies; publishes them for L1 (one channel message per
-   * script call). Returns what was dropped. At most INVALIDATE_CHUNK names (keys and dependencies) go to one
-   * script call, so that a bulk change neither builds one huge command nor blocks Redis for long in one
-   * script: larger invalidations are several calls, one after the other (each is atomic; together they
-   * commute, and a failure part way is made good by applying the whole again).
+   * I1, I2 and I3 (stale-fill-guard.ts): fences the dependencies, resolves their sets, drops the keys and the
+   * views found, then publishes them for L1 (one channel message per chunk). Returns what was dropped. At most
+   * INVALIDATE_CHUNK dependencies per step, so that a bulk change neither builds one huge command nor blocks
+   * Redis for long in one script: larger invalidations are several rounds, one after the other (each keeps
+   * the protocol's order; together they commute, and a failure part way is made good by applying the whole
+   * again).
    */
   async invalidate(keys: readonly string[], dependencies: readonly string[], origin: string): Promise<string[]> {
-    const n = this.names;
-    const total = keys.length + dependencies.length;
-    const dropped: string[] = [];
-    for (let from = 0; from < total; from += INVALIDATE_CHUNK) {
-      const to = Math.min(total, from + INVALIDATE_CHUNK);
-      const chunkKeys = keys.slice(Math.min(from, keys.length), Math.min(to, keys.length));
-      const chunkDependencies = dependencies.slice(Math.max(0, from - keys.length), Math.max(0, to - keys.length));
-      const names = await this.guard(() =>
-        this.redis.cacheInvalidate(
-          2,
-          n.fenceSequence,
-          n.fenceIndex,
-          n.entryPrefix,
-          n.leasePrefix,
-          n.fencePrefix,
-          n.invalidationChannel,
-          FENCE_TTL_MS,
-          chunkKeys.length,
-          ...chunkKeys,
-          ...chunkDependencies,
-          origin,
-        ),
-      );
-      for (const name of names) dropped.push(name);
+    const dropped = new Set<string>();
+    for (const [domain, deps] of byDomain(dependencies)) {
+      for (const chunk of chunks(deps, INVALIDATE_CHUNK)) {
+        await this.fenceDependencies(domain, chunk);
+        await this.drop(await this.resolve(chunk), origin, dropped);
+      }
     }
-    return dropped;
+    for (const chunk of chunks(keys, INVALIDATE_CHUNK)) await this.drop(chunk, origin, dropped);
+    return [...dropped];
+  }
+
+  /** I1: a new fence sequence of the domain, set as the fence of each dependency. */
+  async fenceDependencies(domain: string, dependencies: readonly string[]): Promise<void> {
+    const n = this.names;
+    const [fences0, fences1] = n.dependencyFences(domain);
+    await this.guard(() =>
+      this.redis.cacheFenceDependencies(
+        4,
+        n.fenceSequence(domain),
+        n.dependencyFenceEpoch(domain),
+        fences0,
+        fences1,
+        FENCE_TTL_MS,
+        ...dependencies,
+      ),
+    );
+  }
+
+  /** I2: reads and deletes dependency sets; answers the views recorded in them. */
+  async resolve(dependencies: readonly string[]): Promise<string[]> {
+    if (dependencies.length === 0) return [];
+    const sets = dependencies.map((d) => this.names.entry(d));
+    return this.guard(() => this.redis.cacheResolve(sets.length, ...sets));
+  }
+
+  /**
+   * I3: deletes entry, lease and fill ticket of each key (not in `dropped` yet), then publishes them so every
+   * L1 drops them (one channel message).
+   */
+  async drop(keys: readonly string[], origin: string, dropped = new Set<string>()): Promise<void> {
+    const fresh: string[] = [];
+    for (const key of keys) {
+      if (dropped.has(key)) continue;
+      dropped.add(key);
+      fresh.push(key);
+    }
+    if (fresh.length === 0) return;
+    const n = this.names;
+    await this.guard(() => this.redis.del(...fresh.flatMap((k) => [n.entry(k), n.lease(k), n.ticket(k)])));
+    // An InvalidationMessage (l1/invalidation-bus.ts).
+    await this.publish({ keys: fresh, origin });
   }
 
   /** Drops every entry, dependency set and lease of a domain (fenced, SCAN); every L1 drops `<domain>:*`. */
@@ -215,29 +320,45 @@ export class RedisCacheStore implements CacheStore {
 
   /**
    * Drops whole domains (stale-fill-guard.ts, "A WHOLE DOMAIN AT ONCE"): fences
-   * their fills first, then UNLINKs by SCAN (never KEYS) their entries and
-   * dependency sets, leases and TTL confirmations, then publishes `flush` so
-   * every instance drops it from L1. Returns how many entries and dependency
-   * sets were dropped. Throws CacheUnavailableError part way through: calling
-   * it again completes it.
+   * them and revokes their checked fills first, then UNLINKs by SCAN (never
+   * KEYS) their entries and dependency sets, leases, tickets and TTL
+   * confirmations, then publishes `flush` so every instance drops it from L1.
+   * Returns how many entries and dependency sets were dropped. Throws
+   * CacheUnavailableError part way through: calling it again completes it.
    */
   async dropDomains(domains: readonly string[], flush: string, origin: string): Promise<number> {
     const bad = domains.find((d) => !DOMAIN.test(d) || d === 'cache');
     if (bad !== undefined) throw new Error(`not a cache domain: ${JSON.stringify(bad)}`);
     if (domains.length === 0) return 0;
+    await this.fenceDomains(domains);
+    const dropped = await this.unlinkDomains(domains);
+    // An InvalidationMessage (l1/invalidation-bus.ts), as the admin flush sends it.
+    await this.publish({ flush, origin });
+    return dropped;
+  }
+
+  /** A1 and A2: fences each domain and revokes the tickets of its checked fills that may still write. */
+  async fenceDomains(domains: readonly string[]): Promise<void> {
     const n = this.names;
-    await this.guard(() =>
-      this.redis.cacheFenceAll(
-        2 + domains.length,
-        n.fenceSequence,
-        n.fenceIndex,
-        ...domains.map((d) => n.domainFence(d)),
-        FENCE_TTL_MS,
-      ),
-    );
+    await this.guard(async () => {
+      for (const domain of domains) {
+        const checked = await this.redis.cacheFenceDomain(
+          n.fenceSequence(domain),
+          n.domainFence(domain),
+          n.checkedFills(domain),
+        );
+        const tickets = checked.map((member) => n.ticket(member.slice(0, member.indexOf('\n'))));
+        if (tickets.length > 0) await this.redis.del(...tickets);
+      }
+    });
+  }
+
+  /** A3: UNLINKs by SCAN the domains' entries, dependency sets and key bookkeeping; answers how many entries and sets. */
+  async unlinkDomains(domains: readonly string[]): Promise<number> {
+    const n = this.names;
     // One SCAN of the prefix for all of it (each SCAN walks the whole keyspace, whatever its MATCH).
     const views = domains.map((d) => n.entry(`${d}:`));
-    const bookkeeping = domains.flatMap((d) => [n.lease(`${d}:`), n.fresh(`${d}:`)]);
+    const bookkeeping = domains.flatMap((d) => n.keyBookkeepingPrefixes(d));
     let dropped = 0;
     await this.scan('*', async (names) => {
       const gone = names.filter((name) => views.some((p) => name.startsWith(p)));
@@ -245,8 +366,6 @@ export class RedisCacheStore implements CacheStore {
       if (gone.length + alsoGone.length > 0) await this.redis.unlink(...gone, ...alsoGone);
       dropped += gone.length;
     });
-    // An InvalidationMessage (l1/invalidation-bus.ts), as the admin flush sends it.
-    await this.publish({ flush, origin });
     return dropped;
   }
 

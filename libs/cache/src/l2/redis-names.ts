@@ -3,26 +3,22 @@
  * and test runs can share one Redis. Entries and dependency sets use the
  * logical key as is (`catalog:product:<id>`); the cache's own bookkeeping lives
  * under `cache:` (no domain may be called "cache").
+ *
+ * Hash slots (docs/contract.md §5.10, engine/stale-fill-guard.ts "WHERE NAMES LIVE"): a
+ * key's bookkeeping carries the entry's full name as its hash tag
+ * (`cache:lease:{<prefix><key>}`), so it shares the entry's slot; a domain's
+ * fences carry `{<prefix><domain>}`. Keys and prefixes never contain braces
+ * (cache-key.ts, CACHE_KEY_PREFIX validation), so an entry's own name has no
+ * tag and hashes whole, to the same slot as the tag that repeats it.
  */
 export class RedisNames {
   readonly entryPrefix: string;
-  readonly leasePrefix: string;
-  readonly fencePrefix: string;
-  readonly fenceSequence: string;
-  /** Markers by the Redis time they were set, so old ones can be deleted (stale-fill-guard.ts, MEMORY). */
-  readonly fenceIndex: string;
-  readonly freshPrefix: string;
   readonly invalidationChannel: string;
   /** The identity of the database the entries were read from (CacheSourceIdentity). */
   readonly sourceIdentity: string;
 
   constructor(readonly prefix: string) {
     this.entryPrefix = prefix;
-    this.leasePrefix = `${prefix}cache:lease:`;
-    this.fencePrefix = `${prefix}cache:fence:`;
-    this.fenceSequence = `${prefix}cache:fence-seq`;
-    this.fenceIndex = `${prefix}cache:fence-index`;
-    this.freshPrefix = `${prefix}cache:fresh:`;
     this.invalidationChannel = `${prefix}cache:invalidations`;
     this.sourceIdentity = `${prefix}cache:db-identity`;
   }
@@ -31,27 +27,62 @@ export class RedisNames {
     return this.entryPrefix + key;
   }
 
+  /** The fill lease: one filler per key across instances. */
   lease(key: string): string {
-    return this.leasePrefix + key;
+    return this.keyBookkeeping('lease', key);
+  }
+
+  /** The fill ticket: the token of the fill that may still write the key (deleted by every invalidation of it). */
+  ticket(key: string): string {
+    return this.keyBookkeeping('fill', key);
   }
 
   /** When a TTL entry was last confirmed by its source (a 304 moves this, not the entry). */
   fresh(key: string): string {
-    return this.freshPrefix + key;
+    return this.keyBookkeeping('fresh', key);
   }
 
-  fence(name: string): string {
-    return this.fencePrefix + name;
+  /** The prefixes of every bookkeeping name of a domain's keys, for a whole-domain drop by SCAN. */
+  keyBookkeepingPrefixes(domain: string): string[] {
+    return ['lease', 'fill', 'fresh'].map((kind) => `${this.prefix}cache:${kind}:{${this.entry(`${domain}:`)}`);
   }
 
-  /** The marker fencing every key of a domain (`cache:fence:<domain>:*`), left when the whole domain is dropped. */
+  /** The domain's fence sequence, INCRed by each of its invalidations. */
+  fenceSequence(domain: string): string {
+    return this.domainName(domain, 'fence-seq');
+  }
+
+  /** The sequence of the domain's last whole-domain drop. */
   domainFence(domain: string): string {
-    return this.fence(`${domain}:*`);
+    return this.domainName(domain, 'domain-fence');
   }
 
-  /** The domain marker a key's fill checks: `catalog:product:<id>` → `cache:fence:catalog:*`. */
-  domainFenceOf(key: string): string {
-    const end = key.indexOf(':');
-    return this.domainFence(end < 0 ? key : key.slice(0, end));
+  /** The epoch (Redis ms / FENCE_TTL_MS) of the newest dependency fence. */
+  dependencyFenceEpoch(domain: string): string {
+    return this.domainName(domain, 'dep-fence-epoch');
   }
+
+  /** The two hashes of dependency fences (dependency name → sequence), by epoch parity. */
+  dependencyFences(domain: string): [string, string] {
+    return [this.domainName(domain, 'dep-fences:0'), this.domainName(domain, 'dep-fences:1')];
+  }
+
+  /** Fills that passed their check and may still write (`<key>\n<token>`, scored by deadline). */
+  checkedFills(domain: string): string {
+    return this.domainName(domain, 'checked-fills');
+  }
+
+  private keyBookkeeping(kind: string, key: string): string {
+    return `${this.prefix}cache:${kind}:{${this.entry(key)}}`;
+  }
+
+  private domainName(domain: string, what: string): string {
+    return `${this.prefix}cache:{${this.prefix}${domain}}:${what}`;
+  }
+}
+
+/** The domain of a logical key: `catalog:product:<id>` → `catalog`. */
+export function domainOf(key: string): string {
+  const end = key.indexOf(':');
+  return end < 0 ? key : key.slice(0, end);
 }
