@@ -86,6 +86,20 @@ export class EnvironmentVariables {
   @Matches(/^rediss?:\/\/\S+$/, form('a redis:// URL'))
   REDIS_URL = 'redis://127.0.0.1:6379';
 
+  /** A Redis Cluster's nodes, `host:port,…` (some of them are enough): used instead of REDIS_URL (docs/contract.md §5.10). */
+  @Expose()
+  @IsOptional()
+  @Matches(/^\s*[A-Za-z0-9.[\]:-]+:\d{1,5}\s*(,\s*[A-Za-z0-9.[\]:-]+:\d{1,5}\s*)*$/, form('host:port,host:port,…'))
+  REDIS_CLUSTER_NODES?: string;
+
+  /** On a cluster: replicas that must acknowledge each write exactness rests on before it counts (WAIT); 0 = none. */
+  @Expose()
+  @toInteger
+  @IsInt()
+  @Min(0)
+  @Max(5)
+  REDIS_CLUSTER_WAIT_REPLICAS = 1;
+
   /** Prefixes every Redis name (entries, leases, channels, streams) so deployments can share one Redis. */
   @Expose()
   @Matches(/^[A-Za-z0-9._:-]{0,64}$/, form('up to 64 characters of A-Z a-z 0-9 . _ : -'))
