@@ -63,6 +63,7 @@ describe('bench report: SPEC §10 targets and the load generator', () => {
   it('judges l2-hit against bentocache too when the run has it, and says when a reference is missing', () => {
     const withBento = renderMarkdown(report({ 'l1-hit': 1, 'l2-hit': 28_000, peer: 20_000, bentocache: 21_000 }));
     expect(row(withBento, 'l2-hit')).toContain('≥ 1.4 × peer: met; ≥ 1.4 × bentocache: not met');
+    expect(row(withBento, 'l2-hit')).toContain('| 1.40 | 1.33 |'); // × peer, × bentocache
     expect(row(withBento, 'l1-hit')).toContain('≥ 0.8 × hook-floor: no reference in this run');
   });
 

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { BulkResult } from './bulk';
 import type { LoadGenerator } from './load';
 import type { ThroughputRow } from './throughput';
+import { workloadMarkdown, workloadSvg } from './workload-report';
+import type { WorkloadResult } from './workload';
 
 export interface BenchReport {
   startedAt: string;
@@ -18,17 +20,20 @@ export interface BenchReport {
     /** Absent in reports written before wrk: autocannon. */
     generator?: LoadGenerator;
   };
-  throughput: ThroughputRow[];
-  invalidationLag: {
+  /** Each section is absent when the run left its scenarios out (`--only`). */
+  throughput?: ThroughputRow[];
+  invalidationLag?: {
     writes: number;
     observed: number;
     lost: number;
     clientMs: { p50: number; p99: number; max: number };
     serverMs: Record<string, { p50: number | null; p99: number | null; max: number | null }>;
   };
-  coalescing: { requests: number; instances: number; sourceReads: number };
+  coalescing?: { requests: number; instances: number; sourceReads: number };
   /** Absent in reports written before the bulk scenario. */
   bulk?: BulkResult;
+  /** Absent in reports written before the workload scenario. */
+  workload?: WorkloadResult;
 }
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
@@ -36,54 +41,79 @@ const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) :
 const met = (ratio: number | undefined, target: number) =>
   ratio === undefined || !Number.isFinite(ratio) ? 'no reference in this run' : ratio >= target ? 'met' : 'not met';
 
-/** The one table (docs/contract.md §10): every scenario of the same run, with ratios to the ceiling and the peer. */
+/**
+ * The report (docs/contract.md §10): one throughput table of every scenario of the same run, with ratios to the
+ * references, the measurement table (lag, coalescing, bulk) and the workload table.
+ */
 export function renderMarkdown(r: BenchReport): string {
-  const targets: Record<string, (t: ThroughputRow) => string> = {
-    fastify: () => 'reference',
-    'hook-floor': () => 'the limit of the early-hit design',
-    ceiling: () => 'reference (1.00)',
-    'l1-hit': (t) => `≥ 0.8 × hook-floor: ${met(t.ratios?.['hook-floor'], 0.8)}`,
-    'l2-hit': (t) =>
-      `≥ 1.4 × peer: ${met(t.xPeer, 1.4)}` +
-      (t.ratios?.bentocache === undefined ? '' : `; ≥ 1.4 × bentocache: ${met(t.ratios.bentocache, 1.4)}`),
-    bentocache: () => 'second peer',
-    peer: () => 'reference',
-    miss: () => 'shows what the cache saves',
-  };
   const s = r.settings;
-  const lines = [
+  return [
     `# cachegate benchmark${r.quick ? ' (quick run: not for comparison)' : ''}`,
     '',
     `${r.startedAt} · node ${r.machine.node} · ${r.machine.cpus} cores · ${s.connections} connections · ` +
       `${s.rounds} interleaved round(s) of ${s.roundSeconds} s per scenario · load generator ` +
       (s.generator === 'wrk' ? 'wrk' : 'autocannon (fallback: wrk not installed)'),
     '',
+    ...(r.throughput ? throughputTable(r.throughput) : []),
+    ...measurementTable(r),
+    ...(r.workload ? workloadMarkdown(r.workload) : []),
+  ].join('\n');
+}
+
+const TARGETS: Record<string, (t: ThroughputRow) => string> = {
+  fastify: () => 'reference',
+  'hook-floor': () => 'the limit of the early-hit design',
+  ceiling: () => 'reference (1.00)',
+  'l1-hit': (t) => `≥ 0.8 × hook-floor: ${met(t.ratios?.['hook-floor'], 0.8)}`,
+  'l2-hit': (t) =>
+    `≥ 1.4 × peer: ${met(t.xPeer, 1.4)}` +
+    (t.ratios?.bentocache === undefined ? '' : `; ≥ 1.4 × bentocache: ${met(t.ratios.bentocache, 1.4)}`),
+  bentocache: () => 'second peer',
+  peer: () => 'reference',
+  miss: () => 'shows what the cache saves',
+};
+
+function throughputTable(rows: ThroughputRow[]): string[] {
+  return [
     'req/s, p50 and p99 are those of the median round; the × columns are the medians of the ratios ' +
       "taken within each round; CPU is the server process's own time per request.",
     '',
-    '| scenario | what | req/s | p50 ms | p99 ms | × hook-floor | × fastify | × ceiling | × peer | CPU µs/req | target |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-    ...r.throughput.map(
+    '| scenario | what | req/s | p50 ms | p99 ms | × hook-floor | × fastify | × ceiling | × peer | × bentocache | CPU µs/req | target |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows.map(
       (t) =>
         `| ${t.scenario} | ${t.description} | ${t.requestsPerSecond} | ${t.p50Ms} | ${t.p99Ms} | ` +
         `${fmt(t.ratios?.['hook-floor'] ?? NaN)} | ${fmt(t.ratios?.fastify ?? NaN)} | ${fmt(t.xCeiling)} | ` +
-        `${fmt(t.xPeer)} | ${t.serverCpuUsPerRequest ?? '–'} | ${targets[t.scenario]?.(t) ?? ''} |`,
+        `${fmt(t.xPeer)} | ${fmt(t.ratios?.bentocache ?? NaN)} | ${t.serverCpuUsPerRequest ?? '–'} | ` +
+        `${TARGETS[t.scenario]?.(t) ?? ''} |`,
     ),
-    '',
-    '| measurement | result | target |',
-    '|---|---|---|',
-    `| invalidation lag, commit → key gone (L2 + every L1), ${r.settings.writesPerSecond} writes/s | p50 ${fmt(r.invalidationLag.clientMs.p50, 1)} ms, p99 ${fmt(r.invalidationLag.clientMs.p99, 1)} ms, max ${fmt(r.invalidationLag.clientMs.max, 1)} ms over ${r.invalidationLag.observed} of ${r.invalidationLag.writes} writes (${r.invalidationLag.lost} lost) | p50 ≤ 5 ms, p99 ≤ 20 ms: ${r.invalidationLag.clientMs.p50 <= 5 && r.invalidationLag.clientMs.p99 <= 20 ? 'met' : 'not met'} |`,
-    ...Object.entries(r.invalidationLag.serverMs).map(
-      ([instance, s]) =>
-        `| server-side lag (${instance}, event occurredAt → L2 deleted) | p50 ${s.p50 ?? '–'} ms, p99 ${s.p99 ?? '–'} ms, max ${s.max ?? '–'} ms | |`,
-    ),
-    `| coalescing: ${r.coalescing.requests} concurrent cold reads of one key over ${r.coalescing.instances} instances | ${r.coalescing.sourceReads} source read(s) | 1: ${r.coalescing.sourceReads === 1 ? 'met' : 'not met'} |`,
-    ...(r.bulk ? bulkRows(r.bulk, r.settings.writesPerSecond) : []),
     '',
     '![requests per second and latency per scenario](latest.svg)',
     '',
   ];
-  return lines.join('\n');
+}
+
+/** Invalidation lag, coalescing and bulk, those of them the run measured. */
+function measurementTable(r: BenchReport): string[] {
+  const lag = r.invalidationLag;
+  const rows = [
+    ...(lag
+      ? [
+          `| invalidation lag, commit → key gone (L2 + every L1), ${r.settings.writesPerSecond} writes/s | p50 ${fmt(lag.clientMs.p50, 1)} ms, p99 ${fmt(lag.clientMs.p99, 1)} ms, max ${fmt(lag.clientMs.max, 1)} ms over ${lag.observed} of ${lag.writes} writes (${lag.lost} lost) | p50 ≤ 5 ms, p99 ≤ 20 ms: ${lag.clientMs.p50 <= 5 && lag.clientMs.p99 <= 20 ? 'met' : 'not met'} |`,
+          ...Object.entries(lag.serverMs).map(
+            ([instance, s]) =>
+              `| server-side lag (${instance}, event occurredAt → L2 deleted) | p50 ${s.p50 ?? '–'} ms, p99 ${s.p99 ?? '–'} ms, max ${s.max ?? '–'} ms | |`,
+          ),
+        ]
+      : []),
+    ...(r.coalescing
+      ? [
+          `| coalescing: ${r.coalescing.requests} concurrent cold reads of one key over ${r.coalescing.instances} instances | ${r.coalescing.sourceReads} source read(s) | 1: ${r.coalescing.sourceReads === 1 ? 'met' : 'not met'} |`,
+        ]
+      : []),
+    ...(r.bulk ? bulkRows(r.bulk, r.settings.writesPerSecond) : []),
+  ];
+  return rows.length === 0 ? [] : ['| measurement | result | target |', '|---|---|---|', ...rows, ''];
 }
 
 /** The `bulk` scenario's rows of the measurement table. */
@@ -99,13 +129,14 @@ function bulkRows(b: BulkResult, writesPerSecond: number): string[] {
 
 /** A bar chart of requests/s per scenario, with p50/p99 latency printed on each bar. */
 export function renderSvg(r: BenchReport): string {
+  const throughput = r.throughput ?? [];
   const width = 760;
   const barHeight = 34;
   const gap = 14;
   const left = 110;
   const top = 40;
-  const max = Math.max(...r.throughput.map((t) => t.requestsPerSecond), 1);
-  const height = top + r.throughput.length * (barHeight + gap) + 20;
+  const max = Math.max(...throughput.map((t) => t.requestsPerSecond), 1);
+  const height = top + throughput.length * (barHeight + gap) + 20;
   const colors: Record<string, string> = {
     fastify: '#b8c2cc',
     'hook-floor': '#718096',
@@ -113,9 +144,10 @@ export function renderSvg(r: BenchReport): string {
     'l1-hit': '#2f855a',
     'l2-hit': '#38a169',
     peer: '#dd6b20',
+    bentocache: '#b7791f',
     miss: '#c53030',
   };
-  const bars = r.throughput.map((t, i) => {
+  const bars = throughput.map((t, i) => {
     const y = top + i * (barHeight + gap);
     const w = Math.max(2, Math.round(((width - left - 190) * t.requestsPerSecond) / max));
     return [
@@ -139,5 +171,6 @@ export function writeReport(r: BenchReport, dir: string): string {
   writeFileSync(path.join(dir, 'latest.md'), markdown);
   writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(r, null, 2)}\n`);
   writeFileSync(path.join(dir, 'latest.svg'), renderSvg(r));
+  if (r.workload) writeFileSync(path.join(dir, 'latest-workload.svg'), workloadSvg(r.workload));
   return markdown;
 }

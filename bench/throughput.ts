@@ -39,7 +39,7 @@ export interface ThroughputOptions {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** User + system CPU time of a process in µs (Linux /proc), or null where that is not available. */
-function cpuMicros(pid: number): number | null {
+export function cpuMicros(pid: number): number | null {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     // utime and stime (fields 14 and 15 of stat) in clock ticks, 100 per second on Linux.

@@ -2,7 +2,8 @@
  * The `peer` of the benchmark: the same product route cached the way most
  * NestJS services do it, with @nestjs/cache-manager's CacheInterceptor on
  * Redis (Keyv), reading Postgres on a miss. cachegate's L2 hits are compared
- * with this.
+ * with this. Entries live `CACHE_TTL_MS` (default 10 minutes); nothing else
+ * expires them.
  */
 import 'reflect-metadata';
 import KeyvRedis from '@keyv/redis';
@@ -40,7 +41,7 @@ class PeerController {
         stores: [
           new Keyv({ store: new KeyvRedis(process.env.REDIS_URL), namespace: `${process.env.CACHE_KEY_PREFIX}peer` }),
         ],
-        ttl: 600_000,
+        ttl: Number(process.env.CACHE_TTL_MS ?? 600_000),
       }),
     }),
   ],
