@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { CircuitBreaker, FillFence, RedisCacheStore, RedisNames } from '@app/cache';
+import { createRedisClient, masterConnections, RedisTopology } from '@app/redis';
+import { RedisCluster } from '../../tools/redis-cluster';
+import { eventually } from '../../tools/eventually';
 import { TEST_REDIS_URL } from '../harness/test-database';
 
 // Not exported by the lib: the fence constants are an engine detail; the values the argument needs are checked here.
@@ -14,6 +17,10 @@ const FENCE_TTL_MS = 60_000;
  * I1 (fence dependencies), I2 (resolve), I3 (drop); a whole-domain drop is the
  * commit, A1+A2 (fence the domain), A3 (SCAN + UNLINK). Every interleaving of
  * a fill with an invalidation is run, and none may leave the old value cached.
+ *
+ * All of it on a single Redis and on a Redis Cluster (3 masters + 3 replicas),
+ * where the names of one step share a hash slot and the steps of one fill or
+ * invalidation land on different masters: no step may raise CROSSSLOT.
  */
 
 type Step = () => Promise<void>;
@@ -33,22 +40,51 @@ function merge(order: ('a' | 'b')[], a: Step[], b: Step[]): Step[] {
   return order.map((which) => (which === 'a' ? as.shift()! : bs.shift()!));
 }
 
-describe('fence protocol (single-slot steps) on a real Redis', () => {
-  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+type Start = () => Promise<{ topology: RedisTopology; cluster?: RedisCluster }>;
+
+describe.each<[string, Start]>([
+  ['a single Redis', async () => ({ topology: { kind: 'single', url: TEST_REDIS_URL } })],
+  [
+    'a Redis Cluster',
+    async () => {
+      const cluster = await RedisCluster.start();
+      return { topology: { kind: 'cluster', nodes: cluster.startupNodes }, cluster };
+    },
+  ],
+])('fence protocol (single-slot steps) on %s', (_, start) => {
   const prefix = `fence-${randomUUID().slice(0, 8)}:`;
   const names = new RedisNames(prefix);
-  const store = new RedisCacheStore(redis, names, new CircuitBreaker({ failureThreshold: 1000, cooldownMs: 1000 }));
+  let cluster: RedisCluster | undefined;
+  let redis: Redis;
+  let store: RedisCacheStore;
   let run = 0;
 
+  beforeAll(async () => {
+    const started = await start();
+    cluster = started.cluster;
+    redis = createRedisClient(started.topology, { name: 'fence-protocol-test', retryDelayMs: () => 100 });
+    store = new RedisCacheStore(redis, names, new CircuitBreaker({ failureThreshold: 1000, cooldownMs: 1000 }));
+  }, 60_000);
+
   afterAll(async () => {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-      if (found.length > 0) await redis.unlink(...found);
-      cursor = next;
-    } while (cursor !== '0');
+    for (const node of masterConnections(redis)) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+        for (const name of found) await redis.unlink(name);
+        cursor = next;
+      } while (cursor !== '0');
+    }
     redis.disconnect();
+    await cluster?.stop();
   });
+
+  /** Every name under the prefix, on every master (what A3's SCAN walks). */
+  async function allNames(): Promise<string[]> {
+    const found: string[] = [];
+    for (const node of masterConnections(redis)) found.push(...(await node.keys(`${prefix}*`)));
+    return found;
+  }
 
   /** The source: one row, changed by the commit step. */
   interface Source {
@@ -147,10 +183,10 @@ describe('fence protocol (single-slot steps) on a real Redis', () => {
         commit(source),
         () => store.fenceDomains(['catalog']),
         async () => {
-          scanned = (await redis.keys(`${prefix}*`)).filter((name) => prefixes.some((p) => name.startsWith(p)));
+          scanned = (await allNames()).filter((name) => prefixes.some((p) => name.startsWith(p)));
         },
         async () => {
-          if (scanned.length > 0) await redis.unlink(...scanned);
+          for (const name of scanned) await redis.unlink(name);
         },
       ];
     });
@@ -238,5 +274,62 @@ describe('fence protocol (single-slot steps) on a real Redis', () => {
       expect(await redis.hget(previous, 'catalog:deps:product:one-epoch-old')).toBe('1');
       expect(await redis.hget(current, 'catalog:deps:product:later')).not.toBeNull();
     });
+  });
+});
+
+/**
+ * docs/contract.md §5.10: Redis replicates asynchronously, so each write the fence rests on waits for a replica
+ * (WAIT, REDIS_CLUSTER_WAIT_REPLICAS) before it counts. An acknowledged fence survives its master's SIGKILL;
+ * a write no replica acknowledged fails like any Redis error (an invalidation is then retried, a fill served
+ * from the source).
+ */
+describe('fence protocol across a Redis Cluster master failover', () => {
+  const names = new RedisNames(`failover-${randomUUID().slice(0, 8)}:`);
+  let cluster: RedisCluster;
+  let redis: Redis;
+  let store: RedisCacheStore;
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start();
+    redis = createRedisClient(
+      { kind: 'cluster', nodes: cluster.startupNodes },
+      { name: 'fence-failover-test', retryDelayMs: () => 100 },
+    );
+    store = new RedisCacheStore(redis, names, new CircuitBreaker({ failureThreshold: 1000, cooldownMs: 100 }));
+  }, 60_000);
+
+  afterAll(async () => {
+    redis.disconnect();
+    await cluster.stop();
+  });
+
+  it('a dependency fence acknowledged before a SIGKILL of its master still refuses the fill it fences', async () => {
+    const key = 'catalog:listing:failover';
+    const dependency = 'catalog:deps:product:failover';
+    const fence = (await store.acquireLease(key, 'before', 5000, true))!;
+    await store.fenceDependencies('catalog', [dependency]); // the change, after the fill began
+    const master = await cluster.masterOf(names.fenceSequence('catalog'));
+    await cluster.kill(master);
+    // The promoted replica has no replica of its own until the old master rejoins as one: until then every
+    // write step fails (nothing can be made durable), which the next test shows.
+    await cluster.restart(master);
+
+    const options = { fence, token: 'before', ttlMs: 0, dependencies: [dependency] };
+    // The client may need a try or two to find the promoted replica; the answer must then be "fenced".
+    await eventually(
+      async () => {
+        await store.register(key, [dependency]);
+        expect(await store.check(key, options)).toBe('fenced');
+      },
+      { timeoutMs: 10_000, message: 'the check on the promoted replica' },
+    );
+  });
+
+  it('a fence no replica acknowledged fails, rather than counting as done', async () => {
+    const master = await cluster.masterOf(names.fenceSequence('orders'));
+    await cluster.kill(await cluster.replicaOf(master));
+    await expect(store.fenceDependencies('orders', ['orders:deps:account:a1'])).rejects.toThrow(
+      /0 of 1 replicas acknowledged/,
+    );
   });
 });

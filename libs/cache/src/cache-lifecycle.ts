@@ -5,6 +5,7 @@ import { EnvironmentVariables, UnsupportedSetupError } from '@app/config';
 import { CACHE_REDIS, CACHE_SUBSCRIBER } from './cache.constants';
 import { InvalidationBus } from './l1/invalidation-bus';
 import { RedisCacheStore } from './l2/redis-cache-store';
+import { redisTopology } from '@app/redis';
 import { connectOrWarn } from './l2/redis-connection';
 
 /** How often a running instance re-reads the eviction policy (an operator may CONFIG SET it at any time). */
@@ -34,8 +35,7 @@ export class CacheLifecycle implements OnModuleInit, OnApplicationShutdown {
       this.logger.warn('CACHE_ENABLED=false: every read is served from the source (X-Cache: BYPASS)');
       return;
     }
-    const url = this.config.get('REDIS_URL');
-    await connectOrWarn(this.redis, url, this.logger);
+    await connectOrWarn(this.redis, redisTopology(this.config), this.logger);
     if (this.redis.status === 'ready') {
       const problem = await this.store.checkEvictionPolicy().catch(() => undefined);
       if (problem) throw new UnsupportedSetupError(problem);

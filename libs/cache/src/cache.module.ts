@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DEVELOPMENT_ENCRYPTION_KEY, EnvironmentVariables } from '@app/config';
+import { isCluster, redisTopology } from '@app/redis';
 import { AdminTokenGuard } from './admin/admin-token.guard';
 import { CacheAdmin } from './admin/cache-admin';
 import { CacheAdminController } from './admin/cache-admin.controller';
@@ -59,19 +60,20 @@ export class CacheModule {
         {
           provide: CACHE_REDIS,
           inject: [ConfigService],
-          useFactory: (config: Config) => createCacheRedis(config.get('REDIS_URL'), 'cachegate-cache', 'commands'),
+          useFactory: (config: Config) => createCacheRedis(redisTopology(config), 'cachegate-cache', 'commands'),
         },
         {
           provide: CACHE_SUBSCRIBER,
           inject: [ConfigService],
-          useFactory: (config: Config) =>
-            createCacheRedis(config.get('REDIS_URL'), 'cachegate-cache-bus', 'subscriber'),
+          useFactory: (config: Config) => createCacheRedis(redisTopology(config), 'cachegate-cache-bus', 'subscriber'),
         },
         {
           provide: RedisCacheStore,
-          inject: [CACHE_REDIS, RedisNames],
-          useFactory: (redis: Redis, names: RedisNames) =>
-            new RedisCacheStore(redis, names, new CircuitBreaker({ failureThreshold: 5, cooldownMs: 2000 })),
+          inject: [CACHE_REDIS, RedisNames, ConfigService],
+          useFactory: (redis: Redis, names: RedisNames, config: Config) =>
+            new RedisCacheStore(redis, names, new CircuitBreaker({ failureThreshold: 5, cooldownMs: 2000 }), {
+              waitReplicas: config.get('REDIS_CLUSTER_WAIT_REPLICAS'),
+            }),
         },
         {
           provide: L1Cache,
@@ -124,18 +126,33 @@ export class CacheModule {
         },
         {
           provide: InvalidationBus,
-          inject: [CACHE_SUBSCRIBER, RedisNames, L1Cache, TwoTierCache, DomainRegistry],
+          inject: [CACHE_SUBSCRIBER, CACHE_REDIS, RedisNames, L1Cache, TwoTierCache, DomainRegistry],
           useFactory: (
             subscriber: Redis,
+            commands: Redis,
             names: RedisNames,
             l1: L1Cache,
             engine: TwoTierCache,
             domains: DomainRegistry,
           ) =>
-            new InvalidationBus(subscriber, names, l1, (keys) => {
-              engine.forgetFlights(keys);
-              domains.countDropped(keys);
-            }),
+            new InvalidationBus(
+              subscriber,
+              names,
+              l1,
+              (keys) => {
+                engine.forgetFlights(keys);
+                domains.countDropped(keys);
+              },
+              // On a cluster the subscribed node's PONG proves too little: probes go round through another node.
+              isCluster(commands)
+                ? {
+                    publish: async (message) => {
+                      await commands.publish(names.invalidationChannel, JSON.stringify(message));
+                    },
+                    timeoutMs: 1000,
+                  }
+                : undefined,
+            ),
         },
         {
           provide: CacheAdmin,

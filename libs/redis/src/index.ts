@@ -1,6 +1,7 @@
 export {
   ClientOptions,
   createRedisClient,
+  describeTopology,
   isCluster,
   masterConnections,
   parseClusterNodes,
@@ -8,3 +9,4 @@ export {
   RedisTopology,
 } from './redis-topology';
 export { calculateSlot, groupBySlot } from './slots';
+export { execReplicated, PipelineResult, ReplicaShortfallError, ReplicaWait, resultsOrThrow } from './replicas';

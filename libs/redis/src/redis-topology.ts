@@ -2,8 +2,7 @@ import Redis, { Cluster, RedisOptions } from 'ioredis';
 
 /** Where Redis is: one server (REDIS_URL), or a Redis Cluster (REDIS_CLUSTER_NODES, docs/contract.md §5.10). */
 export type RedisTopology =
-  | { kind: 'single'; url: string }
-  | { kind: 'cluster'; nodes: { host: string; port: number }[] };
+  { kind: 'single'; url: string } | { kind: 'cluster'; nodes: { host: string; port: number }[] };
 
 /** `host:port,host:port` as REDIS_CLUSTER_NODES holds it; throws naming the bad entry. */
 export function parseClusterNodes(value: string): { host: string; port: number }[] {
@@ -15,24 +14,38 @@ export function parseClusterNodes(value: string): { host: string; port: number }
   });
 }
 
+/** The settings the topology comes from: the validated environment, or a ConfigService over it. */
+type RedisSettings = { REDIS_URL: string; REDIS_CLUSTER_NODES?: string } | { get(name: string): unknown };
+
 /** The cluster when REDIS_CLUSTER_NODES is set, else the single server at REDIS_URL. */
-export function redisTopology(config: { REDIS_URL: string; REDIS_CLUSTER_NODES?: string }): RedisTopology {
-  const nodes = config.REDIS_CLUSTER_NODES?.trim();
-  return nodes ? { kind: 'cluster', nodes: parseClusterNodes(nodes) } : { kind: 'single', url: config.REDIS_URL };
+export function redisTopology(settings: RedisSettings): RedisTopology {
+  const read = (name: 'REDIS_URL' | 'REDIS_CLUSTER_NODES') =>
+    ('get' in settings && typeof settings.get === 'function' ? settings.get(name) : settings[name as never]) as
+      string | undefined;
+  const nodes = read('REDIS_CLUSTER_NODES')?.trim();
+  return nodes ? { kind: 'cluster', nodes: parseClusterNodes(nodes) } : { kind: 'single', url: read('REDIS_URL')! };
+}
+
+/** Where the topology is, for log lines: `127.0.0.1:6379`, or `the Redis Cluster at a:7000,b:7001`. */
+export function describeTopology(topology: RedisTopology): string {
+  if (topology.kind === 'single') {
+    const { host, port } = new URL(topology.url);
+    return `${host}:${port || 6379}`;
+  }
+  return `the Redis Cluster at ${topology.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
 }
 
 /** What every connection of ours sets; the rest are ioredis's per-connection options. */
-export interface ClientOptions
-  extends Pick<
-    RedisOptions,
-    | 'commandTimeout'
-    | 'connectTimeout'
-    | 'maxRetriesPerRequest'
-    | 'enableOfflineQueue'
-    | 'enableAutoPipelining'
-    | 'autoResubscribe'
-    | 'lazyConnect'
-  > {
+export interface ClientOptions extends Pick<
+  RedisOptions,
+  | 'commandTimeout'
+  | 'connectTimeout'
+  | 'maxRetriesPerRequest'
+  | 'enableOfflineQueue'
+  | 'enableAutoPipelining'
+  | 'autoResubscribe'
+  | 'lazyConnect'
+> {
   name: string;
   /** Delay before reconnect attempt n (ms). */
   retryDelayMs: (attempt: number) => number;

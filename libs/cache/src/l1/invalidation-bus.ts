@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { L1Cache } from './l1-cache';
 import { RedisNames } from '../l2/redis-names';
 
@@ -9,8 +10,13 @@ export interface InvalidationMessage {
   keys?: string[];
   /** A glob every instance drops from L1 (admin flush). */
   flush?: string;
+  /** A channel probe (`echo` mode): only its sender acts on it. */
+  probe?: string;
   origin?: string;
 }
+
+/** Publishes a message on the invalidation channel through the command connection (the echo probe's way out). */
+export type Publish = (message: InvalidationMessage) => Promise<void>;
 
 /** Probes per staleness bound: a late PONG or two still leaves L1 answering. */
 const PROBES_PER_BOUND = 4;
@@ -28,6 +34,12 @@ const PROBES_PER_BOUND = 4;
  * answers only while that is recent), and a PING unanswered within the
  * client's command timeout counts as a lost channel: L1 is cleared and the
  * connection is made again.
+ *
+ * On a Redis Cluster (`echo`), the subscribed node answering PING does not
+ * prove messages reach it: a node cut off from the rest of the cluster still
+ * answers, while what others publish no longer arrives. There the probe is a
+ * message of our own, published through the command connection (any node) and
+ * confirmed only when it arrives on the subscription, within the same timeout.
  */
 export class InvalidationBus {
   private readonly logger = new Logger('InvalidationBus');
@@ -41,7 +53,15 @@ export class InvalidationBus {
     private readonly l1: L1Cache,
     /** Told about every key dropped anywhere (this instance's own invalidations too, as Redis echoes them). */
     private readonly onDropped: (keys: string[]) => void = () => undefined,
+    /** Echo mode (Redis Cluster): how probes are published; without it, probes are PINGs. */
+    private readonly echo?: { publish: Publish; timeoutMs: number },
   ) {}
+
+  /** Echo probes sent and not yet seen on the channel, by id. */
+  private readonly echoes = new Map<string, () => void>();
+  /** Tells this instance's probes from every other instance's on the shared channel. */
+  private readonly nonce = randomBytes(6).toString('hex');
+  private probes = 0;
 
   /** Starts listening; resolves once subscribed, or after `readyWithinMs` (L1 then turns on when it is). */
   async start(readyWithinMs = 2000): Promise<void> {
@@ -83,6 +103,7 @@ export class InvalidationBus {
       this.l1.clear();
       return undefined;
     }
+    if (typeof message.probe === 'string') this.echoes.get(message.probe)?.();
     if (Array.isArray(message.keys)) this.l1.delete(message.keys);
     if (typeof message.flush === 'string') this.l1.deleteMatching(message.flush);
     return message;
@@ -93,7 +114,7 @@ export class InvalidationBus {
     this.probing = true;
     try {
       const sent = Date.now();
-      await this.subscriber.ping();
+      await (this.echo ? this.echoed(this.echo) : this.subscriber.ping());
       this.l1.confirm(sent);
     } catch (err) {
       if (this.l1.active) {
@@ -106,6 +127,22 @@ export class InvalidationBus {
       this.subscriber.disconnect(true); // 'ready' after the reconnect subscribes again and turns L1 back on
     } finally {
       this.probing = false;
+    }
+  }
+
+  /** Publishes a probe and resolves when it comes back on the subscription; rejects after the timeout. */
+  private async echoed(echo: { publish: Publish; timeoutMs: number }): Promise<void> {
+    const id = `${this.nonce}:${++this.probes}`;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.echoes.set(id, resolve);
+        timer = setTimeout(() => reject(new Error(`probe not back within ${echo.timeoutMs} ms`)), echo.timeoutMs);
+        echo.publish({ probe: id }).catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.echoes.delete(id);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { groupBySlot, isCluster, masterConnections } from '@app/redis';
 import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
 import {
   CHECK_LUA,
@@ -18,7 +19,7 @@ import { evictionPolicyOf, unsupportedPolicyMessage } from './eviction-policy';
 import { domainOf, RedisNames } from './redis-names';
 
 /** The fencing steps of stale-fill-guard.ts, registered as commands (each touches one hash slot). */
-interface FencedRedis extends Redis {
+interface FencedCommands {
   cacheLease(
     lease: string,
     ticket: string,
@@ -42,6 +43,19 @@ interface FencedRedis extends Redis {
   cacheFenceDependencies(numKeys: number, ...args: (string | number)[]): Promise<number>;
   cacheResolve(numKeys: number, ...names: string[]): Promise<string[]>;
   cacheFenceDomain(sequence: string, domainFence: string, checked: string): Promise<string[]>;
+}
+
+type FencedRedis = Redis & FencedCommands;
+
+/** A step queued on a client or a pipeline: `run` only sends it, `step` decides how it is awaited. */
+type Queue = (target: FencedRedis) => unknown;
+
+/** How long a write step waits for its replicas on a cluster: WAIT holds the node's one connection meanwhile. */
+export const REPLICA_WAIT_MS = 250;
+
+export interface RedisCacheStoreOptions {
+  /** On a cluster: replicas that must have each write the fence rests on before it counts (REDIS_CLUSTER_WAIT_REPLICAS). */
+  waitReplicas?: number;
 }
 
 /** A domain name as cacheKey() accepts it, and never the cache's own `cache:` names. */
@@ -91,11 +105,17 @@ export class RedisCacheStore implements CacheStore {
   /** Set while Redis runs an eviction policy that could make views stale (eviction-policy.ts): reads bypass L2. */
   unsupportedSetup: string | undefined;
 
+  private readonly cluster: boolean;
+  private readonly waitReplicas: number;
+
   constructor(
     redis: Redis,
     readonly names: RedisNames,
     readonly breaker: CircuitBreaker,
+    options: RedisCacheStoreOptions = {},
   ) {
+    this.cluster = isCluster(redis);
+    this.waitReplicas = this.cluster ? (options.waitReplicas ?? 1) : 0;
     redis.defineCommand('cacheLease', { numberOfKeys: 3, lua: LEASE_LUA });
     redis.defineCommand('cacheSequence', { numberOfKeys: 1, lua: SEQUENCE_LUA });
     redis.defineCommand('cacheCheck', { lua: CHECK_LUA });
@@ -116,8 +136,9 @@ export class RedisCacheStore implements CacheStore {
 
   /** Reads Redis's eviction policy; answers (and remembers) why it is unsupported, or undefined. */
   async checkEvictionPolicy(): Promise<string | undefined> {
-    const info = await this.guard(() => this.redis.info('memory'));
-    this.unsupportedSetup = unsupportedPolicyMessage(evictionPolicyOf(info));
+    // Every master: on a cluster each has its own setting, and one allkeys-* node is enough to lose a name.
+    const infos = await this.guard(() => Promise.all(masterConnections(this.redis).map((node) => node.info('memory'))));
+    this.unsupportedSetup = infos.map((info) => unsupportedPolicyMessage(evictionPolicyOf(info))).find(Boolean);
     return this.unsupportedSetup;
   }
 
@@ -204,7 +225,7 @@ export class RedisCacheStore implements CacheStore {
     const foreign = dependencies.find((d) => domainOf(d) !== domain);
     // A whole-domain drop takes a view's dependency sets with its domain (stale-fill-guard.ts).
     if (foreign !== undefined) throw new Error(`dependency ${foreign} of ${key} is not in domain ${domain}`);
-    await this.guard(() => Promise.all(dependencies.map((d) => this.redis.sadd(this.names.entry(d), key))));
+    await this.guard(() => Promise.all(dependencies.map((d) => this.step((r) => r.sadd(this.names.entry(d), key)))));
   }
 
   /** F4: 'written' here means "may be written": no fence of the domain or of a dependency is newer than the fill. */
@@ -213,16 +234,18 @@ export class RedisCacheStore implements CacheStore {
     const domain = domainOf(key);
     const [fences0, fences1] = n.dependencyFences(domain);
     const checked = await this.guard(() =>
-      this.redis.cacheCheck(
-        4,
-        n.domainFence(domain),
-        fences0,
-        fences1,
-        n.checkedFills(domain),
-        options.fence.sequence,
-        options.fence.domainDeadline,
-        `${key}\n${options.token}`,
-        ...options.dependencies,
+      this.step<number>((r) =>
+        r.cacheCheck(
+          4,
+          n.domainFence(domain),
+          fences0,
+          fences1,
+          n.checkedFills(domain),
+          options.fence.sequence,
+          options.fence.domainDeadline,
+          `${key}\n${options.token}`,
+          ...options.dependencies,
+        ),
       ),
     );
     return outcomeOf(checked);
@@ -276,14 +299,16 @@ export class RedisCacheStore implements CacheStore {
     const n = this.names;
     const [fences0, fences1] = n.dependencyFences(domain);
     await this.guard(() =>
-      this.redis.cacheFenceDependencies(
-        4,
-        n.fenceSequence(domain),
-        n.dependencyFenceEpoch(domain),
-        fences0,
-        fences1,
-        FENCE_TTL_MS,
-        ...dependencies,
+      this.step((r) =>
+        r.cacheFenceDependencies(
+          4,
+          n.fenceSequence(domain),
+          n.dependencyFenceEpoch(domain),
+          fences0,
+          fences1,
+          FENCE_TTL_MS,
+          ...dependencies,
+        ),
       ),
     );
   }
@@ -292,7 +317,11 @@ export class RedisCacheStore implements CacheStore {
   async resolve(dependencies: readonly string[]): Promise<string[]> {
     if (dependencies.length === 0) return [];
     const sets = dependencies.map((d) => this.names.entry(d));
-    return this.guard(() => this.redis.cacheResolve(sets.length, ...sets));
+    // A set whose deletion a failover loses only lists views again: dropping them later is harmless (no WAIT).
+    const found = await this.guard(() =>
+      Promise.all(this.groups(sets).map((group) => this.redis.cacheResolve(group.length, ...group))),
+    );
+    return found.flat();
   }
 
   /**
@@ -308,7 +337,8 @@ export class RedisCacheStore implements CacheStore {
     }
     if (fresh.length === 0) return;
     const n = this.names;
-    await this.guard(() => this.redis.del(...fresh.flatMap((k) => [n.entry(k), n.lease(k), n.ticket(k)])));
+    const names = fresh.flatMap((k) => [n.entry(k), n.lease(k), n.ticket(k)]);
+    await this.guard(() => Promise.all(this.groups(names).map((group) => this.step((r) => r.del(...group)))));
     // An InvalidationMessage (l1/invalidation-bus.ts).
     await this.publish({ keys: fresh, origin });
   }
@@ -342,13 +372,11 @@ export class RedisCacheStore implements CacheStore {
     const n = this.names;
     await this.guard(async () => {
       for (const domain of domains) {
-        const checked = await this.redis.cacheFenceDomain(
-          n.fenceSequence(domain),
-          n.domainFence(domain),
-          n.checkedFills(domain),
+        const checked = await this.step<string[]>((r) =>
+          r.cacheFenceDomain(n.fenceSequence(domain), n.domainFence(domain), n.checkedFills(domain)),
         );
         const tickets = checked.map((member) => n.ticket(member.slice(0, member.indexOf('\n'))));
-        if (tickets.length > 0) await this.redis.del(...tickets);
+        await Promise.all(this.groups(tickets).map((group) => this.step((r) => r.del(...group))));
       }
     });
   }
@@ -363,7 +391,7 @@ export class RedisCacheStore implements CacheStore {
     await this.scan('*', async (names) => {
       const gone = names.filter((name) => views.some((p) => name.startsWith(p)));
       const alsoGone = names.filter((name) => bookkeeping.some((p) => name.startsWith(p)));
-      if (gone.length + alsoGone.length > 0) await this.redis.unlink(...gone, ...alsoGone);
+      await Promise.all(this.groups([...gone, ...alsoGone]).map((group) => this.step((r) => r.unlink(...group))));
       dropped += gone.length;
     });
     return dropped;
@@ -391,7 +419,7 @@ export class RedisCacheStore implements CacheStore {
     let deleted = 0;
     await this.scan(pattern, async (names) => {
       const entries = this.entriesMatching(pattern, names);
-      if (entries.length > 0) deleted += await this.redis.unlink(...entries);
+      for (const group of this.groups(entries)) deleted += await this.redis.unlink(...group);
     });
     return deleted;
   }
@@ -402,10 +430,10 @@ export class RedisCacheStore implements CacheStore {
     await this.scan(pattern, async (scanned) => {
       const names = this.entriesMatching(pattern, scanned);
       if (names.length === 0) return;
-      const pipeline = this.redis.pipeline();
-      for (const name of names) pipeline.memory('USAGE', name);
-      for (const [err, bytes] of (await pipeline.exec()) ?? []) {
-        if (err || bytes === null) continue; // expired between SCAN and MEMORY USAGE
+      // One command per name, sent together (auto-pipelined): a pipeline() object may not span cluster nodes.
+      const sizes = await Promise.all(names.map((name) => this.redis.memory('USAGE', name)));
+      for (const bytes of sizes) {
+        if (bytes === null) continue; // expired between SCAN and MEMORY USAGE
         report.keys++;
         report.bytes += Number(bytes);
       }
@@ -423,15 +451,45 @@ export class RedisCacheStore implements CacheStore {
     return names.filter((name) => name.startsWith(prefix) && adminPatternMatches(pattern, name.slice(prefix.length)));
   }
 
+  /** SCAN (never KEYS) of every master: on a cluster each holds its own slots' names. */
   private async scan(pattern: string, each: (names: string[]) => Promise<void>): Promise<void> {
     await this.guard(async () => {
-      let cursor = '0';
-      do {
-        const [next, names] = await this.redis.scan(cursor, 'MATCH', this.names.entry(pattern), 'COUNT', 1000);
-        if (names.length > 0) await each(names);
-        cursor = next;
-      } while (cursor !== '0');
+      for (const node of masterConnections(this.redis)) {
+        let cursor = '0';
+        do {
+          const [next, names] = await node.scan(cursor, 'MATCH', this.names.entry(pattern), 'COUNT', 1000);
+          if (names.length > 0) await each(names);
+          cursor = next;
+        } while (cursor !== '0');
+      }
     });
+  }
+
+  /** Names as one multi-key call may carry them: all together on a single server, by hash slot on a cluster. */
+  private groups(names: readonly string[]): string[][] {
+    if (names.length === 0) return [];
+    return this.cluster ? groupBySlot(names) : [[...names]];
+  }
+
+  /**
+   * Sends a write the fence rests on (stale-fill-guard.ts). On a cluster it is followed, in the same pipeline
+   * and so on the same master, by WAIT for REDIS_CLUSTER_WAIT_REPLICAS replicas: Redis replicates
+   * asynchronously, and a fence, registration or deletion that a failover loses could let a stale view back
+   * in (docs/contract.md §5.10). Fewer replicas within REPLICA_WAIT_MS fails the step like any Redis error.
+   */
+  private async step<T = unknown>(queue: Queue): Promise<T> {
+    if (this.waitReplicas === 0) return (await queue(this.redis)) as T;
+    const pipeline = this.redis.pipeline();
+    queue(pipeline as unknown as FencedRedis);
+    pipeline.wait(this.waitReplicas, REPLICA_WAIT_MS);
+    const [[error, result], [waitError, replicas]] = (await pipeline.exec()) as [Error | null, unknown][];
+    if (error ?? waitError) throw error ?? waitError;
+    if (Number(replicas) < this.waitReplicas) {
+      throw new Error(
+        `${replicas} of ${this.waitReplicas} replicas acknowledged the write within ${REPLICA_WAIT_MS} ms`,
+      );
+    }
+    return result as T;
   }
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {

@@ -1,20 +1,28 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient, describeTopology, RedisTopology } from '@app/redis';
 
 /**
  * A Redis client for the cache: commands fail at once while disconnected (no
  * offline queue) and time out quickly, so a dead or hung Redis turns into a
- * bypass rather than a slow request; it reconnects forever with back-off.
+ * bypass rather than a slow request; it reconnects forever with back-off. On a
+ * cluster the commands client is an ioredis Cluster; the subscriber is a plain
+ * connection to one node (classic pub/sub reaches every node of a cluster),
+ * whose channel the invalidation bus confirms end to end (InvalidationBus).
  */
-export function createCacheRedis(url: string, name: string, role: 'commands' | 'subscriber'): Redis {
-  return new Redis(url, {
-    connectionName: name,
+export function createCacheRedis(topology: RedisTopology, name: string, role: 'commands' | 'subscriber'): Redis {
+  const node =
+    topology.kind === 'cluster' && role === 'subscriber'
+      ? ({ kind: 'single', url: `redis://${pickNode(topology.nodes)}` } as const)
+      : topology;
+  return createRedisClient(node, {
+    name,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 1000,
     connectTimeout: 2000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    retryDelayMs: (attempt) => Math.min(attempt * 100, 2000),
     // The invalidation bus subscribes itself on every 'ready'; ioredis's own resubscribe would race it
     // and, with no offline queue, reject unhandled when the connection drops again.
     autoResubscribe: false,
@@ -24,20 +32,25 @@ export function createCacheRedis(url: string, name: string, role: 'commands' | '
   });
 }
 
+/** One of the cluster's nodes for the subscriber, so that instances spread over the nodes they list. */
+function pickNode(nodes: { host: string; port: number }[]): string {
+  const { host, port } = nodes[Math.floor(Math.random() * nodes.length)];
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /**
  * Connects at boot. Redis being down is not fatal (reads bypass the cache until
  * it is back), so this logs the one line an operator needs and returns.
  */
-export async function connectOrWarn(redis: Redis, url: string, logger: Logger): Promise<void> {
+export async function connectOrWarn(redis: Redis, topology: RedisTopology, logger: Logger): Promise<void> {
   redis.on('error', () => undefined); // reported through status and the health indicator, not as crashes
   try {
     await redis.connect();
   } catch (err) {
-    const { host, port } = new URL(url);
     logger.warn(
-      `Redis is unreachable at ${host}:${port || 6379} (${(err as Error).message}); serving from the source ` +
-        '(X-Cache: BYPASS) until it is back. Start it with `redis-server --daemonize yes` ' +
-        'or `docker compose up -d redis`, or set REDIS_URL.',
+      `Redis is unreachable at ${describeTopology(topology)} (${(err as Error).message}); serving from the ` +
+        'source (X-Cache: BYPASS) until it is back. Start it with `redis-server --daemonize yes` ' +
+        'or `docker compose up -d redis`, or set REDIS_URL (or REDIS_CLUSTER_NODES).',
     );
   }
 }

@@ -1,0 +1,70 @@
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { eventually } from '../../../../tools/eventually';
+import { RedisNames } from '../l2/redis-names';
+import { InvalidationBus, InvalidationMessage } from './invalidation-bus';
+import { L1Cache } from './l1-cache';
+
+/** A subscribed connection as the bus uses it: events, SUBSCRIBE, PING, disconnect. */
+class FakeSubscriber extends EventEmitter {
+  status = 'ready';
+  disconnects = 0;
+  async subscribe(): Promise<number> {
+    return 1;
+  }
+  async ping(): Promise<string> {
+    return 'PONG';
+  }
+  disconnect(): void {
+    this.disconnects++;
+  }
+}
+
+/**
+ * The bus's echo probe (Redis Cluster): L1 answers only while probes published
+ * through another node come back on the subscription. A subscribed node that
+ * still answers but no longer receives what others publish (cut off from the
+ * cluster bus) must turn L1 off.
+ */
+describe('InvalidationBus echo probe', () => {
+  const names = new RedisNames('');
+  let bus: InvalidationBus | undefined;
+  afterEach(() => bus?.stop());
+
+  function start(deliver: (message: InvalidationMessage) => boolean) {
+    const subscriber = new FakeSubscriber();
+    const l1 = new L1Cache(true, 1 << 20, 100);
+    const publish = async (message: InvalidationMessage) => {
+      // The cluster carries it to the subscribed node, or (cut off) does not.
+      if (deliver(message))
+        setImmediate(() => subscriber.emit('message', names.invalidationChannel, JSON.stringify(message)));
+    };
+    bus = new InvalidationBus(subscriber as unknown as Redis, names, l1, undefined, { publish, timeoutMs: 50 });
+    return { subscriber, l1, started: bus.start(1000) };
+  }
+
+  it('keeps L1 answering while its probes come back', async () => {
+    const { l1, started } = start(() => true);
+    await started;
+    const subscribedAt = Date.now();
+    // Past the 100 ms bound of the SUBSCRIBE's own confirmation: only echoes keep it answering.
+    await eventually(() => Date.now() - subscribedAt > 250 && l1.answering, { message: 'an echo-confirmed L1' });
+  });
+
+  it('turns L1 off and reconnects when probes stop coming back, though the node still answers PING', async () => {
+    let delivering = true;
+    const { subscriber, l1, started } = start(() => delivering);
+    await started;
+    expect(l1.active).toBe(true);
+    delivering = false;
+    await eventually(() => expect(l1.active).toBe(false), { message: 'L1 to turn off' });
+    expect(subscriber.disconnects).toBeGreaterThan(0);
+  });
+
+  it("ignores other instances' probes", async () => {
+    const { subscriber, l1, started } = start(() => true);
+    await started;
+    subscriber.emit('message', names.invalidationChannel, JSON.stringify({ probe: 'someone-else:1' }));
+    expect(l1.active).toBe(true);
+  });
+});
