@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { groupBySlot, isCluster, masterConnections } from '@app/redis';
+import { execReplicated, groupBySlot, isCluster, masterConnections, resultsOrThrow } from '@app/redis';
 import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
 import {
   CHECK_LUA,
@@ -479,16 +479,10 @@ export class RedisCacheStore implements CacheStore {
    */
   private async step<T = unknown>(queue: Queue): Promise<T> {
     if (this.waitReplicas === 0) return (await queue(this.redis)) as T;
-    const pipeline = this.redis.pipeline();
-    queue(pipeline as unknown as FencedRedis);
-    pipeline.wait(this.waitReplicas, REPLICA_WAIT_MS);
-    const [[error, result], [waitError, replicas]] = (await pipeline.exec()) as [Error | null, unknown][];
-    if (error ?? waitError) throw error ?? waitError;
-    if (Number(replicas) < this.waitReplicas) {
-      throw new Error(
-        `${replicas} of ${this.waitReplicas} replicas acknowledged the write within ${REPLICA_WAIT_MS} ms`,
-      );
-    }
+    const wait = { replicas: this.waitReplicas, timeoutMs: REPLICA_WAIT_MS };
+    const [result] = resultsOrThrow(
+      await execReplicated(this.redis, wait, (pipeline) => void queue(pipeline as unknown as FencedRedis)),
+    );
     return result as T;
   }
 
