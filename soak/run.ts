@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --duration <s>] [--chaos] [--quick]`: the consistency soak
+ * `npm run soak [-- --duration <s>] [--chaos] [--quick] [--bulk-rows <n>]`: the consistency soak
  * (soak/soak.ts). Exit code 1 when any cached view differs from the source.
  */
 import { describeStale } from './compare';
@@ -41,6 +41,12 @@ export function formatSummary(s: SoakSummary, runtimeMs: number): string {
         `${e.fillers} fillers written, ${e.evicted} names evicted (${e.evictedCacheNames} of the cache's, ${e.evictedFillers} fillers)`,
     );
   }
+  if (s.bulk) {
+    lines.push(
+      `bulk: one INSERT of ${s.bulk.inserted} products, ${s.bulk.warmed} views cached on both instances, ` +
+        `then one UPDATE of ${s.bulk.updated} products`,
+    );
+  }
   lines.push(`CDC settled ${s.settleMs} ms after the writes stopped`);
   lines.push(`entries compared: ${s.compared}`);
   lines.push(`stale entries: ${s.stale}`);
@@ -55,6 +61,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const summary = await runSoak({
     durationSeconds,
+    bulkRows: Number(option('--bulk-rows') ?? (quick ? 2000 : 20_000)),
     chaos: process.argv.includes('--chaos'),
     log: (message) => process.stdout.write(`▸ ${message}\n`),
   });

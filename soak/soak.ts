@@ -39,6 +39,11 @@ export interface SoakOptions {
   evictKeys?: number;
   readers?: number;
   writers?: number;
+  /**
+   * The bulk phase (docs/contract.md §6.3): one statement inserts this many products, and once views of
+   * them are cached on both instances, one UPDATE changes every product (default 2000; 0 skips it).
+   */
+  bulkRows?: number;
   log?: (message: string) => void;
   /**
    * Proves the soak can fail: after the writes, one cached product is changed
@@ -57,6 +62,8 @@ export interface SoakSummary {
   /** 5xx answers and failed requests during the run (never expected, also not while Redis restarts). */
   errors: string[];
   chaosEvents: string[];
+  /** The bulk phase: rows inserted by one statement, views cached before the UPDATE, rows it changed. */
+  bulk?: { inserted: number; warmed: number; updated: number };
   /** The hanging partition of bff-b (chaos only). */
   partition?: {
     heldMs: number;
@@ -303,6 +310,36 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
         evictions.disconnect();
       }
     };
+    /**
+     * One INSERT … SELECT of `bulkRows` products, then, with the listings and a sample of them cached on both
+     * instances, one UPDATE of every product while the workload goes on: bulk changes must leave nothing stale.
+     */
+    const bulkPhase = async () => {
+      const rows = options.bulkRows ?? 2000;
+      if (rows === 0) return;
+      await sleep(Math.max(0, startedAt + options.durationSeconds * 1000 * 0.3 - Date.now()));
+      const categories = (await db.pool.query<{ id: string }>('SELECT id FROM catalog.categories')).rows;
+      const { rowCount: inserted } = await db.pool.query(
+        `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id)
+         SELECT $1 || '-' || g, 'Bulk product ' || g, 100, 'EUR', ($3::uuid[])[1 + g % $4::int]
+           FROM generate_series(1, $2::int) g`,
+        [`SOAK${Date.now()}`, rows, categories.map((c) => c.id), categories.length],
+      );
+      log(`bulk: one INSERT of ${inserted} products`);
+      await waitForCdc(db, a.url, 60_000);
+      keys = await loadKeys(db.pool);
+      const views = viewPaths(keys);
+      const warm = [
+        ...views.filter((v) => !v.startsWith('/catalog/products/')),
+        ...views.filter((v) => v.startsWith('/catalog/products/')).slice(-500),
+      ];
+      await forEachLimit(warm, 16, async (view) => {
+        for (const server of cached) await get(server.url, view);
+      });
+      const { rowCount: updated } = await db.pool.query('UPDATE catalog.products SET price_cents = price_cents + 1');
+      summary.bulk = { inserted: inserted ?? 0, warmed: warm.length, updated: updated ?? 0 };
+      log(`bulk: ${warm.length} views cached on both instances, then one UPDATE of ${updated} products`);
+    };
     const chaosLoop = async () => {
       if (!options.chaos) return;
       // One phase after the other; a phase whose time has passed starts when the previous one ends. The Redis
@@ -347,6 +384,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
       ...Array.from({ length: options.writers ?? 6 }, writerLoop),
       ...Array.from({ length: options.readers ?? 12 }, readerLoop),
       refreshLoop(),
+      bulkPhase(),
       chaosLoop(),
       progressLoop(),
     ]);

@@ -25,12 +25,13 @@ function event(type: string, data: Record<string, unknown>, id = P): CdcEvent {
 }
 
 describe('catalog invalidation mapping', () => {
-  it('drops only the product and the views containing it on a plain update', () => {
+  it('drops only the product, its availability and the views containing it on a plain update', () => {
     const change = catalogChangeFromEvent(
       event('catalog.product.updated', { categoryId: A, previousCategoryId: A, active: true, previousActive: true }),
     );
+    // Availability: without a stock row it is built from the product row (its updatedAt).
     expect(catalogInvalidation(change!)).toEqual({
-      keys: [`catalog:product:${P}`],
+      keys: [`catalog:product:${P}`, `catalog:availability:${P}`],
       dependencies: [`catalog:deps:product:${P}`],
     });
   });
@@ -40,7 +41,7 @@ describe('catalog invalidation mapping', () => {
       event('catalog.product.updated', { categoryId: B, previousCategoryId: A, active: true, previousActive: true }),
     );
     const { keys, dependencies } = catalogInvalidation(change!);
-    expect(keys).toEqual([`catalog:product:${P}`, 'catalog:categories']);
+    expect(keys).toEqual([`catalog:product:${P}`, `catalog:availability:${P}`, 'catalog:categories']);
     expect(dependencies).toEqual([
       `catalog:deps:product:${P}`,
       `catalog:deps:category:${B}`,
@@ -121,7 +122,7 @@ describe('catalog CDC batches', () => {
   it("maps an event to its change's keys and dependencies, plus the keys its publisher named", () => {
     const named = { ...event('catalog.product.updated', { categoryId: A }), keys: ['catalog:listing:extra'] };
     expect(catalogInvalidationOf(named)).toEqual({
-      keys: [`catalog:product:${P}`, 'catalog:categories', 'catalog:listing:extra'],
+      keys: [`catalog:product:${P}`, `catalog:availability:${P}`, 'catalog:categories', 'catalog:listing:extra'],
       dependencies: [`catalog:deps:product:${P}`, `catalog:deps:category:${A}`],
       all: undefined,
     });
@@ -143,7 +144,7 @@ describe('catalog CDC batches', () => {
     expect(invalidateAll).not.toHaveBeenCalled();
     expect(invalidate).toHaveBeenCalledTimes(1);
     expect(invalidate).toHaveBeenCalledWith(
-      [`catalog:product:${P}`, `catalog:product:${B}`, `catalog:availability:${P}`],
+      [`catalog:product:${P}`, `catalog:availability:${P}`, `catalog:product:${B}`, `catalog:availability:${B}`],
       [`catalog:deps:product:${P}`, `catalog:deps:product:${B}`],
     );
   });

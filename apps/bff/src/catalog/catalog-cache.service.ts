@@ -79,11 +79,8 @@ export function catalogInvalidation(change: CatalogChange): {
     case 'product': {
       const moved = change.kind !== 'updated' || change.membershipChanged;
       return {
-        keys: [
-          keys.product(change.id),
-          ...(change.kind === 'deleted' ? [keys.availability(change.id)] : []),
-          ...(moved ? [keys.categories()] : []),
-        ],
+        // Availability too: for a product without a stock row it is built from the product row itself.
+        keys: [keys.product(change.id), keys.availability(change.id), ...(moved ? [keys.categories()] : [])],
         dependencies: [deps.product(change.id), ...(moved ? change.categoryIds.map(deps.category) : [])],
       };
     }

@@ -19,8 +19,17 @@ export class ProductsService {
     private readonly idempotency: IdempotencyService,
   ) {}
 
+  /**
+   * The source read of the product route, which every cache miss of it runs. One SELECT by primary key
+   * whose columns are named as the entity's properties (built once from its metadata), so a row is what
+   * findOneBy hydrates for these column types: findOneBy sends the same statement but builds it on every
+   * call (query builder, alias escaping, entity hydration), which cost a miss more CPU than anything but the
+   * socket writes (docs/BENCHMARKS.md, "The miss path").
+   */
   async get(id: string): Promise<ProductView> {
-    return toProductView(await this.findOrThrow(id));
+    const [product] = (await this.dataSource.query(this.selectById(), [id])) as ProductEntity[];
+    if (!product) throw new NotFoundException(`product ${id} not found`);
+    return toProductView(product);
   }
 
   async availability(productId: string): Promise<AvailabilityView> {
@@ -89,10 +98,17 @@ export class ProductsService {
     return { productId, quantity: 0, inStock: false, updatedAt: product.updatedAt };
   }
 
-  private async findOrThrow(id: string): Promise<ProductEntity> {
-    const product = await this.products.findOneBy({ id });
-    if (!product) throw new NotFoundException(`product ${id} not found`);
-    return product;
+  private selectByIdSql: string | undefined;
+
+  private selectById(): string {
+    if (this.selectByIdSql === undefined) {
+      const { columns, schema, tableName, primaryColumns } = this.products.metadata;
+      const q = (name: string) => this.dataSource.driver.escape(name);
+      const list = columns.map((c) => `${q(c.databaseName)} AS ${q(c.propertyName)}`).join(', ');
+      const table = schema ? `${q(schema)}.${q(tableName)}` : q(tableName);
+      this.selectByIdSql = `SELECT ${list} FROM ${table} WHERE ${q(primaryColumns[0].databaseName)} = $1`;
+    }
+    return this.selectByIdSql;
   }
 
   private async assertCategoryExists(categoryId: string, em?: EntityManager): Promise<void> {
