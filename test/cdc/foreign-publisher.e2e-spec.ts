@@ -27,7 +27,12 @@ describe('CDC events from another publisher', () => {
   beforeAll(async () => {
     readers = suite.apps.map(appReader);
     redis = rawRedis();
-    client = new RedisStreamsClient({ redisUrl: TEST_REDIS_URL, prefix: suite.ctx.redisPrefix, maxLen: 1000 });
+    client = new RedisStreamsClient({
+      redis: { kind: 'single', url: TEST_REDIS_URL },
+      replicas: { replicas: 0, timeoutMs: 0 },
+      prefix: suite.ctx.redisPrefix,
+      maxLen: 1000,
+    });
     await client.connect();
   });
 

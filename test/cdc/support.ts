@@ -133,7 +133,7 @@ export interface StreamEvent {
 }
 
 /** XRANGE of a whole stream, with the `event` field parsed when it is JSON. */
-export async function readStream(redis: Redis, stream: string): Promise<StreamEvent[]> {
+export async function readStream(redis: Pick<Redis, 'xrange'>, stream: string): Promise<StreamEvent[]> {
   const entries = await redis.xrange(stream, '-', '+');
   return entries.map(([entryId, flat]) => {
     const fields: Record<string, string> = {};

@@ -13,6 +13,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import { RedisCacheStore } from '@app/cache';
 import type { EnvironmentVariables } from '@app/config';
 import { parseDualPublish, streamPattern } from './cdc-event';
+import { cdcRedis } from './cdc-redis';
 import { CdcHealthController } from './cdc-health.controller';
 import { CdcHealthService } from './cdc-health.service';
 import { CdcStats } from './cdc-stats';
@@ -93,12 +94,15 @@ export class CdcModule {
         {
           provide: RedisStreamsClient,
           inject: [ConfigService],
-          useFactory: (c: Config) =>
-            new RedisStreamsClient({
-              redisUrl: c.get('REDIS_URL'),
+          useFactory: (c: Config) => {
+            const { topology, replicas } = cdcRedis(c);
+            return new RedisStreamsClient({
+              redis: topology,
+              replicas,
               prefix: c.get('CACHE_KEY_PREFIX'),
               maxLen: c.get('CDC_STREAM_MAXLEN'),
-            }),
+            });
+          },
         },
         {
           provide: OutboxRelay,
@@ -137,6 +141,7 @@ export class CdcModule {
               prefix: c.get('CACHE_KEY_PREFIX'),
               streams: config.streams,
               maxLen: c.get('CDC_STREAM_MAXLEN'),
+              replicas: cdcRedis(c).replicas,
             }),
         },
         OutboxRelayLifecycle,
@@ -167,9 +172,11 @@ export function connectCdcSubscriber(app: INestApplication): RedisStreamsServer 
 
 /** `cacheUnavailable`: whether the cache's Redis cannot be used right now (down, or its circuit breaker open). */
 export function createCdcServer(config: Config, stats: CdcStats, cacheUnavailable?: () => boolean): RedisStreamsServer {
+  const { topology, replicas } = cdcRedis(config);
   return new RedisStreamsServer(
     {
-      redisUrl: config.get('REDIS_URL'),
+      redis: topology,
+      replicas,
       prefix: config.get('CACHE_KEY_PREFIX'),
       consumer: config.get('CDC_CONSUMER_NAME'),
       claimIdleMs: config.get('CDC_CLAIM_IDLE_MS'),

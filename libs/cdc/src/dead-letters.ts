@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { execReplicated, ReplicaWait } from '@app/redis';
 import { parseEnvelope } from './cdc-event';
 
 /** One entry of `<stream>:dlq`, as the consumer (redis-streams.server.ts) wrote it. */
@@ -46,6 +47,8 @@ export interface DeadLettersOptions {
   streams: readonly string[];
   /** CDC_STREAM_MAXLEN: a re-published entry caps its stream as the relay does. */
   maxLen: number;
+  /** On a cluster: the replicas a re-published entry must reach before its dead letter is removed (cdcRedis). */
+  replicas: ReplicaWait;
 }
 
 export const DEAD_LETTER_PAGE_MAX = 1000;
@@ -78,7 +81,10 @@ function toDeadLetter([id, flat]: RawEntry): DeadLetter {
  * a new entry the consumer group reads like any other), then removes it from
  * the dead-letter stream (XDEL): a crash in between leaves it in both, so at
  * worst it is applied twice, never lost; applying an invalidation twice, or
- * after later events of its aggregate, only deletes keys again.
+ * after later events of its aggregate, only deletes keys again. The stream and
+ * its `:dlq` are two keys (two slots on a cluster): two steps in this order,
+ * and on a cluster the XADDs are on the replicas (WAIT) before the XDEL, so
+ * a failover of the stream's master cannot lose what the XDEL removed.
  */
 export class DeadLetters {
   constructor(
@@ -185,11 +191,11 @@ export class DeadLetters {
     }
     if (valid.length === 0) return;
     const name = this.options.prefix + stream;
-    const adds = redis.pipeline();
-    for (const letter of valid) {
-      adds.xadd(name, 'MAXLEN', '~', this.options.maxLen, '*', 'event', letter.event, 'redrivenFrom', letter.id);
-    }
-    const results = (await adds.exec()) ?? [];
+    const results = await execReplicated(redis, this.options.replicas, (adds) => {
+      for (const letter of valid) {
+        adds.xadd(name, 'MAXLEN', '~', this.options.maxLen, '*', 'event', letter.event, 'redrivenFrom', letter.id);
+      }
+    });
     const added = valid.filter((_, i) => results[i] && !results[i][0]).map((l) => l.id);
     // Only what is safely in the stream leaves the dead-letter stream.
     if (added.length > 0) await redis.xdel(`${name}:dlq`, ...added);

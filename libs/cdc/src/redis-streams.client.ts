@@ -1,11 +1,14 @@
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
-import Redis from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { createRedisClient, execReplicated, RedisTopology, ReplicaWait, resultsOrThrow } from '@app/redis';
 
 export interface RedisStreamsClientOptions {
-  redisUrl: string;
+  redis: RedisTopology;
   prefix: string;
   /** XADD … MAXLEN ~ maxLen: streams are capped, approximately, at this length. */
   maxLen: number;
+  /** On a cluster: the replicas each append waits for before it counts as published (cdcRedis). */
+  replicas: ReplicaWait;
 }
 
 /**
@@ -24,9 +27,11 @@ return #ARGV - 1`;
 /** Events per XADD_MANY_LUA call. */
 const XADD_CHUNK = 1000;
 
-interface PublishingRedis extends Redis {
-  cdcXaddMany(stream: string, maxLen: number, ...events: string[]): Promise<number>;
+/** The script as a command, on a client and on a pipeline. */
+interface XaddMany {
+  cdcXaddMany(stream: string, maxLen: number, ...events: string[]): unknown;
 }
+type PublishingRedis = Redis & XaddMany;
 
 /** An event to append: `pattern` names the stream (`cdc.catalog.v1`, CACHE_KEY_PREFIX added), `event` is its JSON. */
 export interface OutgoingEvent {
@@ -44,13 +49,14 @@ export class RedisStreamsClient extends ClientProxy {
 
   constructor(private readonly options: RedisStreamsClientOptions) {
     super();
-    this.redis = new Redis(options.redisUrl, {
-      connectionName: 'cachegate-cdc-publisher',
+    // commandTimeout stays above the replica wait (cdcRedis): a WAIT that times out answers, it is not cut off.
+    this.redis = createRedisClient(options.redis, {
+      name: 'cachegate-cdc-publisher',
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: 2000,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      retryDelayMs: (attempt) => Math.min(attempt * 200, 2000),
     }) as PublishingRedis;
     this.redis.on('error', () => undefined); // callers see failed publishes and retry
     this.redis.defineCommand('cdcXaddMany', { numberOfKeys: 1, lua: XADD_MANY_LUA });
@@ -74,25 +80,43 @@ export class RedisStreamsClient extends ClientProxy {
   }
 
   /**
-   * Appends events in the given order, as `XADD … MAXLEN ~` does: what an outbox relay pass publishes.
-   * Consecutive events of one stream go in one script call (XADD_CHUNK at most), and every call is sent
-   * before the first answer is awaited (one round trip, however many). Resolves once Redis accepted all
-   * of them; rejects with the first refusal (events before it may have been appended: publishing is
-   * at-least-once).
+   * Appends events, each stream's in the given order, as `XADD … MAXLEN ~` does: what an outbox relay pass
+   * publishes. A stream's events go in script calls of XADD_CHUNK at most, on one pipeline per stream (on a
+   * cluster each stream is its own key, and its master may be another), and every pipeline is sent before
+   * the first answer is awaited (one round trip, however many). Resolves once Redis accepted all of them,
+   * and on a cluster once each stream's master had them on `replicas` replicas (WAIT behind its pipeline:
+   * an append the master acknowledged but no replica has is lost if the master fails, and the relay would
+   * have marked its rows published). Rejects with the first refusal or replica shortfall (events before it
+   * may have been appended: publishing is at-least-once, and the rows are published again).
    */
   async emitBatch(events: readonly OutgoingEvent[]): Promise<void> {
     if (events.length === 0) return;
     const redis = (await this.connect()) as PublishingRedis;
-    const calls: Promise<number>[] = [];
-    for (let from = 0; from < events.length;) {
-      const pattern = events[from].pattern;
-      let to = from + 1;
-      while (to < events.length && to - from < XADD_CHUNK && events[to].pattern === pattern) to++;
-      const chunk = events.slice(from, to).map((e) => e.event);
-      calls.push(redis.cdcXaddMany(this.options.prefix + pattern, this.options.maxLen, ...chunk));
-      from = to;
+    const streams = new Map<string, string[]>();
+    for (const { pattern, event } of events) {
+      const stream = this.options.prefix + pattern;
+      const list = streams.get(stream);
+      if (list) list.push(event);
+      else streams.set(stream, [event]);
     }
-    await Promise.all(calls);
+    await Promise.all(
+      [...streams].map(([stream, list]) =>
+        this.append(redis, (pipeline) => {
+          for (let i = 0; i < list.length; i += XADD_CHUNK) {
+            (pipeline as ChainableCommander & XaddMany).cdcXaddMany(
+              stream,
+              this.options.maxLen,
+              ...list.slice(i, i + XADD_CHUNK),
+            );
+          }
+        }),
+      ),
+    );
+  }
+
+  /** Runs one stream's appends; with WAIT behind them on a cluster. Answers their results. */
+  private async append(redis: Redis, queue: (pipeline: ChainableCommander) => void): Promise<unknown[]> {
+    return resultsOrThrow(await execReplicated(redis, this.options.replicas, queue));
   }
 
   protected publish(_packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
@@ -102,14 +126,10 @@ export class RedisStreamsClient extends ClientProxy {
 
   protected async dispatchEvent<T = string>(packet: ReadPacket): Promise<T> {
     const stream = this.options.prefix + this.normalizePattern(packet.pattern);
-    return (await this.redis.xadd(
-      stream,
-      'MAXLEN',
-      '~',
-      this.options.maxLen,
-      '*',
-      'event',
-      JSON.stringify(packet.data),
-    )) as T;
+    const event = JSON.stringify(packet.data);
+    const [id] = await this.append(await this.connect(), (pipeline) =>
+      pipeline.xadd(stream, 'MAXLEN', '~', this.options.maxLen, '*', 'event', event),
+    );
+    return id as T;
   }
 }

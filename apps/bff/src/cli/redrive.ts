@@ -4,16 +4,17 @@
  * letters of one of this deployment's CDC streams to the stream and removes
  * them from `<stream>:dlq`, as POST /admin/cdc/dead-letters/redrive does
  * (DeadLetters, libs/cdc). Configured like the BFF (environment, and .env
- * outside tests): REDIS_URL, CACHE_KEY_PREFIX, CDC_STREAM_MAXLEN. Prints
+ * outside tests): REDIS_URL (or REDIS_CLUSTER_NODES, REDIS_CLUSTER_WAIT_REPLICAS),
+ * CACHE_KEY_PREFIX, CDC_STREAM_MAXLEN. Prints
  * progress after each batch and a summary; exits 0 when every dead letter
  * asked for was redriven or reported, 1 on an error, 2 on bad arguments.
  */
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
-import Redis from 'ioredis';
 import { parseArgs } from 'node:util';
-import { DeadLetters, RedriveReport } from '@app/cdc';
+import { cdcRedis, DeadLetters, RedriveReport } from '@app/cdc';
+import { createRedisClient } from '@app/redis';
 import { AppConfigModule, EnvironmentVariables } from '@app/config';
 import { CDC_STREAMS } from '../cdc-domains.module';
 
@@ -59,10 +60,12 @@ async function main(argv: string[]): Promise<number> {
 
   const context = await NestFactory.createApplicationContext(RedriveCommandModule, { logger: ['error'] });
   const config = context.get<ConfigService<EnvironmentVariables, true>>(ConfigService);
-  const redis = new Redis(config.get('REDIS_URL'), {
-    connectionName: 'cachegate-cdc-redrive',
+  const { topology, replicas } = cdcRedis(config);
+  const redis = createRedisClient(topology, {
+    name: 'cachegate-cdc-redrive',
     lazyConnect: true,
     maxRetriesPerRequest: 1,
+    retryDelayMs: (attempt) => Math.min(attempt * 50, 2000), // ioredis's default
   });
   try {
     await redis.connect();
@@ -70,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
       prefix: config.get('CACHE_KEY_PREFIX'),
       streams: CDC_STREAMS,
       maxLen: config.get('CDC_STREAM_MAXLEN'),
+      replicas,
     });
     print(`redriving ${ids ? `${ids.length} dead letter(s)` : 'every dead letter'} of ${stream}`);
     const report = await deadLetters.redrive(stream, ids, (progress) => print(`… ${counts(progress)}`));

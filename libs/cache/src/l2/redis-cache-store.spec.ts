@@ -15,9 +15,9 @@ describe('RedisCacheStore.invalidate: bounded steps', () => {
     const redis = {
       status: 'ready',
       defineCommand: () => undefined,
-      // numKeys, sequence, epoch, fences 0, fences 1, fence ttl, dependencies…
+      // sequence, epoch, fences 0, fences 1 (the 4 keys), fence ttl, dependencies…
       cacheFenceDependencies: async (...args: (string | number)[]) => {
-        calls.push({ step: 'fence', names: args.slice(6).map(String) });
+        calls.push({ step: 'fence', names: args.slice(5).map(String) });
         return 1;
       },
       // numKeys, dependency sets…: as if each set held one view, `view-of-<dependency>`

@@ -30,7 +30,7 @@ interface FencedCommands {
     maxFillMs: number,
   ): Promise<number | null>;
   cacheSequence(sequence: string, maxFillMs: number): Promise<[number, number]>;
-  cacheCheck(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  cacheCheck(...args: (string | number)[]): Promise<number>;
   cacheWrite(
     entry: string,
     lease: string,
@@ -40,7 +40,7 @@ interface FencedCommands {
     value: Buffer,
     deadline: number,
   ): Promise<number>;
-  cacheFenceDependencies(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  cacheFenceDependencies(...args: (string | number)[]): Promise<number>;
   cacheResolve(numKeys: number, ...names: string[]): Promise<string[]>;
   cacheFenceDomain(sequence: string, domainFence: string, checked: string): Promise<string[]>;
 }
@@ -118,9 +118,9 @@ export class RedisCacheStore implements CacheStore {
     this.waitReplicas = this.cluster ? (options.waitReplicas ?? 1) : 0;
     redis.defineCommand('cacheLease', { numberOfKeys: 3, lua: LEASE_LUA });
     redis.defineCommand('cacheSequence', { numberOfKeys: 1, lua: SEQUENCE_LUA });
-    redis.defineCommand('cacheCheck', { lua: CHECK_LUA });
+    redis.defineCommand('cacheCheck', { numberOfKeys: 4, lua: CHECK_LUA });
     redis.defineCommand('cacheWrite', { numberOfKeys: 3, lua: WRITE_LUA });
-    redis.defineCommand('cacheFenceDependencies', { lua: FENCE_DEPENDENCIES_LUA });
+    redis.defineCommand('cacheFenceDependencies', { numberOfKeys: 4, lua: FENCE_DEPENDENCIES_LUA });
     redis.defineCommand('cacheResolve', { lua: RESOLVE_LUA });
     redis.defineCommand('cacheFenceDomain', { numberOfKeys: 3, lua: FENCE_DOMAIN_LUA });
     this.redis = redis as FencedRedis;
@@ -236,7 +236,6 @@ export class RedisCacheStore implements CacheStore {
     const checked = await this.guard(() =>
       this.step<number>((r) =>
         r.cacheCheck(
-          4,
           n.domainFence(domain),
           fences0,
           fences1,
@@ -301,7 +300,6 @@ export class RedisCacheStore implements CacheStore {
     await this.guard(() =>
       this.step((r) =>
         r.cacheFenceDependencies(
-          4,
           n.fenceSequence(domain),
           n.dependencyFenceEpoch(domain),
           fences0,
@@ -319,7 +317,9 @@ export class RedisCacheStore implements CacheStore {
     const sets = dependencies.map((d) => this.names.entry(d));
     // A set whose deletion a failover loses only lists views again: dropping them later is harmless (no WAIT).
     const found = await this.guard(() =>
-      Promise.all(this.groups(sets).map((group) => this.redis.cacheResolve(group.length, ...group))),
+      Promise.all(
+        this.groups(sets).map((group) => this.step<string[]>((r) => r.cacheResolve(group.length, ...group), false)),
+      ),
     );
     return found.flat();
   }
@@ -427,11 +427,11 @@ export class RedisCacheStore implements CacheStore {
   /** Counts the entries an admin pattern reaches (as deleteMatching would) and their MEMORY USAGE. */
   async usage(pattern: string): Promise<UsageReport> {
     const report = { keys: 0, bytes: 0 };
-    await this.scan(pattern, async (scanned) => {
+    await this.scan(pattern, async (scanned, node) => {
       const names = this.entriesMatching(pattern, scanned);
       if (names.length === 0) return;
-      // One command per name, sent together (auto-pipelined): a pipeline() object may not span cluster nodes.
-      const sizes = await Promise.all(names.map((name) => this.redis.memory('USAGE', name)));
+      // On the master that holds them (each command names the key second: no cluster routing for it).
+      const sizes = await Promise.all(names.map((name) => node.memory('USAGE', name)));
       for (const bytes of sizes) {
         if (bytes === null) continue; // expired between SCAN and MEMORY USAGE
         report.keys++;
@@ -452,13 +452,14 @@ export class RedisCacheStore implements CacheStore {
   }
 
   /** SCAN (never KEYS) of every master: on a cluster each holds its own slots' names. */
-  private async scan(pattern: string, each: (names: string[]) => Promise<void>): Promise<void> {
+  /** `each` gets the names and the connection of the master that holds them. */
+  private async scan(pattern: string, each: (names: string[], node: Redis) => Promise<void>): Promise<void> {
     await this.guard(async () => {
       for (const node of masterConnections(this.redis)) {
         let cursor = '0';
         do {
           const [next, names] = await node.scan(cursor, 'MATCH', this.names.entry(pattern), 'COUNT', 1000);
-          if (names.length > 0) await each(names);
+          if (names.length > 0) await each(names, node);
           cursor = next;
         } while (cursor !== '0');
       }
@@ -472,14 +473,17 @@ export class RedisCacheStore implements CacheStore {
   }
 
   /**
-   * Sends a write the fence rests on (stale-fill-guard.ts). On a cluster it is followed, in the same pipeline
-   * and so on the same master, by WAIT for REDIS_CLUSTER_WAIT_REPLICAS replicas: Redis replicates
-   * asynchronously, and a fence, registration or deletion that a failover loses could let a stale view back
-   * in (docs/contract.md §5.10). Fewer replicas within REPLICA_WAIT_MS fails the step like any Redis error.
+   * Sends one step of stale-fill-guard.ts. On a cluster, a `durable` one (a write the fence rests on) is
+   * followed, in the same pipeline and so on the same master, by WAIT for REDIS_CLUSTER_WAIT_REPLICAS
+   * replicas: Redis replicates asynchronously, and a fence, registration or deletion that a failover loses
+   * could let a stale view back in (docs/contract.md §5.10). Fewer replicas within REPLICA_WAIT_MS fails the
+   * step like any Redis error.
    */
-  private async step<T = unknown>(queue: Queue): Promise<T> {
-    if (this.waitReplicas === 0) return (await queue(this.redis)) as T;
-    const wait = { replicas: this.waitReplicas, timeoutMs: REPLICA_WAIT_MS };
+  private async step<T = unknown>(queue: Queue, durable = true): Promise<T> {
+    if (!this.cluster) return (await queue(this.redis)) as T;
+    // On a cluster a step is always an explicit pipeline, routed by its command's real keys: auto-pipelining
+    // takes a script's first argument for its key, which for a variable key count is the count.
+    const wait = { replicas: durable ? this.waitReplicas : 0, timeoutMs: REPLICA_WAIT_MS };
     const [result] = resultsOrThrow(
       await execReplicated(this.redis, wait, (pipeline) => void queue(pipeline as unknown as FencedRedis)),
     );

@@ -1,0 +1,344 @@
+import { Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execReplicated, ReplicaWait, resultsOrThrow } from '@app/redis';
+import { CdcEvent, InvalidEnvelopeError, parseEnvelope } from './cdc-event';
+import { CdcStats } from './cdc-stats';
+import { admit, Envelope } from './delivery-policy';
+
+type StreamEntry = [id: string, fields: string[] | null];
+type StreamBatch = [stream: string, entries: StreamEntry[]][];
+
+/** An entry admitted for its handler (delivery-policy.ts `admit`). */
+export interface Admitted {
+  id: string;
+  event: CdcEvent;
+  deliveries: number;
+}
+
+export interface StreamConsumerOptions {
+  group: string;
+  consumer: string;
+  /** Entries read per XREADGROUP, handled as one batch. */
+  batchSize: number;
+  blockMs: number;
+  /** Pending entries idle longer than this are reclaimed from their (presumably dead) consumer. */
+  claimIdleMs: number;
+  /** An entry delivered more often than this goes to the dead-letter stream. */
+  maxDeliveries: number;
+  /** On a cluster: the replicas a dead letter must reach before its entry is acknowledged. */
+  replicas: ReplicaWait;
+}
+
+/** Runs the stream's handler on admitted entries; answers those that failed, each with its error. */
+export type ApplyEntries = (consumer: StreamConsumer, entries: Admitted[]) => Promise<Map<Admitted, Error>>;
+
+const BACKOFF_MAX_MS = 5000;
+const DLQ_MAXLEN = 10_000;
+/** Ids per XACK command. */
+const ACK_CHUNK = 5000;
+
+function field(fields: string[] | null, name: string): string | undefined {
+  if (!fields) return undefined;
+  for (let i = 0; i < fields.length - 1; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+function readEnvelope(raw: string | undefined): Envelope<CdcEvent> {
+  try {
+    return { event: parseEnvelope(raw) };
+  } catch (err) {
+    return { invalid: (err as InvalidEnvelopeError).message };
+  }
+}
+
+/** Lazy clients being connected: the consumers share the commands client, and connect it once. */
+const connecting = new WeakMap<Redis, Promise<void>>();
+
+async function connected(client: Redis): Promise<void> {
+  const pending = connecting.get(client);
+  if (pending) return pending;
+  if (client.status === 'ready') return;
+  if (client.status !== 'wait' && client.status !== 'end') throw new Error(`redis ${client.status}`);
+  const attempt = client.connect().finally(() => connecting.delete(client));
+  connecting.set(client, attempt);
+  return attempt;
+}
+
+/**
+ * The consumption of one stream (RedisStreamsServer runs one per stream): its loop, reads, reclaims,
+ * acknowledgements and dead letters. Each has its own reader connection, because a blocking
+ * XREADGROUP holds the connection it is sent on (on a cluster, its connection to the stream's master)
+ * until it answers, and because one XREADGROUP over several streams is refused on a cluster (CROSSSLOT:
+ * each stream is its own key). Every command names this stream's key alone, or its `:dlq`; the two are
+ * written in order, never in one transaction (two slots on a cluster).
+ */
+export class StreamConsumer {
+  private readonly logger = new Logger('RedisStreamsServer');
+  /** Handler errors of entries that failed here, for their dead letters (bounded: oldest dropped). */
+  private readonly lastErrors = new Map<string, string>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private isConsuming = false;
+
+  constructor(
+    readonly stream: string,
+    /** Blocking reads only; disconnecting it interrupts a BLOCK on stop. */
+    private readonly reader: Redis,
+    /** Acks, claims, dead letters: shared by the server's consumers. */
+    private readonly commands: Redis,
+    private readonly options: StreamConsumerOptions,
+    private readonly stats: CdcStats,
+    private readonly apply: ApplyEntries,
+    /** Told whenever `consuming` changes. */
+    private readonly consumingChanged: () => void,
+  ) {}
+
+  /** Connected, group in place, own backlog handled, and not retrying a handler in place. */
+  get consuming(): boolean {
+    return this.isConsuming;
+  }
+
+  set consuming(value: boolean) {
+    if (value === this.isConsuming) return;
+    this.isConsuming = value;
+    this.consumingChanged();
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Finishes the batch in hand, then stops. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.reader.disconnect(); // interrupts a blocking read; a batch being handled is finished first
+    await this.loop;
+    this.consuming = false;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let drainPending = true;
+    let lastClaim = 0;
+    while (this.running) {
+      try {
+        await connected(this.reader);
+        await connected(this.commands);
+        if (drainPending) {
+          await this.ensureGroup();
+          drainPending = !(await this.drainPending());
+        }
+        if (!drainPending && Date.now() - lastClaim >= this.options.claimIdleMs / 2) {
+          lastClaim = Date.now();
+          if (await this.reclaimIdle()) drainPending = true;
+        }
+        if (!drainPending) {
+          // Connected, group in place, own backlog handled: blocked in XREADGROUP is consuming too. (Set only
+          // after the read returned, /health said "not consuming" for up to blockMs after every (re)start.)
+          this.consuming = true;
+          drainPending = !(await this.readNew());
+        }
+        this.consuming = true;
+        failures = 0;
+      } catch (err) {
+        if (!this.running) break;
+        this.consuming = false;
+        drainPending = true;
+        const message = (err as Error).message ?? String(err);
+        if (failures === 0) this.logger.warn(`consumption of ${this.stream} interrupted: ${message}; retrying`);
+        failures++;
+      }
+      if (failures > 0 || drainPending) await sleep(Math.min(100 * 2 ** Math.max(0, failures - 1), BACKOFF_MAX_MS));
+    }
+  }
+
+  /** Group at `0` with MKSTREAM, so nothing published before it existed is missed; recreated after NOGROUP. */
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.commands.xgroup('CREATE', this.stream, this.options.group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  /** Re-reads our own pending entries a batch at a time, oldest first. True when none are left. */
+  private async drainPending(): Promise<boolean> {
+    while (this.running) {
+      const entries = await this.read('0');
+      if (entries.length === 0) return true;
+      const deliveries = await this.deliveries(entries);
+      this.stats.redelivered += deliveries.filter((d) => d > 1).length;
+      // Failed entries stay pending: they are retried (after a pause) before anything newer is read.
+      if (!(await this.handleBatch(entries, deliveries))) return false;
+    }
+    return false;
+  }
+
+  /** Reads and handles a batch of new entries; false when any failed (and was left pending). */
+  private async readNew(): Promise<boolean> {
+    const entries = await this.read('>', this.options.blockMs);
+    if (entries.length === 0) return true;
+    return this.handleBatch(
+      entries,
+      entries.map(() => 1),
+    );
+  }
+
+  /** XREADGROUP of up to batchSize entries after `id` ('>' new ones, '0' our pending ones), blocking for `blockMs`. */
+  private async read(id: string, blockMs?: number): Promise<StreamEntry[]> {
+    const { group, consumer, batchSize } = this.options;
+    const stream = this.stream;
+    const batch = (await (blockMs === undefined
+      ? this.reader.xreadgroup('GROUP', group, consumer, 'COUNT', batchSize, 'STREAMS', stream, id)
+      : this.reader.xreadgroup(
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          batchSize,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          stream,
+          id,
+        ))) as StreamBatch | null;
+    return batch?.[0]?.[1] ?? [];
+  }
+
+  /** Takes over entries idle past claimIdleMs from any consumer of the group. True when any were taken. */
+  private async reclaimIdle(): Promise<boolean> {
+    let claimed = false;
+    let cursor = '0-0';
+    do {
+      // JUSTID: the delivery counter grows when we re-read the entry, once per attempt.
+      const [next, ids] = (await this.commands.xautoclaim(
+        this.stream,
+        this.options.group,
+        this.options.consumer,
+        this.options.claimIdleMs,
+        cursor,
+        'COUNT',
+        100,
+        'JUSTID',
+      )) as [string, string[], string[]?];
+      if (ids.length > 0) claimed = true;
+      cursor = next;
+    } while (cursor !== '0-0' && this.running);
+    return claimed;
+  }
+
+  /** Delivery counts of a batch of our own pending entries (this delivery included): one XPENDING over its id range. */
+  private async deliveries(entries: StreamEntry[]): Promise<number[]> {
+    const info = (await this.commands.xpending(
+      this.stream,
+      this.options.group,
+      entries[0][0],
+      entries[entries.length - 1][0],
+      entries.length,
+      this.options.consumer,
+    )) as [string, string, number, number][];
+    const counts = new Map(info.map(([id, , , deliveries]) => [id, Number(deliveries)]));
+    return entries.map(([id]) => counts.get(id) ?? 1);
+  }
+
+  /**
+   * Handles a batch of entries: dead-letters what cannot be applied, applies the rest as one
+   * invalidation (apply), then acknowledges everything that is done with, in one XACK per ACK_CHUNK
+   * ids. True when nothing is left pending; false when entries failed (they stay pending).
+   */
+  private async handleBatch(entries: StreamEntry[], deliveries: number[]): Promise<boolean> {
+    const done: string[] = [];
+    const admitted: Admitted[] = [];
+    for (const [i, [id, fields]] of entries.entries()) {
+      const raw = field(fields, 'event');
+      const admission = admit({
+        envelope: fields === null ? null : readEnvelope(raw),
+        deliveries: deliveries[i],
+        maxDeliveries: this.options.maxDeliveries,
+        lastError: this.lastErrors.get(id),
+      });
+      if (admission.action === 'ack') {
+        done.push(id);
+      } else if (admission.action === 'dead-letter') {
+        this.lastErrors.delete(id);
+        await this.deadLetter(id, raw, admission.reason, deliveries[i]);
+      } else {
+        admitted.push({ id, event: admission.event, deliveries: deliveries[i] });
+      }
+    }
+    const failed = admitted.length === 0 ? new Map<Admitted, Error>() : await this.apply(this, admitted);
+    const appliedAt = Date.now();
+    const applied: Admitted[] = [];
+    for (const entry of admitted) {
+      const error = failed.get(entry);
+      if (error) {
+        this.logger.warn(`entry ${entry.id} of ${this.stream} failed (delivery ${entry.deliveries}): ${error.message}`);
+        this.rememberError(entry.id, error.message);
+      } else {
+        this.lastErrors.delete(entry.id);
+        applied.push(entry);
+        done.push(entry.id);
+      }
+    }
+    // Only now: an entry is acknowledged after its invalidation finished, never before.
+    await this.ack(done);
+    this.stats.processed += applied.length;
+    for (const { event } of applied) this.stats.recordLag(Math.max(0, appliedAt - Date.parse(event.occurredAt)));
+    return failed.size === 0;
+  }
+
+  /**
+   * XACK of many ids: ACK_CHUNK ids per command, all sent at once (one round trip). No WAIT on a cluster:
+   * an acknowledgement a failover loses leaves its entry pending again, and it is read again (our own
+   * pending entries after the reconnect, or XAUTOCLAIM): applied twice, which only deletes keys again.
+   * At-least-once allows that; losing the entry itself it would not, and an ack cannot lose one.
+   */
+  private async ack(ids: string[]): Promise<void> {
+    const acks: Promise<number>[] = [];
+    for (let i = 0; i < ids.length; i += ACK_CHUNK) {
+      acks.push(this.commands.xack(this.stream, this.options.group, ...ids.slice(i, i + ACK_CHUNK)));
+    }
+    await Promise.all(acks);
+  }
+
+  /** Kept so a dead letter can say why, when the failures happened in this process (bounded: oldest dropped). */
+  private rememberError(id: string, message: string): void {
+    this.lastErrors.delete(id);
+    this.lastErrors.set(id, message);
+    if (this.lastErrors.size > 1000) this.lastErrors.delete(this.lastErrors.keys().next().value as string);
+  }
+
+  /**
+   * Copies the entry to `<stream>:dlq`, then acknowledges it: two keys (on a cluster two slots, maybe two
+   * masters), so two commands in this order, never a transaction. A crash in between leaves the entry
+   * pending, and it is dead-lettered again: a duplicate dead letter, never a lost entry. On a cluster the
+   * dead letter is also on `replicas` replicas before the ack (WAIT): else a failover of the `:dlq`'s master
+   * could lose it while the ack, on another master, survives.
+   */
+  private async deadLetter(id: string, raw: string | undefined, error: string, deliveries: number): Promise<void> {
+    const letter = [
+      'event',
+      raw ?? '',
+      'error',
+      error,
+      'stream',
+      this.stream,
+      'entryId',
+      id,
+      'deliveries',
+      String(deliveries),
+      'failedAt',
+      new Date().toISOString(),
+    ];
+    resultsOrThrow(
+      await execReplicated(this.commands, this.options.replicas, (pipeline) =>
+        pipeline.xadd(`${this.stream}:dlq`, 'MAXLEN', '~', DLQ_MAXLEN, '*', ...letter),
+      ),
+    );
+    await this.commands.xack(this.stream, this.options.group, id);
+    this.stats.deadLettered++;
+    this.logger.warn(`entry ${id} of ${this.stream} dead-lettered: ${error}`);
+  }
+}
