@@ -79,6 +79,11 @@ export function streamPattern(domain: string, schemaVersion: number): string {
   return `cdc.${domain}.v${schemaVersion}`;
 }
 
+/** The domain a stream pattern carries (`cdc.catalog.v1` → `catalog`), or undefined for another name. */
+export function domainOfStream(pattern: string): string | undefined {
+  return /^cdc\.([^.]+)\.v\d+$/.exec(pattern)?.[1];
+}
+
 /** `CDC_DUAL_PUBLISH=catalog:1,2;orders:1,2` → { catalog: [1, 2], orders: [1, 2] } */
 export function parseDualPublish(value: string): Record<string, number[]> {
   const versions: Record<string, number[]> = {};

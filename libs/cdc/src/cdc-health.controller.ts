@@ -27,7 +27,7 @@ const CDC_REPORT = closed({
       deadLetters: COUNT,
     }),
   },
-  totals: closed({ processed: COUNT, failed: COUNT, deadLettered: COUNT, redelivered: COUNT }),
+  totals: closed({ processed: COUNT, failed: COUNT, deadLettered: COUNT, redelivered: COUNT, trimmed: COUNT }),
   relay: closed({
     backlog: COUNT,
     oldestUnpublishedAgeMs: MS,

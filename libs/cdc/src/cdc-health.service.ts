@@ -20,7 +20,7 @@ export interface StreamReport {
 export interface CdcReport {
   timestamp: string;
   streams: Record<string, StreamReport>;
-  totals: { processed: number; failed: number; deadLettered: number; redelivered: number };
+  totals: { processed: number; failed: number; deadLettered: number; redelivered: number; trimmed: number };
   relay: {
     backlog: number;
     /** Age of the oldest unpublished outbox row (database clock: now() - occurred_at); null when none waits. */
@@ -46,11 +46,11 @@ export class CdcHealthService {
 
   async report(): Promise<CdcReport> {
     const [streams, relay] = await Promise.all([this.streams(), this.relay()]);
-    const { processed, failed, deadLettered, redelivered } = this.stats;
+    const { processed, failed, deadLettered, redelivered, trimmed } = this.stats;
     return {
       timestamp: new Date().toISOString(),
       streams,
-      totals: { processed, failed, deadLettered, redelivered },
+      totals: { processed, failed, deadLettered, redelivered, trimmed },
       relay,
       invalidationLagMs: this.stats.invalidationLag.summary(),
     };

@@ -30,6 +30,8 @@ export class CdcStats {
   failed = 0;
   deadLettered = 0;
   redelivered = 0;
+  /** Times events were found trimmed by MAXLEN before this group read them (each time, their domain was dropped). */
+  trimmed = 0;
   /** Commit (occurredAt) → invalidation done (L2 keys deleted), per applied event. */
   readonly invalidationLag = new LatencyWindow();
   /** Observers of each lag sample (the Prometheus histogram). */

@@ -12,7 +12,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { RedisCacheStore } from '@app/cache';
 import type { EnvironmentVariables } from '@app/config';
-import { parseDualPublish, streamPattern } from './cdc-event';
+import { domainOfStream, parseDualPublish, streamPattern } from './cdc-event';
 import { cdcRedis } from './cdc-redis';
 import { CdcHealthController } from './cdc-health.controller';
 import { CdcHealthService } from './cdc-health.service';
@@ -55,7 +55,7 @@ class CdcMetrics {
       registers: [registry],
     });
     stats.lagListeners.push((ms) => lag.observe(ms / 1000));
-    for (const field of ['processed', 'failed', 'deadLettered', 'redelivered'] as const) {
+    for (const field of ['processed', 'failed', 'deadLettered', 'redelivered', 'trimmed'] as const) {
       new Counter({
         name: `cachegate_cdc_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`,
         help: `CDC stream entries ${field} by this process's subscriber`,
@@ -163,7 +163,13 @@ export function connectCdcSubscriber(app: INestApplication): RedisStreamsServer 
   const config = app.get<Config>(ConfigService);
   if (!config.get('CDC_SUBSCRIBER')) return undefined;
   const store = app.get(RedisCacheStore);
-  const server = createCdcServer(config, app.get(CdcStats), () => !store.available);
+  const prefix = config.get('CACHE_KEY_PREFIX');
+  // Events lost to MAXLEN: their views cannot be found one by one, so the domain goes whole (as for TRUNCATE).
+  const eventsLost = async (stream: string) => {
+    const domain = domainOfStream(stream.slice(prefix.length));
+    if (domain) await store.invalidateAll(domain, `cdc-trimmed:${config.get('CDC_CONSUMER_NAME')}`);
+  };
+  const server = createCdcServer(config, app.get(CdcStats), () => !store.available, eventsLost);
   // Not the HTTP app's global pipes and filters: an HTTP exception filter cannot answer an event (in the BFF
   // it turned every handler error into "reply.status is not a function", logged as an HTTP 500).
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: false });
@@ -171,7 +177,12 @@ export function connectCdcSubscriber(app: INestApplication): RedisStreamsServer 
 }
 
 /** `cacheUnavailable`: whether the cache's Redis cannot be used right now (down, or its circuit breaker open). */
-export function createCdcServer(config: Config, stats: CdcStats, cacheUnavailable?: () => boolean): RedisStreamsServer {
+export function createCdcServer(
+  config: Config,
+  stats: CdcStats,
+  cacheUnavailable?: () => boolean,
+  eventsLost?: (stream: string) => Promise<void>,
+): RedisStreamsServer {
   const { topology, replicas } = cdcRedis(config);
   return new RedisStreamsServer(
     {
@@ -183,6 +194,7 @@ export function createCdcServer(config: Config, stats: CdcStats, cacheUnavailabl
       maxDeliveries: config.get('CDC_MAX_DELIVERIES'),
       // A handler that failed while the cache could not be used is retried until it applies, never dead-lettered.
       dependencyUnavailable: cacheUnavailable,
+      eventsLost,
     },
     stats,
   );

@@ -32,6 +32,12 @@ export interface RedisStreamsServerOptions {
    * back-off until it applies. Re-reading it would count deliveries and dead-letter a valid invalidation.
    */
   dependencyUnavailable?: () => boolean;
+  /**
+   * Events of `stream` (prefix included) were lost before they were applied: trimmed by MAXLEN unread, or
+   * pending and trimmed. Must make every view they could have invalidated go (drop the stream's domain);
+   * the consumer goes on only once it resolved. Without it, a loss is only logged.
+   */
+  eventsLost?: (stream: string) => Promise<void>;
 }
 
 /** Entries read per stream and XREADGROUP: one batch, applied as one invalidation. */
@@ -118,6 +124,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
             claimIdleMs: this.options.claimIdleMs,
             maxDeliveries: this.options.maxDeliveries,
             replicas: this.options.replicas,
+            eventsLost: this.options.eventsLost,
           },
           this.stats,
           (from, entries) => this.apply(from, entries),

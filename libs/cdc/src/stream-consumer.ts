@@ -28,7 +28,59 @@ export interface StreamConsumerOptions {
   maxDeliveries: number;
   /** On a cluster: the replicas a dead letter must reach before its entry is acknowledged. */
   replicas: ReplicaWait;
+  /** Events of the stream were lost unapplied (RedisStreamsServerOptions.eventsLost). */
+  eventsLost?: (stream: string) => Promise<void>;
 }
+
+/** Lua: is stream id `a` before `b`? Ids are `<ms>-<seq>`, each below 2^53 in practice. */
+const ID_BEFORE = `local function before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local function field(list, name)
+  for i = 1, #list, 2 do if list[i] == name then return list[i + 1] end end
+end`;
+
+/**
+ * KEYS: the stream. ARGV: the group.
+ * Whether MAXLEN trimmed entries the group never read: trimming removes the oldest entries, so that is
+ * when the group's last-delivered-id is before the first entry left, and more entries were removed
+ * (entries-added - length) than the group has read (entries-read; unknown for a group created or moved
+ * by id alone, and then any removal counts). Answers {first entry id, entries removed}, else false.
+ */
+const TRIMMED_UNREAD_LUA = `${ID_BEFORE}
+local stream = redis.call('XINFO', 'STREAM', KEYS[1])
+local removed = tonumber(field(stream, 'entries-added')) - tonumber(field(stream, 'length'))
+local first = field(stream, 'recorded-first-entry-id')
+if removed == 0 or not first or first == '0-0' then return false end
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  if field(group, 'name') == ARGV[1] then
+    if not before(field(group, 'last-delivered-id'), first) then return false end
+    local read = field(group, 'entries-read')
+    if read and tonumber(read) >= removed then return false end
+    return { first, tostring(removed) }
+  end
+end
+return false`;
+
+/**
+ * KEYS: the stream. ARGV: the group, the first entry id left, entries removed.
+ * Moves the group just before that entry (never back), counting the removed entries as read, so the gap
+ * is found once.
+ */
+const PAST_GAP_LUA = `${ID_BEFORE}
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  if field(group, 'name') == ARGV[1] then
+    if not before(field(group, 'last-delivered-id'), ARGV[2]) then return 0 end
+    local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
+    local last = tonumber(seq) > 0 and (ms .. '-' .. (tonumber(seq) - 1)) or ((tonumber(ms) - 1) .. '-18446744073709551615')
+    redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last, 'ENTRIESREAD', ARGV[3])
+    return 1
+  end
+end
+return 0`;
 
 /** Runs the stream's handler on admitted entries; answers those that failed, each with its error. */
 export type ApplyEntries = (consumer: StreamConsumer, entries: Admitted[]) => Promise<Map<Admitted, Error>>;
@@ -134,6 +186,7 @@ export class StreamConsumer {
           lastClaim = Date.now();
           if (await this.reclaimIdle()) drainPending = true;
         }
+        if (!drainPending) await this.recoverTrimmed();
         if (!drainPending) {
           // Connected, group in place, own backlog handled: blocked in XREADGROUP is consuming too. (Set only
           // after the read returned, /health said "not consuming" for up to blockMs after every (re)start.)
@@ -161,6 +214,30 @@ export class StreamConsumer {
     } catch (err) {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
+  }
+
+  /**
+   * docs/contract.md §6.3: events trimmed by MAXLEN before this group read them are lost, and a view they
+   * should have dropped would stay cached for good. Checked before every read of new entries: when it
+   * happened, the stream's domain is dropped whole (eventsLost) and only then is the group moved past the
+   * gap, so a crash in between finds it again.
+   */
+  private async recoverTrimmed(): Promise<void> {
+    const { group } = this.options;
+    const gap = (await this.commands.eval(TRIMMED_UNREAD_LUA, 1, this.stream, group)) as [string, string] | null;
+    if (!gap) return;
+    const [first, removed] = gap;
+    await this.lost(`entries before ${first} were trimmed (MAXLEN) before group ${group} read them`);
+    await this.commands.eval(PAST_GAP_LUA, 1, this.stream, group, first, removed);
+  }
+
+  /** Events were lost unapplied: every view of the stream's domain goes (eventsLost) before anything else. */
+  private async lost(what: string): Promise<void> {
+    this.stats.trimmed++;
+    this.logger.warn(
+      `${this.stream}: ${what}; ${this.options.eventsLost ? 'dropping every view of its domain' : 'their views may be stale'}`,
+    );
+    await this.options.eventsLost?.(this.stream);
   }
 
   /** Re-reads our own pending entries a batch at a time, oldest first. True when none are left. */
@@ -268,6 +345,9 @@ export class StreamConsumer {
         admitted.push({ id, event: admission.event, deliveries: deliveries[i] });
       }
     }
+    // A pending entry MAXLEN trimmed is read back without fields: its event is lost (acked below, once handled).
+    const trimmed = entries.filter(([, fields]) => fields === null).length;
+    if (trimmed > 0) await this.lost(`${trimmed} pending entries were trimmed (MAXLEN) before they were applied`);
     const failed = admitted.length === 0 ? new Map<Admitted, Error>() : await this.apply(this, admitted);
     const appliedAt = Date.now();
     const applied: Admitted[] = [];

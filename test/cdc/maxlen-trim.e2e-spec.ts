@@ -1,0 +1,93 @@
+import { CdcHealthService, CdcStats } from '@app/cdc';
+import { eventually } from '../../tools/eventually';
+import { CDC_OFF, waitForCdc } from '../harness/cdc';
+import { createCategoryWithProduct } from '../harness/fixtures';
+import { useSeededBff } from '../harness/seeded-bff';
+import { get200, json, rawRedis, xcache } from '../cache/support';
+
+const MAXLEN = 1000;
+
+/**
+ * docs/contract.md §6.3: events that MAXLEN trims before the consumer group read them are lost. A view
+ * they should have dropped must not stay cached: the subscriber finds the gap and drops the domain.
+ * One instance relays with no subscriber (the subscriber is down), a second serves reads with no CDC;
+ * a subscriber starts only once the change's event has been trimmed away by 3,000 newer ones.
+ */
+describe('events trimmed by MAXLEN before they were read', () => {
+  const suite = useSeededBff({
+    instances: [{ CDC_RELAY: 'true', CDC_SUBSCRIBER: 'false', CDC_STREAM_MAXLEN: String(MAXLEN) }, CDC_OFF],
+    settle: false,
+  });
+  const redis = rawRedis();
+  afterAll(() => redis.disconnect());
+
+  it('drop their domain, so the view they should have invalidated is read fresh', async () => {
+    const [relay, reader] = suite.apps;
+    const { product, category } = await createCategoryWithProduct(reader, { name: 'Before' });
+    const url = `/catalog/products/${product.id}`;
+    await get200(reader, url);
+    expect(xcache(await get200(reader, url))).toBe('HIT-L1');
+
+    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'After' WHERE id = $1`, [product.id]);
+    await suite.ctx.sql.query(
+      `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id)
+       SELECT 'TRIM-' || g, 'Filler ' || g, 100, 'EUR', $1 FROM generate_series(1, 3000) g`,
+      [category.id],
+    );
+    const health = relay.get(CdcHealthService);
+    await eventually(async () => expect((await health.relay()).backlog).toBe(0), {
+      timeoutMs: 20_000,
+      message: 'the relay to publish everything',
+    });
+    const stream = `${suite.ctx.redisPrefix}cdc.catalog.v1`;
+    // The change's event is gone: the stream holds about MAXLEN of the newest entries.
+    expect(await redis.xlen(stream)).toBeLessThan(2 * MAXLEN);
+    expect(json(await get200(reader, url)).name).toBe('Before'); // stale while nobody consumes
+
+    const subscriber = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
+    await eventually(async () => expect(json(await get200(reader, url)).name).toBe('After'), {
+      timeoutMs: 20_000,
+      message: 'the view to be read fresh',
+    });
+    expect(subscriber.get(CdcStats).trimmed).toBeGreaterThanOrEqual(1);
+    await subscriber.close(); // the next test starts with nobody consuming
+  });
+
+  it('are found too when the group had read up to them and fell behind (entries-read known)', async () => {
+    const [relay, reader] = suite.apps;
+    const health = relay.get(CdcHealthService);
+    const published = () =>
+      eventually(async () => expect((await health.relay()).backlog).toBe(0), {
+        timeoutMs: 20_000,
+        message: 'the relay to publish everything',
+      });
+    // A subscriber that reads everything so far, then stops: the group is there and knows what it read.
+    const first = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
+    const { product, category } = await createCategoryWithProduct(reader, { name: 'Before' });
+    await published();
+    await waitForCdc(first);
+    await first.close();
+    const url = `/catalog/products/${product.id}`;
+    await get200(reader, url);
+    expect(xcache(await get200(reader, url))).toBe('HIT-L1');
+
+    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'After' WHERE id = $1`, [product.id]);
+    await suite.ctx.sql.query(
+      `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id)
+       SELECT 'BEHIND-' || g, 'Filler ' || g, 100, 'EUR', $1 FROM generate_series(1, 3000) g`,
+      [category.id],
+    );
+    await published();
+    expect(json(await get200(reader, url)).name).toBe('Before');
+
+    const second = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
+    await eventually(async () => expect(json(await get200(reader, url)).name).toBe('After'), {
+      timeoutMs: 20_000,
+      message: 'the view to be read fresh',
+    });
+    expect(second.get(CdcStats).trimmed).toBeGreaterThanOrEqual(1);
+    // Found once: the group was moved past the gap, so reading on finds nothing more to drop.
+    await waitForCdc(second);
+    expect(second.get(CdcStats).trimmed).toBe(1);
+  });
+});
