@@ -88,11 +88,12 @@ describe('health and metrics', () => {
     const invalidations = async (a: App) =>
       json(await get200(a, '/health/catalog/cache')).metrics.invalidations as number;
     const before = [await invalidations(app), await invalidations(noL1)];
-    // A price change drops exactly one key: the product (it is in no listing yet).
+    // A price change drops exactly two keys: the product and its availability (every product event drops both,
+    // docs/contract.md §5.5; the product is in no listing yet).
     expectStatus(await call(app, 'PATCH', `/catalog/products/${product.id}`, { priceCents: 99 }), 200);
     await settle(app);
     await settle(noL1);
-    expect([(await invalidations(app)) - before[0], (await invalidations(noL1)) - before[1]]).toEqual([1, 1]);
+    expect([(await invalidations(app)) - before[0], (await invalidations(noL1)) - before[1]]).toEqual([2, 2]);
   });
 
   it('/health/<unknown>/cache → 404', async () => {

@@ -1,15 +1,12 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import Redis from 'ioredis';
 import type { Pool } from 'pg';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CACHE_REDIS, CACHE_SUBSCRIBER, L1Cache, RedisNames } from '@app/cache';
+import { L1Cache } from '@app/cache';
 import { waitForCdc } from '../harness/cdc';
-import { eventually } from '../../tools/eventually';
 import { createCategory, createOrder, createProduct, expectStatus, tag } from '../harness/fixtures';
 import { Gate } from '../harness/gate';
 import { call, json, Response } from '../harness/http';
-import { TEST_REDIS_URL } from '../harness/test-database';
+import { rawRedis } from '../harness/test-redis';
 
 /** Shared by the test/cache suites: reading cache headers, settling, holding source reads open, seeding. */
 
@@ -103,50 +100,17 @@ export function delta(before: Counters, after: Counters): Partial<Counters> {
 }
 
 /**
- * Waits until every change committed so far has been invalidated and `app`
- * has heard of it. Writes invalidate only through the CDC pipeline (docs/contract.md §1),
- * a few milliseconds after they answered: first every committed change is
- * applied (waitForCdc: outbox published, every stream's group without lag or
- * pending entries), which may have happened on another instance; then the
- * invalidation channel is drained up to now: a sentinel message is published
- * and awaited, and pub/sub keeps order, so every invalidation published before
- * it has reached `app`'s L1. An echo that lands while the next read of its key
- * is filling (safely) keeps that fill out of L1, so tests that expect exact
- * X-Cache values or counters after writing settle first.
+ * Waits until every change committed so far has been invalidated and every instance has heard of it: the cache
+ * suites' name for waitForCdc (harness/cdc.ts). Writes invalidate only through the CDC pipeline
+ * (docs/contract.md §1), a few milliseconds after they answered, so tests that expect exact X-Cache values or
+ * counters after writing settle first.
  */
 export async function settle(app: App): Promise<void> {
   await waitForCdc(app);
-  const subscriber = app.get<symbol, Redis>(CACHE_SUBSCRIBER);
-  const channel = app.get(RedisNames).invalidationChannel;
-  const token = `settle-${randomBytes(4).toString('hex')}`;
-  let listener: (channel: string, text: string) => void = () => undefined;
-  const seen = new Promise<void>((resolve) => {
-    listener = (ch, text) => {
-      if (ch === channel && text.includes(token)) resolve();
-    };
-    subscriber.on('message', listener);
-  });
-  try {
-    // Republished every 200 ms: one sent while the subscriber is reconnecting is lost, like any pub/sub message.
-    await eventually(
-      async () => {
-        await app.get<symbol, Redis>(CACHE_REDIS).publish(channel, JSON.stringify({ keys: [], origin: token }));
-        return (await within(seen, 200)) !== 'pending';
-      },
-      { timeoutMs: 3000, intervalMs: 0, message: 'the invalidation channel to deliver a sentinel' },
-    );
-  } finally {
-    subscriber.off('message', listener);
-  }
 }
 
 export function l1Of(app: App): L1Cache {
   return app.get(L1Cache);
-}
-
-/** A plain ioredis client on the test Redis (or another URL), for looking at raw values; disconnect it when done. */
-export function rawRedis(url = TEST_REDIS_URL): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1 });
 }
 
 /** One of everything the cached routes serve, created through `app`. */
@@ -223,4 +187,4 @@ export async function changeWorldBehindTheCache(sql: Pool, world: World): Promis
   ]);
 }
 
-export { call, json, Response, expectStatus, tag, waitForCdc };
+export { call, json, Response, expectStatus, rawRedis, tag, waitForCdc };

@@ -7,7 +7,7 @@ import { eventually } from '../../tools/eventually';
 import { CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json, Response } from '../harness/http';
 import { useSeededBff } from '../harness/seeded-bff';
-import { TEST_REDIS_URL } from '../harness/test-database';
+import { testRedisEnv } from '../harness/test-redis';
 import { appReader, expectViewsEqual, rawRedis, seedCatalog, warm } from './support';
 
 /**
@@ -144,7 +144,7 @@ describe('CDC dead letters: listed with their errors, redriven once the handler 
       ['run', '-s', 'cdc:redrive', '--', '--stream', 'cdc.catalog.v1'],
       {
         cwd: path.resolve(__dirname, '../..'),
-        env: { ...process.env, NODE_ENV: 'test', REDIS_URL: TEST_REDIS_URL, CACHE_KEY_PREFIX: suite.ctx.redisPrefix },
+        env: { ...process.env, NODE_ENV: 'test', ...testRedisEnv(), CACHE_KEY_PREFIX: suite.ctx.redisPrefix },
         timeout: 60_000,
       },
     );

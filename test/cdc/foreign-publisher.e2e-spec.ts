@@ -5,7 +5,7 @@ import { RedisStreamsClient } from '@app/cdc';
 import { CDC_OFF, CDC_ON, waitForCdc } from '../harness/cdc';
 import { call, json } from '../harness/http';
 import { useSeededBff } from '../harness/seeded-bff';
-import { TEST_REDIS_URL } from '../harness/test-database';
+import { testRedisTopology } from '../harness/test-redis';
 import { appReader, rawRedis, Reader, seedCatalog, SHIPPING, uniq, warm } from './support';
 
 /**
@@ -28,7 +28,7 @@ describe('CDC events from another publisher', () => {
     readers = suite.apps.map(appReader);
     redis = rawRedis();
     client = new RedisStreamsClient({
-      redis: { kind: 'single', url: TEST_REDIS_URL },
+      redis: testRedisTopology(),
       replicas: { replicas: 0, timeoutMs: 0 },
       prefix: suite.ctx.redisPrefix,
       maxLen: 1000,

@@ -15,6 +15,7 @@ import {
   freezeHoldingEntries,
   pendingByConsumer,
   rawRedis,
+  readAsConsumer,
   seedCatalog,
   warm,
 } from './support';
@@ -69,18 +70,7 @@ describe('CDC reclaim: an entry read by a consumer that died is applied by anoth
     await published(ctx.sql, 'the changes');
 
     // The consumer that will "die": it reads everything and acknowledges nothing.
-    const read = (await redis.xreadgroup(
-      'GROUP',
-      GROUP,
-      'dead-consumer',
-      'COUNT',
-      1000,
-      'STREAMS',
-      ...streams,
-      '>',
-      '>',
-    )) as [string, [string, string[]][]][];
-    const delivered = read.flatMap(([, entries]) => entries.map(([, fields]) => JSON.parse(fields[1])));
+    const delivered = await readAsConsumer(redis, 'dead-consumer', streams);
     expect(delivered.map((e) => e.type)).toEqual(
       expect.arrayContaining(['catalog.product.updated', 'catalog.stock.updated']),
     );
@@ -224,7 +214,7 @@ describe('CDC restart: a consumer that comes back under its name drains its own 
     ]);
     await published(ctx.sql, 'the change');
     // "restarting-consumer" read everything, then its process went away.
-    await redis.xreadgroup('GROUP', GROUP, 'restarting-consumer', 'COUNT', 1000, 'STREAMS', ...streams, '>', '>');
+    await readAsConsumer(redis, 'restarting-consumer', streams);
     const held = (await pendingByConsumer(redis, streams))['restarting-consumer'];
     expect(held).toBeGreaterThan(0);
 

@@ -24,7 +24,11 @@ const POLL_MS = 1000;
 /** Scheduling slack on a shared two-core machine (a child process, ts-node, several apps in one worker). */
 const SLACK_MS = 750;
 
-/** A proxy in front of the test Redis, so one process's Redis connections can be partitioned. */
+/**
+ * A proxy in front of the single test Redis, so one process's Redis connections can be partitioned. A proxy
+ * cannot stand in front of a Redis Cluster (a client follows the nodes' own addresses), so the tests that
+ * use it run on the single server in a cluster run too: every app of theirs is given a REDIS_URL.
+ */
 async function proxyToTestRedis(): Promise<TcpProxy> {
   const target = new URL(TEST_REDIS_URL);
   return TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
@@ -85,12 +89,13 @@ describe('a relay leader cut off from Redis (hung connection) steps down; one wi
     );
     await partitioned.waitForLine(/this process is now the active outbox relay/);
     const healthy = await ctx().startBff({
+      REDIS_URL: TEST_REDIS_URL,
       CDC_RELAY: 'true',
       CDC_SUBSCRIBER: 'true',
       CDC_CLAIM_IDLE_MS: '1000',
       CDC_RELAY_STALL_MS: String(STALL_MS),
     });
-    const truth = await ctx().startBff(TRUTH_ENV);
+    const truth = await ctx().startBff({ ...TRUTH_ENV, REDIS_URL: TEST_REDIS_URL });
     const relay = healthy.get(OutboxRelay);
 
     // Before the partition the child publishes and the healthy instance applies.
@@ -143,7 +148,7 @@ describe('a relay leader cut off from Redis (hung connection) steps down; one wi
     // Nothing lost: the row the old leader could not publish was published by the new one.
     expect(await backlog(ctx().sql)).toBe(0);
     expect(relay.published).toBeGreaterThanOrEqual(1);
-    const direct = rawRedis();
+    const direct = rawRedis(TEST_REDIS_URL);
     try {
       const published = (await readStream(direct, `${ctx().redisPrefix}cdc.catalog.v1`)).map((e) => e.event.id);
       expect(published).toEqual(expect.arrayContaining(waiting));
@@ -189,6 +194,7 @@ describe('no relay can publish: /health turns cdc down once the oldest unpublish
     });
     await eventually(() => relayApp.get(OutboxRelay).leader, { message: 'the relay to lead', timeoutMs: 10_000 });
     const observer = await ctx().startBff({
+      REDIS_URL: TEST_REDIS_URL,
       CDC_RELAY: 'false',
       CDC_SUBSCRIBER: 'true',
       CDC_CLAIM_IDLE_MS: '1000',

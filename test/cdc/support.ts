@@ -6,7 +6,7 @@ import { call } from '../harness/http';
 import { CONSUMER_GROUP } from '@app/cdc';
 import { eventually } from '../../tools/eventually';
 import type { ChildApp } from '../harness/processes';
-import { TEST_REDIS_URL } from '../harness/test-database';
+import { rawRedis } from '../harness/test-redis';
 
 /** Shared by the test/cdc suites: seeding by plain SQL, reading views, and comparing cached views with the source. */
 
@@ -119,12 +119,7 @@ export function catalogUrls(seeded: SeededCatalog): string[] {
 
 export const SHIPPING = { name: 'Ada', line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
 
-/** A raw Redis client on the test server (or another), for looking at streams as an outsider. */
-export function rawRedis(url = TEST_REDIS_URL): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
-  redis.on('error', () => undefined);
-  return redis;
-}
+export { rawRedis };
 
 export interface StreamEvent {
   entryId: string;
@@ -146,6 +141,21 @@ export async function readStream(redis: Pick<Redis, 'xrange'>, stream: string): 
     }
     return { entryId, fields, event };
   });
+}
+
+/**
+ * Reads, as `consumer` of the group, every entry of `streams` not yet delivered to the group (and acknowledges
+ * none): what a consumer that then dies has read. One XREADGROUP per stream: a command's keys must share a hash
+ * slot on a Redis Cluster, and the streams are on different ones. Answers the entries' parsed events.
+ */
+export async function readAsConsumer(redis: Redis, consumer: string, streams: string[]): Promise<any[]> {
+  const events: any[] = [];
+  for (const stream of streams) {
+    const read = (await redis.xreadgroup('GROUP', CONSUMER_GROUP, consumer, 'COUNT', 1000, 'STREAMS', stream, '>')) as
+      [string, [string, string[]][]][] | null;
+    for (const [, entries] of read ?? []) events.push(...entries.map(([, fields]) => JSON.parse(fields[1])));
+  }
+  return events;
 }
 
 /** Unpublished outbox rows (the relay backlog), straight from Postgres. */

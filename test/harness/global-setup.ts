@@ -11,6 +11,7 @@ import {
   testDatabaseUrl,
   withMaintenanceClient,
 } from './test-database';
+import { startRunRedis } from './test-redis';
 
 function alive(pid: number): boolean {
   try {
@@ -57,8 +58,10 @@ async function migrate(
  * clones (CREATE DATABASE … TEMPLATE is far faster than migrating each time).
  * The template holds every app's schemas, as one production database does: the
  * BFF's, and billing's (apps/billing), so a test's billing boots without DDL.
+ * With TEST_REDIS_CLUSTER=1 it also starts the Redis Cluster the run's tests use (test-redis.ts).
  */
 export default async function globalSetup(): Promise<void> {
+  await startRunRedis();
   await dropLeftovers();
   const template = `${TEST_DATABASE_PREFIX}${process.pid}_template`;
   await dropDatabase(template);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { createBffApp } from '../../apps/bff/src/bff-app';
 import { createBillingApp } from '../../apps/billing/src/billing-app';
@@ -9,12 +8,19 @@ import {
   createDatabase,
   dropDatabase,
   TEST_DATABASE_PREFIX,
-  TEST_REDIS_URL,
   testDatabaseUrl,
   withMaintenanceClient,
 } from './test-database';
+import { NO_CLUSTER, rawRedis, scanAll, testRedisEnv, unlinkAll } from './test-redis';
 
 let counter = 0;
+
+/** The BFFs the TestContexts of this process started and have not closed (waitForCdc drains their channels). */
+const running = new Set<NestFastifyApplication>();
+
+export function runningBffs(): NestFastifyApplication[] {
+  return [...running];
+}
 
 /**
  * The one harness every test that needs real servers uses: its own database
@@ -42,12 +48,16 @@ export class TestContext {
     return new TestContext(name, url, `test:${suffix}:`, new Pool({ connectionString: url, max: 4 }));
   }
 
-  /** The environment a BFF of this test runs with; `overrides` win. */
+  /**
+   * The environment a BFF of this test runs with; `overrides` win. On the test Redis (test-redis.ts: in a
+   * cluster run with REDIS_CLUSTER_NODES too), unless `overrides` names a REDIS_URL: such a test is about that
+   * one server (its own redis-server, or a proxy in front of one), so it runs without a cluster.
+   */
   env(overrides: Record<string, string> = {}): Record<string, string> {
     return {
       NODE_ENV: 'test',
       DATABASE_URL: this.databaseUrl,
-      REDIS_URL: TEST_REDIS_URL,
+      ...('REDIS_URL' in overrides ? NO_CLUSTER : testRedisEnv()),
       CACHE_KEY_PREFIX: this.redisPrefix,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       CDC_CONSUMER_NAME: `test-${process.pid}-${this.apps.length + 1}`,
@@ -75,6 +85,7 @@ export class TestContext {
       throw err;
     }
     this.apps.push(app);
+    running.add(app);
     return app;
   }
 
@@ -115,6 +126,7 @@ export class TestContext {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.apps.map((a) => a.close()));
+    for (const app of this.apps) running.delete(app);
     await this.sql.end();
     await this.deleteRedisKeys();
     // Closed clients may still be saying goodbye: a FORCE drop would terminate them, and a pg client
@@ -132,15 +144,9 @@ export class TestContext {
   }
 
   private async deleteRedisKeys(): Promise<void> {
-    const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const redis = rawRedis();
     try {
-      await redis.connect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.redisPrefix}*`, 'COUNT', 500);
-        if (keys.length > 0) await redis.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await unlinkAll(redis, await scanAll(redis, `${this.redisPrefix}*`));
     } catch {
       // Redis may be deliberately down at the end of a failure test; its keys die with it.
     } finally {

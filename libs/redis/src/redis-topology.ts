@@ -79,11 +79,28 @@ export function createRedisClient(topology: RedisTopology, options: ClientOption
     retryDelayOnClusterDown: 100,
     retryDelayOnMoved: 0,
     slotsRefreshTimeout: 2000,
-    // Periodic refresh too: a graceful failover moves slots without closing any connection of ours.
-    slotsRefreshInterval: 5000,
+    // Refreshed periodically below, not by ioredis (0 turns its own off).
+    slotsRefreshInterval: 0,
     redisOptions: { connectionName: name, ...perConnection },
   });
+  refreshPeriodically(cluster);
   return cluster as unknown as Redis;
+}
+
+/** How often a cluster client re-reads the slot map while connected. */
+const SLOTS_REFRESH_MS = 5000;
+
+/**
+ * Refreshes the slot map every SLOTS_REFRESH_MS while the client is ready: a graceful failover moves slots
+ * without closing any connection of ours. Not ioredis's `slotsRefreshInterval`: a `disconnect()` while one of
+ * its refreshes is in flight re-arms its timer for good (ioredis 5.11.1), and that timer keeps a process that
+ * closed every client alive (a test worker, a script). This one is unref'd and stops with the client.
+ */
+function refreshPeriodically(cluster: Cluster): void {
+  const timer = setInterval(() => {
+    if (cluster.status === 'ready') cluster.refreshSlotsCache();
+  }, SLOTS_REFRESH_MS).unref();
+  cluster.once('end', () => clearInterval(timer));
 }
 
 /** True for a client createRedisClient made for a cluster. */
