@@ -2,7 +2,7 @@ import { CanActivate, Controller, Injectable, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AppConfigModule } from '@app/config';
-import { CachedRead, CachedReadInterceptor, CacheModule } from '@app/cache';
+import { CachedRead, CachedReadInterceptor, CacheModule, RedisCacheStore } from '@app/cache';
 import { MetricsModule } from '@app/http';
 import { CatalogCacheService } from '../../apps/bff/src/catalog/catalog-cache.service';
 import { useSeededBff } from '../harness/seeded-bff';
@@ -49,6 +49,23 @@ describe('early hit path', () => {
     expect(xcache(await get200(other, url))).toBe('HIT-L2');
     expect(xcache(await get200(other, url))).toBe('HIT-L1');
     expect(delta(before, await counters(other, 'catalog', 'product'))).toEqual({ hits: 2, l2Hits: 1, l1Hits: 1 });
+  });
+
+  it('asks L2 for the entry once per miss: after the hook found none, the route goes straight to the fill lease', async () => {
+    const withL1 = suite.bff;
+    const world = await seedWorld(withL1);
+    await settle(withL1);
+    const gets = jest.spyOn(RedisCacheStore.prototype, 'get');
+    const leases = jest.spyOn(RedisCacheStore.prototype, 'acquireLease');
+    try {
+      expect(xcache(await get200(withL1, world.routes.product))).toBe('MISS');
+      const key = `catalog:product:${world.productId}`;
+      expect(gets.mock.calls).toEqual([[key]]);
+      expect(leases.mock.calls.map(([leaseKey, , , unlessFilled]) => [leaseKey, unlessFilled])).toEqual([[key, true]]);
+    } finally {
+      gets.mockRestore();
+      leases.mockRestore();
+    }
   });
 
   it('lets an identifier that cannot form a key reach the route, which answers 400', async () => {

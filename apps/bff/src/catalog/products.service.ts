@@ -23,8 +23,8 @@ export class ProductsService {
    * The source read of the product route, which every cache miss of it runs. One SELECT by primary key
    * whose columns are named as the entity's properties (built once from its metadata), so a row is what
    * findOneBy hydrates for these column types: findOneBy sends the same statement but builds it on every
-   * call (query builder, alias escaping, entity hydration), which cost a miss more CPU than anything but the
-   * socket writes (docs/BENCHMARKS.md, "The miss path").
+   * call (query builder, alias escaping, entity hydration), about a tenth of a cache miss's CPU
+   * (docs/BENCHMARKS.md, "The miss path").
    */
   async get(id: string): Promise<ProductView> {
     const [product] = (await this.dataSource.query(this.selectById(), [id])) as ProductEntity[];

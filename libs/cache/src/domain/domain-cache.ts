@@ -49,14 +49,17 @@ export abstract class DomainCache<Buckets extends string = string> implements Re
     return this.context.engine.peek(this.filled(bucket), key);
   }
 
-  /** An L2 hit (copied into L1), or undefined; never reads the source (cdc and hybrid buckets). */
-  lookup(bucket: Buckets, key: string): Promise<CacheEntry | undefined> {
+  /** An L2 hit (copied into L1), null when L2 has no entry, else undefined; never reads the source (cdc and hybrid buckets). */
+  lookup(bucket: Buckets, key: string): Promise<CacheEntry | null | undefined> {
     return this.context.engine.lookup(this.filled(bucket), key);
   }
 
-  /** Get-or-fill (cdc and hybrid buckets): `load` reads the source on a miss. */
-  read<View>(bucket: Buckets, key: string, load: () => Promise<View>): Promise<CacheRead> {
-    return this.context.engine.read(this.filled(bucket), key, load);
+  /**
+   * Get-or-fill (cdc and hybrid buckets): `load` reads the source on a miss. `afterL2Miss`: `lookup` has just
+   * answered null for this key, so L2 is not asked again (TwoTierCache.read).
+   */
+  read<View>(bucket: Buckets, key: string, load: () => Promise<View>, afterL2Miss = false): Promise<CacheRead> {
+    return this.context.engine.read(this.filled(bucket), key, load, afterL2Miss);
   }
 
   /** Reads a `ttl` bucket through conditional requests to its source (docs/contract.md §3 "Invoices"). */

@@ -123,13 +123,52 @@ describe('TwoTierCache: hits', () => {
     expect(b.bucket.counters).toMatchObject({ hits: 2, l2Hits: 1, l1Hits: 1, misses: 0 });
   });
 
-  it('lookup answers an L2 hit (copied into L1) and never reads the source', async () => {
+  it('lookup answers an L2 hit (copied into L1), null when L2 has no entry, and never reads the source', async () => {
     const { a, b } = setup();
-    expect(await b.cache.lookup(b.bucket, KEY)).toBeUndefined();
+    expect(await b.cache.lookup(b.bucket, KEY)).toBeNull();
     await a.cache.read(a.bucket, KEY, async () => v1);
     expect(viewOf(await b.cache.lookup(b.bucket, KEY))).toEqual(v1);
     expect(viewOf(b.l1.get(KEY))).toEqual(v1);
     expect(b.bucket.counters).toMatchObject({ hits: 1, l2Hits: 1, misses: 0 });
+  });
+
+  it('lookup answers undefined, not null, for an entry it cannot read or a failing store', async () => {
+    const { store, a } = setup();
+    store.setEntry(KEY, Buffer.from('sealed with another key'));
+    expect(await a.cache.lookup(a.bucket, KEY)).toBeUndefined();
+    store.failNext('get');
+    expect(await a.cache.lookup(a.bucket, KEY)).toBeUndefined();
+    expect(a.bucket.counters).toMatchObject({ hits: 0, l2Hits: 0 });
+  });
+});
+
+describe('TwoTierCache: a read right after lookup found no L2 entry (afterL2Miss)', () => {
+  it('does not ask L2 again: it takes the lease (unless filled) and fills', async () => {
+    const { store, a } = setup();
+    expect(await a.cache.lookup(a.bucket, KEY)).toBeNull();
+    const read = await a.cache.read(a.bucket, KEY, async () => v1, true);
+    expect(read.status).toBe('MISS');
+    expect(store.callsOf('get')).toHaveLength(1); // lookup's only
+    expect(store.callsOf('acquireLease')[0][3]).toBe(true);
+    expect(stored(store.entry(KEY))).toEqual(v1);
+    expect(viewOf(a.l1.get(KEY))).toEqual(v1);
+    expect(a.bucket.counters).toMatchObject({ misses: 1, l2Hits: 0, coalesced: 0 });
+  });
+
+  it('still answers a fill that landed after the lookup, by polling, without reading the source', async () => {
+    const { clock, store, a, b } = setup();
+    expect(await b.cache.lookup(b.bucket, KEY)).toBeNull();
+    await a.cache.read(a.bucket, KEY, async () => v1); // a fills after b looked
+    const gets = store.callsOf('get').length;
+    const otherLoad = jest.fn(async () => v2);
+    const read = await clock.runUntilSettled(b.cache.read(b.bucket, KEY, otherLoad, true));
+    expect(read.status).toBe('HIT-L2');
+    expect(viewOf(read.entry)).toEqual(v1);
+    expect(otherLoad).not.toHaveBeenCalled();
+    expect(store.callsOf('get')).toHaveLength(gets); // the lease refused (filled), the poll found it
+    expect(store.callsOf('probe')).toHaveLength(1);
+    expect(viewOf(b.l1.get(KEY))).toEqual(v1);
+    expect(b.bucket.counters).toMatchObject({ misses: 0, coalesced: 1 });
   });
 });
 

@@ -84,28 +84,47 @@ export class TwoTierCache {
   }
 
   /**
-   * A hit from L2 (an L1 miss that Redis holds), or undefined: never reads the
-   * source and never waits, so the early hit path can fall back to `read` on
-   * undefined. The hit is copied into L1 like any other L2 hit.
+   * A hit from L2 (an L1 miss that Redis holds); `null` when L2 holds no entry
+   * for the key; undefined when nothing could be learnt (cache off, Redis
+   * unavailable, an entry this instance cannot read). Never reads the source
+   * and never waits, so the early hit path can fall back to `read`. The hit is
+   * copied into L1 like any other L2 hit. One promise chain rather than an
+   * `async` frame: it runs for every request that L1 does not answer.
    */
-  async lookup(bucket: CacheBucket, key: string): Promise<CacheEntry | undefined> {
-    if (!this.options.enabled || !this.store.available) return undefined;
+  lookup(bucket: CacheBucket, key: string): Promise<CacheEntry | null | undefined> {
+    if (!this.options.enabled || !this.store.available) return Promise.resolve(undefined);
     const ticket = this.l1.begin(key);
-    try {
-      return this.hitFromL2(bucket, await this.store.get(key), ticket);
-    } catch (err) {
-      if (!(err instanceof CacheUnavailableError)) throw err;
-      return undefined;
-    } finally {
-      this.l1.close(ticket);
-    }
+    return this.store.get(key).then(
+      (raw) => {
+        const hit = raw === null ? null : this.hitFromL2(bucket, raw, ticket);
+        if (!hit) this.l1.close(ticket); // a hit's commit closed it
+        return hit;
+      },
+      (err: unknown) => {
+        this.l1.close(ticket);
+        if (!(err instanceof CacheUnavailableError)) throw err;
+        return undefined;
+      },
+    );
   }
 
-  async read<View>(bucket: CacheBucket<View>, key: string, load: () => Promise<View>): Promise<CacheRead> {
+  /**
+   * Get-or-fill. `afterL2Miss`: the caller has just read L2 for this key and
+   * found no entry (the early hit path's `lookup` answered null), so the read
+   * goes straight to the lease instead of asking Redis again. The lease is
+   * taken only unless the entry was filled meanwhile, so a fill that landed in
+   * between is still found (by the first poll, as a coalesced L2 hit).
+   */
+  async read<View>(
+    bucket: CacheBucket<View>,
+    key: string,
+    load: () => Promise<View>,
+    afterL2Miss = false,
+  ): Promise<CacheRead> {
     if (!this.options.enabled || !this.store.available) return this.bypass(bucket, load);
     const hit = this.peek(bucket, key);
     if (hit) return { entry: hit, status: 'HIT-L1' };
-    const flight = this.flights.run(key, () => this.readThrough(bucket, key, load));
+    const flight = this.flights.run(key, () => this.readThrough(bucket, key, load, afterL2Miss));
     if (flight.joined) bucket.counters.coalesced++;
     return flight.promise;
   }
@@ -151,10 +170,12 @@ export class TwoTierCache {
     bucket: CacheBucket<View>,
     key: string,
     load: () => Promise<View>,
+    afterL2Miss: boolean,
   ): Promise<CacheRead> {
     // Opened before L2 is read: an invalidation arriving while we read fences the L1 write.
     const ticket = this.l1.begin(key);
     try {
+      if (afterL2Miss) return await this.fillOrWait(bucket, key, load, ticket, true);
       const raw = await this.store.get(key);
       const cached = this.hitFromL2(bucket, raw, ticket);
       if (cached) return { entry: cached, status: 'HIT-L2' };

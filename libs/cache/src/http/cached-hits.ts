@@ -3,7 +3,7 @@ import { GUARDS_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { DomainCache } from '../domain/domain-cache';
-import { CachedReadRoute, cachedReadRoutes, keyOf } from './cached-read-route';
+import { CachedReadRoute, cachedReadRoutes, keyOf, noteL2Miss } from './cached-read-route';
 import { DomainCaches } from './domain-caches';
 import { writeHit } from './send-entry';
 
@@ -85,7 +85,12 @@ export class CachedHits implements OnModuleInit {
     const l1 = cache.peek(route.bucket, key);
     if (l1) return writeHit(request, reply, l1, 'HIT-L1');
     cache.lookup(route.bucket, key).then(
-      (l2) => (l2 ? writeHit(request, reply, l2, 'HIT-L2') : next()),
+      (l2) => {
+        if (l2) return writeHit(request, reply, l2, 'HIT-L2');
+        // The route's read goes straight to the fill lease (TwoTierCache.read): one Redis round trip less per miss.
+        if (l2 === null) noteL2Miss(request, key);
+        next();
+      },
       () => next(),
     );
   }

@@ -29,3 +29,16 @@ export function keyOf(route: CachedReadRoute, request: FastifyRequest): string |
     throw err;
   }
 }
+
+/** Requests whose early hook found no L2 entry, with the key it looked for (CachedHits → CachedReadInterceptor). */
+const l2Misses = new WeakMap<FastifyRequest, string>();
+
+/** Records that the early hook has just found no L2 entry for `key`: the route's read need not ask Redis again. */
+export function noteL2Miss(request: FastifyRequest, key: string): void {
+  l2Misses.set(request, key);
+}
+
+/** Whether the early hook of this request found no L2 entry for `key`. */
+export function foundNoL2Entry(request: FastifyRequest, key: string): boolean {
+  return l2Misses.get(request) === key;
+}

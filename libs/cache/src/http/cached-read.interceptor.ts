@@ -2,15 +2,17 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import { ModuleRef } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, lastValueFrom, map, Observable } from 'rxjs';
-import { cachedReadOf, keyOf } from './cached-read-route';
+import { cachedReadOf, foundNoL2Entry, keyOf } from './cached-read-route';
 import { DomainCaches } from './domain-caches';
 import { sendEntry } from './send-entry';
 
 /**
  * The miss path of a @CachedRead route: reads through the cache (coalesced
- * and fenced, docs/contract.md §5.3–5.4), running the handler as the source read. L1 and
- * L2 are looked at again inside `read`, since a fill may have landed since
- * the early hook looked.
+ * and fenced, docs/contract.md §5.3–5.4), running the handler as the source read. L1 is
+ * looked at again inside `read`, since a fill may have landed since the early
+ * hook looked; L2 only when the hook learnt nothing from it (when it found no
+ * entry, the fill lease, taken only unless the entry was filled meanwhile,
+ * finds a fill that landed since).
  */
 @Injectable()
 export class CachedReadInterceptor implements NestInterceptor {
@@ -27,7 +29,8 @@ export class CachedReadInterceptor implements NestInterceptor {
     const route = cachedReadOf(request)!;
     const key = keyOf(route, request);
     if (key === undefined) return next.handle(); // the route's pipe answers 400
-    return from(this.caches.get(route.cache).read(route.bucket, key, () => lastValueFrom(next.handle()))).pipe(
+    const load = () => lastValueFrom(next.handle());
+    return from(this.caches.get(route.cache).read(route.bucket, key, load, foundNoL2Entry(request, key))).pipe(
       map((read) => sendEntry(request, reply, read.entry, read.status)),
     );
   }

@@ -26,9 +26,11 @@ export function createCacheRedis(topology: RedisTopology, name: string, role: 'c
     // The invalidation bus subscribes itself on every 'ready'; ioredis's own resubscribe would race it
     // and, with no offline queue, reject unhandled when the connection drops again.
     autoResubscribe: false,
-    // Commands issued in the same tick go out as one write: under load, many L2 hits share a syscall.
-    // Not for the subscriber connection, which only (re)subscribes.
-    enableAutoPipelining: role === 'commands',
+    // No auto-pipelining: each batch built an ioredis Pipeline (which copies every defined script onto itself)
+    // and waited for a setImmediate, so each sequential step of a miss paid a loop turn for a batch of one or
+    // two. Without it a miss cost 0.91x the CPU at 1.5x the rate, and L2 hits at 50 connections no more
+    // (docs/BENCHMARKS.md, "The miss path").
+    enableAutoPipelining: false,
   });
 }
 
