@@ -9,6 +9,8 @@ export interface LagOptions {
   productIds: string[];
   writesPerSecond: number;
   durationSeconds: number;
+  /** Where to listen for the invalidation messages (default: the bench's Redis); on a cluster, any one node. */
+  subscribeUrl?: string;
   log: (message: string) => void;
 }
 
@@ -66,7 +68,7 @@ export class PendingWrites {
  */
 export async function measureInvalidationLag(options: LagOptions) {
   const { db, instances, productIds } = options;
-  const subscriber = db.redis();
+  const subscriber = db.redis(options.subscribeUrl);
   const pending = new PendingWrites();
   const samples: number[] = [];
   await subscriber.subscribe(`${db.prefix}cache:invalidations`);

@@ -74,7 +74,11 @@ export async function startServer(
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${output()}`);
+    if (Date.now() > deadline) {
+      // Not left running behind the error: the caller never got a handle to stop it.
+      child.kill('SIGKILL');
+      throw new Error(`${name} did not become ready:\n${output()}`);
+    }
     await sleep(200);
   }
   return { name, pid: child.pid!, port, url, stop: () => terminate(child) };
@@ -101,7 +105,10 @@ export async function startWorker(
   const deadline = Date.now() + 60_000;
   while (!ready.test(output())) {
     if (child.exitCode !== null) throw new Error(`${name} exited during start:\n${output()}`);
-    if (Date.now() > deadline) throw new Error(`${name} did not become ready:\n${output()}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name} did not become ready:\n${output()}`);
+    }
     await sleep(100);
   }
   return {

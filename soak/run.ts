@@ -1,6 +1,7 @@
 /**
- * `npm run soak [-- --duration <s>] [--chaos] [--quick] [--bulk-rows <n>]`: the consistency soak
- * (soak/soak.ts). Exit code 1 when any cached view differs from the source.
+ * `npm run soak [-- --duration <s>] [--chaos] [--cluster] [--quick] [--bulk-rows <n>]`: the consistency soak
+ * (soak/soak.ts), on one redis-server or, with `--cluster`, a local Redis Cluster. Exit code 1 when any
+ * cached view differs from the source.
  */
 import { describeStale } from './compare';
 import { SoakSummary, runSoak } from './soak';
@@ -12,7 +13,9 @@ function option(name: string): string | undefined {
 
 export function formatSummary(s: SoakSummary, runtimeMs: number): string {
   const lines = [
-    `consistency soak: ${s.durationSeconds} s${s.chaos ? ', chaos' : ''}, ${(runtimeMs / 1000).toFixed(1)} s in all`,
+    `consistency soak: ${s.durationSeconds} s${s.chaos ? ', chaos' : ''}, ` +
+      `${s.redis === 'cluster' ? 'Redis Cluster (3 masters + 3 replicas)' : 'one redis-server'}, ` +
+      `${(runtimeMs / 1000).toFixed(1)} s in all`,
     '',
   ];
   lines.push('| write | via HTTP | via SQL | refused (4xx / conflict) |', '|---|---:|---:|---:|');
@@ -26,6 +29,16 @@ export function formatSummary(s: SoakSummary, runtimeMs: number): string {
   lines.push(`errors (5xx / failed requests): ${s.errors.length}`);
   for (const e of s.errors.slice(0, 5)) lines.push(`  ${e}`);
   for (const e of s.chaosEvents) lines.push(`chaos at ${e}`);
+  for (const f of s.failovers) {
+    lines.push(
+      `failover at ${f.atSeconds} s: ${f.kind === 'graceful' ? 'CLUSTER FAILOVER' : 'SIGKILL'} of master ${f.master} ` +
+        `(${f.what}), replica ${f.promoted} serving after ${f.settledMs} ms` +
+        (f.rejoinedMs === undefined ? '' : `, ${f.master} back as its replica ${f.rejoinedMs} ms after the restart`),
+    );
+  }
+  if (s.chaos && s.redis === 'cluster') {
+    lines.push('partition: not run on a cluster (a proxy cannot stand between one instance and the whole cluster)');
+  }
   if (s.partition) {
     const p = s.partition;
     lines.push(
@@ -36,9 +49,10 @@ export function formatSummary(s: SoakSummary, runtimeMs: number): string {
   if (s.eviction) {
     const e = s.eviction;
     lines.push(
-      `eviction: maxmemory ${e.maxmemory} (volatile-lru), ${(e.usedBeforeBytes / 1024 / 1024).toFixed(1)} MiB used and ` +
-        `${e.volatileBefore} names with a TTL before; ` +
-        `${e.fillers} fillers written, ${e.evicted} names evicted (${e.evictedCacheNames} of the cache's, ${e.evictedFillers} fillers)`,
+      `eviction: maxmemory ${e.maxmemory}${e.byMaster.length > 1 ? ' per node' : ''} (volatile-lru), ` +
+        `${(e.usedBeforeBytes / 1024 / 1024).toFixed(1)} MiB used and ${e.volatileBefore} names with a TTL before; ` +
+        `${e.fillers} fillers written, ${e.evicted} names evicted (${e.evictedCacheNames} of the cache's, ${e.evictedFillers} fillers)` +
+        (e.byMaster.length > 1 ? `; by master: ${e.byMaster.map((m) => `${m.port} ${m.evicted}`).join(', ')}` : ''),
     );
   }
   if (s.bulk) {
@@ -48,6 +62,12 @@ export function formatSummary(s: SoakSummary, runtimeMs: number): string {
     );
   }
   lines.push(`CDC settled ${s.settleMs} ms after the writes stopped`);
+  for (const [stream, lag] of Object.entries(s.misreportedLag)) {
+    lines.push(
+      `/health/cdc misreports ${stream}: lag ${lag} with every entry delivered and acknowledged ` +
+        "(a promoted replica's stale entries-read, redis/redis#12898)",
+    );
+  }
   lines.push(`entries compared: ${s.compared}`);
   lines.push(`stale entries: ${s.stale}`);
   for (const d of s.differences) lines.push(describeStale(d));
@@ -63,6 +83,7 @@ async function main(): Promise<void> {
     durationSeconds,
     bulkRows: Number(option('--bulk-rows') ?? (quick ? 2000 : 20_000)),
     chaos: process.argv.includes('--chaos'),
+    cluster: process.argv.includes('--cluster'),
     log: (message) => process.stdout.write(`▸ ${message}\n`),
   });
   process.stdout.write(`\n${formatSummary(summary, Date.now() - started)}\n`);

@@ -1,24 +1,29 @@
 /**
  * The consistency soak (docs/contract.md §9, guarantee 2): two cached BFF instances and a
- * cache-sync process on a fresh database and a throwaway redis-server; readers
- * and writers (through both instances and plain SQL) run concurrently, then,
- * once writes stop and the CDC lag is 0, every cached view on every instance
- * must equal what a CACHE_ENABLED=false instance returns.
+ * cache-sync process on a fresh database and a throwaway redis-server (or, with `cluster`, a
+ * local Redis Cluster of 3 masters + 3 replicas); readers and writers (through both instances
+ * and plain SQL) run concurrently, then, once writes stop and the CDC lag is 0, every cached
+ * view on every instance must equal what a CACHE_ENABLED=false instance returns.
  *
- * The redis-server runs with a maxmemory and `volatile-lru` (a supported
- * policy, libs/cache/src/l2/eviction-policy.ts), and bff-b reaches it through
- * a TCP proxy (tools/tcp-proxy.ts), so `--chaos` can hang that instance's
- * connections and put Redis under memory pressure besides the crashes.
+ * Redis runs with a maxmemory and `volatile-lru` (a supported policy,
+ * libs/cache/src/l2/eviction-policy.ts; on a cluster every node), so `--chaos` can put it under
+ * memory pressure besides the crashes. On a single redis-server bff-b reaches it through a TCP
+ * proxy (tools/tcp-proxy.ts), so `--chaos` can hang that instance's connections; a cluster has
+ * no such phase (see SoakOptions.cluster).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Redis, { Cluster } from 'ioredis';
 import { BenchDatabase } from '../bench/bench-database';
 import { BFF_MAIN, BenchServer, BenchWorker, CACHE_SYNC_MAIN, ROOT, startServer, startWorker } from '../bench/servers';
 import { eventually } from '../tools/eventually';
+import { RedisCluster } from '../tools/redis-cluster';
 import { RedisServer } from '../tools/redis-server';
 import { TcpProxy } from '../tools/tcp-proxy';
+import { FailoverEvent, FailoverKind, FailoverTarget, failOver } from './cluster-failover';
 import { StaleEntry, ViewResponse, compareView } from './compare';
+import { EvictionSummary, applyMemoryPressure } from './memory-pressure';
 import { Keys, WRITE_KINDS, WriteKind, Writer, loadKeys, pick, viewPaths } from './workload';
 
 export interface SoakOptions {
@@ -27,12 +32,24 @@ export interface SoakOptions {
    * Mid-run: restart Redis (empty); kill -9 cache-sync and start a new one
    * while bff-b's connections to Redis hang for a few seconds (a partition: the
    * proxy holds the bytes, nothing is closed); then fill Redis with names that
-   * have a TTL until it has evicted `evictKeys` names, and delete them.
+   * have a TTL until it has evicted `evictKeys` names, and delete them. On a
+   * cluster, failovers instead of the restart and no partition (`cluster`).
    */
   chaos: boolean;
   /**
-   * The redis-server's maxmemory (default 32mb, or half a MiB per second of run when more): about twice
-   * what the soak's own data grows to (about 0.2 MiB/s: 11 MiB after 55 s of a run without chaos).
+   * Runs everything on a local Redis Cluster (tools/redis-cluster.ts: 3 masters + 3 replicas,
+   * REDIS_CLUSTER_NODES) instead of one redis-server. Its chaos: a graceful failover (`CLUSTER FAILOVER`
+   * on a replica) of the master of the catalog domain's fence slot, the cache-sync crash, a SIGKILL of the
+   * master of the catalog stream (restarted once its replica took over, so it rejoins as a replica), and
+   * memory pressure on every master; runs of 30 s or more fail both over again with the kinds swapped.
+   * No partition phase: clients of a cluster connect to the addresses the nodes announce, so a proxy cannot
+   * stand between one instance and the cluster.
+   */
+  cluster?: boolean;
+  /**
+   * The redis-server's maxmemory, on a cluster every node's (default 32mb, or half a MiB per second of run
+   * when more): about twice what the soak's own data grows to on one server (about 0.2 MiB/s: 11 MiB after
+   * 55 s of a run without chaos); a cluster's masters each hold about a third of it.
    */
   maxmemory?: string;
   /** How many evictions (INFO stats evicted_keys) the memory-pressure phase waits for (default 1000). */
@@ -56,12 +73,16 @@ export interface SoakOptions {
 export interface SoakSummary {
   durationSeconds: number;
   chaos: boolean;
+  /** What Redis was: one redis-server, or a cluster (3 masters + 3 replicas). */
+  redis: 'single' | 'cluster';
   /** Writes by kind and channel (`http` through either instance, `sql` outside the BFF), counting only those applied. */
   writes: Record<WriteKind, { http: number; sql: number; rejected: number }>;
   reads: number;
   /** 5xx answers and failed requests during the run (never expected, also not while Redis restarts). */
   errors: string[];
   chaosEvents: string[];
+  /** The master failovers of a cluster run (chaos only). */
+  failovers: FailoverEvent[];
   /** The bulk phase: rows inserted by one statement, views cached before the UPDATE, rows it changed. */
   bulk?: { inserted: number; warmed: number; updated: number };
   /** The hanging partition of bff-b (chaos only). */
@@ -73,20 +94,14 @@ export interface SoakSummary {
     recoveredMs: number;
   };
   /** The memory-pressure phase (chaos only). */
-  eviction?: {
-    maxmemory: string;
-    /** used_memory when the phase began, before any filler. */
-    usedBeforeBytes: number;
-    /** Names with a TTL then (INFO keyspace `expires`): the cache's entries of hybrid and ttl buckets, leases. */
-    volatileBefore: number;
-    fillers: number;
-    /** INFO stats evicted_keys during the phase, and the evicted names by kind (keyspace notifications). */
-    evicted: number;
-    evictedFillers: number;
-    /** Names under the cache's prefix (entries with a TTL, leases). */
-    evictedCacheNames: number;
-  };
+  eviction?: EvictionSummary;
   settleMs: number;
+  /**
+   * Streams whose group /health/cdc (XINFO GROUPS `lag`) reported a lag while every entry had been delivered and
+   * acknowledged, by the lag it reported when CDC had settled: the promoted replica's stale `entries-read` after a
+   * failover on a Redis without redis/redis#12898 (see waitForCdc).
+   */
+  misreportedLag: Record<string, number>;
   /** Views compared: every view of every cached instance. */
   compared: number;
   stale: number;
@@ -101,32 +116,28 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   }
   const maxmemory = options.maxmemory ?? `${Math.max(32, Math.ceil(options.durationSeconds / 2))}mb`;
   const db = await BenchDatabase.create('soak');
-  const redisServer = await RedisServer.start({
-    args: ['--maxmemory', maxmemory, '--maxmemory-policy', 'volatile-lru'],
+  const redis = await startRedis(options.cluster === true, [
+    '--maxmemory',
+    maxmemory,
+    '--maxmemory-policy',
+    'volatile-lru',
+  ]).catch(async (err: unknown) => {
+    await db.drop();
+    throw err;
   });
-  // bff-b reaches Redis through this proxy from the start, so the partition phase can hang its connections.
-  const proxy = await TcpProxy.start({ port: redisServer.port });
   const servers: { stop(): Promise<void> }[] = [];
   try {
     const env = {
       ...db.env(),
-      REDIS_URL: redisServer.url,
+      ...redis.env,
       CDC_RELAY: 'false',
       CDC_SUBSCRIBER: 'false',
       CDC_CLAIM_IDLE_MS: '1000',
     };
-    log(
-      `database ${db.name}, redis-server on port ${redisServer.port} (maxmemory ${maxmemory}, volatile-lru), ` +
-        `proxy for bff-b on port ${proxy.port}, prefix ${db.prefix}`,
-    );
+    log(`database ${db.name}, ${redis.description} (maxmemory ${maxmemory}, volatile-lru), prefix ${db.prefix}`);
     // The first instance migrates and seeds the demo data; the others start on the result.
     const a = await startServer('bff-a', BFF_MAIN, { ...env, NODE_ENV: 'development' });
     servers.push(a);
-    const [b, truth] = await Promise.all([
-      startServer('bff-b', BFF_MAIN, { ...env, REDIS_URL: `redis://127.0.0.1:${proxy.port}` }),
-      startServer('truth', BFF_MAIN, { ...env, CACHE_ENABLED: 'false' }),
-    ]);
-    servers.push(b, truth);
     let generation = 0;
     const startSync = () =>
       startWorker(
@@ -141,8 +152,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
         },
         /cache-sync running/,
       );
+    // cache-sync right after bff-a: the seed's outbox rows are published at once, so the others' /health (cdc
+    // lag past CDC_LAG_ALERT_MS) does not turn down while they start on a slow machine, which kept them from ready.
     let sync: BenchWorker = await startSync();
     servers.push({ stop: () => sync.stop() });
+    // Both awaited before either failure is thrown, so that one failing to start leaves the other in `servers`.
+    const started = await Promise.allSettled([
+      startServer('bff-b', BFF_MAIN, { ...env, ...redis.envOfB }),
+      startServer('truth', BFF_MAIN, { ...env, CACHE_ENABLED: 'false' }),
+    ]);
+    for (const result of started) if (result.status === 'fulfilled') servers.push(result.value);
+    for (const result of started) if (result.status === 'rejected') throw result.reason;
+    const [b, truth] = started.map((result) => (result as PromiseFulfilledResult<BenchServer>).value);
     log(`bff-a ${a.url}, bff-b ${b.url}, truth ${truth.url}, cache-sync pid ${sync.pid}`);
 
     const cached: BenchServer[] = [a, b];
@@ -151,12 +172,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     const summary: SoakSummary = {
       durationSeconds: options.durationSeconds,
       chaos: options.chaos,
+      redis: redis.kind,
       writes: Object.fromEntries(
         WRITE_KINDS.map((k) => [k, { http: 0, sql: 0, rejected: 0 }]),
       ) as SoakSummary['writes'],
       reads: 0,
       errors: [],
       chaosEvents: [],
+      failovers: [],
+      misreportedLag: {},
       settleMs: 0,
       compared: 0,
       stale: 0,
@@ -165,6 +189,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     const error = (message: string) => {
       if (summary.errors.length < 1000) summary.errors.push(message);
     };
+
+    /** Reads the streams themselves when /health/cdc's lag cannot be trusted (waitForCdc). */
+    const streamReader = redis.client();
+    servers.push({ stop: async () => streamReader.disconnect() });
+    /** CDC settled (waitForCdc); when it does not, what cache-sync last said is the first thing to look at. */
+    const cdcSettled = () =>
+      waitForCdc(db, a.url, streamReader, summary.misreportedLag, 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}\ncache-sync (${sync.name}) last wrote:\n${sync.output().slice(-4000)}`);
+      });
 
     const startedAt = Date.now();
     const endAt = startedAt + options.durationSeconds * 1000;
@@ -215,7 +248,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
       log(`chaos: ${message}`);
     };
     /** Hangs bff-b's connections to Redis (bytes held in the proxy, nothing closed or refused), then releases them. */
-    const partitionPhase = async () => {
+    const partitionPhase = async (proxy: TcpProxy) => {
       const heldMs = Math.min(5000, Math.max(3000, options.durationSeconds * 100));
       await proxy.hold();
       const heldAt = Date.now();
@@ -241,73 +274,21 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
       summary.partition = { heldMs, detectedMs, recoveredMs: Date.now() - releasedAt };
       event('bff-b /health: redis up, L1 on');
     };
-    /**
-     * Writes filler names with a TTL until Redis has evicted `evictKeys` names
-     * (volatile-lru: fillers and the cache's entries with a TTL, never the
-     * names without one), keeps it full for a moment while the workload runs,
-     * then deletes the fillers.
-     */
+    /** Memory pressure on the one redis-server or on every master of the cluster (soak/memory-pressure.ts). */
     const evictionPhase = async () => {
-      const target = options.evictKeys ?? 1000;
-      const pressureMs = Math.min(3000, Math.max(1000, options.durationSeconds * 50));
-      const redis = db.redis(redisServer.url);
-      const evictions = db.redis(redisServer.url);
+      const writer = redis.client();
       try {
-        let evictedFillers = 0;
-        let evictedCacheNames = 0;
-        await redis.config('SET', 'notify-keyspace-events', 'Ee');
-        evictions.on('message', (_channel: string, name: string) => {
-          if (name.startsWith(FILLER)) evictedFillers++;
-          else if (name.startsWith(db.prefix)) evictedCacheNames++;
-        });
-        await evictions.subscribe('__keyevent@0__:evicted');
-        const evictedBefore = infoField(await redis.info('stats'), 'evicted_keys');
-        const usedBeforeBytes = infoField(await redis.info('memory'), 'used_memory');
-        const maxBytes = infoField(await redis.info('memory'), 'maxmemory');
-        const volatileBefore = Number(/^db0:.*\bexpires=(\d+)/m.exec(await redis.info('keyspace'))?.[1] ?? 0);
-        event(
-          `memory pressure: ${mib(usedBeforeBytes)} of maxmemory ${maxmemory} used, ${volatileBefore} names with ` +
-            'a TTL; writing fillers with a TTL',
-        );
-        const value = 'f'.repeat(FILLER_BYTES);
-        let fillers = 0;
-        let evicted = 0;
-        while (evicted < target) {
-          // Far more than maxmemory written and still too few evictions: the setting did not take.
-          if (fillers * FILLER_BYTES > 4 * maxBytes + target * FILLER_BYTES) {
-            throw new Error(
-              `wrote ${fillers} fillers but Redis evicted only ${evicted} names (maxmemory ${maxmemory})`,
-            );
-          }
-          const batch = redis.pipeline();
-          for (let i = 0; i < 200; i++) batch.set(`${FILLER}${fillers++}`, value, 'PX', 600_000);
-          for (const [err] of (await batch.exec()) ?? []) if (err) throw err;
-          evicted = infoField(await redis.info('stats'), 'evicted_keys') - evictedBefore;
-        }
-        event(`Redis full: ${evicted} names evicted after ${fillers} fillers; holding it full for ${pressureMs} ms`);
-        await sleep(pressureMs);
-        for (let i = 0; i < fillers; i += 1000) {
-          await redis.unlink(...Array.from({ length: Math.min(1000, fillers - i) }, (_, j) => `${FILLER}${i + j}`));
-        }
-        evicted = infoField(await redis.info('stats'), 'evicted_keys') - evictedBefore;
-        // A PING answered on the subscriber connection comes after every notification published before it.
-        await evictions.ping();
-        summary.eviction = {
+        summary.eviction = await applyMemoryPressure({
+          masters: await redis.masters(),
+          writer,
+          prefix: db.prefix,
           maxmemory,
-          usedBeforeBytes,
-          volatileBefore,
-          fillers,
-          evicted,
-          evictedFillers,
-          evictedCacheNames,
-        };
-        event(
-          `fillers deleted: ${evicted} names evicted in all, ${evictedCacheNames} of them the cache's ` +
-            `(${evictedFillers} fillers); ${mib(infoField(await redis.info('memory'), 'used_memory'))} used`,
-        );
+          target: options.evictKeys ?? 1000,
+          pressureMs: Math.min(3000, Math.max(1000, options.durationSeconds * 50)),
+          event,
+        });
       } finally {
-        redis.disconnect();
-        evictions.disconnect();
+        writer.disconnect();
       }
     };
     /**
@@ -326,7 +307,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
         [`SOAK${Date.now()}`, rows, categories.map((c) => c.id), categories.length],
       );
       log(`bulk: one INSERT of ${inserted} products`);
-      await waitForCdc(db, a.url, 60_000);
+      await cdcSettled();
       keys = await loadKeys(db.pool);
       const views = viewPaths(keys);
       const warm = [
@@ -340,34 +321,65 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
       summary.bulk = { inserted: inserted ?? 0, warmed: warm.length, updated: updated ?? 0 };
       log(`bulk: ${warm.length} views cached on both instances, then one UPDATE of ${updated} products`);
     };
-    const chaosLoop = async () => {
-      if (!options.chaos) return;
-      // One phase after the other; a phase whose time has passed starts when the previous one ends. The Redis
-      // restart comes first: it empties every cache, so it would erase staleness any earlier phase had caused.
-      const at = (fraction: number) =>
-        sleep(Math.max(0, startedAt + options.durationSeconds * 1000 * fraction - Date.now()));
+    const crashCacheSync = async () => {
+      const killed = sync.pid;
+      await sync.kill();
+      event(`kill -9 cache-sync (pid ${killed})`);
+      await sleep(500);
+      sync = await startSync();
+      event(`started a new cache-sync (pid ${sync.pid})`);
+    };
+    // One phase after the other; a phase whose time has passed starts when the previous one ends.
+    const at = (fraction: number) =>
+      sleep(Math.max(0, startedAt + options.durationSeconds * 1000 * fraction - Date.now()));
+    const singleChaos = async (server: RedisServer, proxy: TcpProxy) => {
+      // The Redis restart comes first: it empties every cache, so it would erase staleness any earlier phase
+      // had caused.
       await at(0.1);
-      await redisServer.stop();
+      await server.stop();
       event('redis-server killed');
       await sleep(1000);
-      await redisServer.start();
+      await server.start();
       event('redis-server restarted (empty)');
       await at(0.25);
       // bff-b runs no relay or subscriber, so its partition and the cache-sync crash are independent: both at once.
-      await Promise.all([
-        (async () => {
-          const killed = sync.pid;
-          await sync.kill();
-          event(`kill -9 cache-sync (pid ${killed})`);
-          await sleep(500);
-          sync = await startSync();
-          event(`started a new cache-sync (pid ${sync.pid})`);
-        })(),
-        partitionPhase(),
-      ]);
+      await Promise.all([crashCacheSync(), partitionPhase(proxy)]);
       // Early enough that writes after it reach what a lost name would have hidden.
       await at(0.55);
       await evictionPhase();
+    };
+    const clusterChaos = async (cluster: RedisCluster) => {
+      // The masters every miss and invalidation of the catalog, and all of its CDC traffic, go through.
+      const fence: FailoverTarget = {
+        what: 'the catalog fence slot',
+        key: `${db.prefix}cache:{${db.prefix}catalog}:fence-seq`,
+      };
+      const stream: FailoverTarget = { what: 'the catalog stream', key: `${db.prefix}cdc.catalog.v1` };
+      const failover = async (target: FailoverTarget, kind: FailoverKind) => {
+        summary.failovers.push(await failOver(cluster, target, kind, startedAt, event));
+      };
+      // A graceful failover loses nothing, and a SIGKILL at most what its replica had not received yet, never a
+      // write the fence rests on (each WAITs for the replica): neither empties the caches as a restart of the
+      // one redis-server does, so neither erases staleness an earlier phase caused, and any order would do.
+      await at(0.1);
+      await failover(fence, 'graceful');
+      await at(0.25);
+      await crashCacheSync();
+      await at(0.35);
+      await failover(stream, 'sigkill');
+      await at(0.55);
+      await evictionPhase();
+      if (options.durationSeconds < 30) return;
+      // Long enough for a second round: each of the two masters gets the other kind.
+      await at(0.7);
+      await failover(stream, 'graceful');
+      await at(0.8);
+      await failover(fence, 'sigkill');
+    };
+    const chaosLoop = async () => {
+      if (!options.chaos) return;
+      if (redis.kind === 'cluster') await clusterChaos(redis.cluster);
+      else await singleChaos(redis.server, redis.proxy);
     };
     const progressLoop = async () => {
       while (running()) {
@@ -406,7 +418,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
 
     log('writes stopped, waiting for the CDC lag to reach 0');
     const settleStart = Date.now();
-    await waitForCdc(db, a.url, 60_000);
+    await cdcSettled();
     summary.settleMs = Date.now() - settleStart;
     log(`CDC settled in ${summary.settleMs} ms, comparing`);
 
@@ -426,24 +438,58 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     return summary;
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
-    await proxy.close();
-    await redisServer.close();
+    await redis.close();
     await db.drop();
   }
 }
 
-/** Names the memory-pressure phase writes (outside the cache's prefix) and the size of each value. */
-const FILLER = 'soak-filler:';
-const FILLER_BYTES = 32 * 1024;
+/** The Redis the soak runs on, and what each kind needs: the proxy of the partition phase, the cluster's failovers. */
+type SoakRedis = (
+  { kind: 'single'; server: RedisServer; proxy: TcpProxy } | { kind: 'cluster'; cluster: RedisCluster }
+) & {
+  description: string;
+  /** For every process; bff-b's own settings on top. */
+  env: Record<string, string>;
+  envOfB: Record<string, string>;
+  /** The servers that evict under memory pressure. */
+  masters(): Promise<{ host: string; port: number }[]>;
+  /** A client that writes through to any name. */
+  client(): Redis | Cluster;
+  close(): Promise<void>;
+};
 
-/** A numeric field of an INFO section (`evicted_keys`, `used_memory`, `maxmemory`). */
-function infoField(info: string, field: string): number {
-  const match = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
-  if (!match) throw new Error(`INFO has no ${field}`);
-  return Number(match[1]);
+async function startRedis(cluster: boolean, args: string[]): Promise<SoakRedis> {
+  if (cluster) {
+    const nodes = await RedisCluster.start({ args });
+    return {
+      kind: 'cluster',
+      cluster: nodes,
+      description: `Redis Cluster of 3 masters + 3 replicas on ${nodes.nodeList}`,
+      env: { REDIS_CLUSTER_NODES: nodes.nodeList },
+      envOfB: {},
+      masters: () => nodes.masters(),
+      client: () => new Cluster(nodes.startupNodes),
+      close: () => nodes.stop(),
+    };
+  }
+  const server = await RedisServer.start({ args });
+  // bff-b reaches Redis through this proxy from the start, so the partition phase can hang its connections.
+  const proxy = await TcpProxy.start({ port: server.port });
+  return {
+    kind: 'single',
+    server,
+    proxy,
+    description: `redis-server on port ${server.port}, proxy for bff-b on port ${proxy.port}`,
+    env: { REDIS_URL: server.url },
+    envOfB: { REDIS_URL: `redis://127.0.0.1:${proxy.port}` },
+    masters: async () => [{ host: '127.0.0.1', port: server.port }],
+    client: () => new Redis(server.url),
+    close: async () => {
+      await proxy.close();
+      await server.close();
+    },
+  };
 }
-
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /** The `redis` indicator of an instance's /health (`l1` is reported while Redis is up). */
 async function redisHealth(url: string): Promise<{ status?: string; l1?: string }> {
@@ -466,16 +512,31 @@ async function get(url: string, view: string): Promise<ViewResponse> {
 
 interface CdcHealth {
   relay: { backlog: number };
-  streams: Record<string, { lag: number | null; pending: number }>;
+  streams: Record<string, { lag: number | null; pending: number; lastDeliveredId: string | null }>;
 }
 
 /**
  * test/harness/cdc.ts `waitForCdc` over HTTP: no unpublished outbox row (read
- * first, from Postgres), then every stream's group without lag or pending
- * entries (/health/cdc, read after, so a row published between the two reads
- * is already in its stream).
+ * first, from Postgres), then every stream's group with nothing undelivered and
+ * nothing pending (/health/cdc, read after, so a row published between the two
+ * reads is already in its stream).
+ *
+ * Nothing undelivered is a `lag` of 0 or, when /health/cdc reports more, no
+ * entry after the group's last-delivered-id (XRANGE on the stream, read after
+ * the report). The lag is XINFO GROUPS's `entries-added - entries-read`, and
+ * before redis/redis#12898 (Redis 7.0.15 here) XREADGROUP did not replicate
+ * `entries-read`: a replica holds the count of its last full sync, and once
+ * promoted (a cluster failover whose replica had synced after the group read
+ * entries) it reports that stale lag for good although every entry was
+ * delivered. Such streams are recorded in `misreported` with the lag reported.
  */
-async function waitForCdc(db: BenchDatabase, url: string, timeoutMs: number): Promise<void> {
+async function waitForCdc(
+  db: BenchDatabase,
+  url: string,
+  redis: Redis | Cluster,
+  misreported: Record<string, number>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -485,13 +546,20 @@ async function waitForCdc(db: BenchDatabase, url: string, timeoutMs: number): Pr
       );
       const res = await fetch(`${url}/health/cdc`, { signal: AbortSignal.timeout(5000) });
       const report = (await res.json()) as CdcHealth;
-      const streams = Object.values(report.streams ?? {});
+      const streams = Object.entries(report.streams ?? {});
+      const undelivered = async ([name, s]: (typeof streams)[number]) => {
+        if (s.lag === 0) return false;
+        if (s.lastDeliveredId === null) return true;
+        return (await redis.xrange(db.prefix + name, `(${s.lastDeliveredId}`, '+', 'COUNT', 1)).length > 0;
+      };
       if (
         rows[0].backlog === 0 &&
         report.relay?.backlog === 0 &&
         streams.length > 0 &&
-        streams.every((s) => s.lag === 0 && s.pending === 0)
+        streams.every(([, s]) => s.pending === 0) &&
+        !(await Promise.all(streams.map(undelivered))).includes(true)
       ) {
+        for (const [name, s] of streams) if (s.lag !== 0) misreported[name] = s.lag ?? NaN;
         return;
       }
       last = JSON.stringify({ backlog: rows[0].backlog, relay: report.relay, streams: report.streams });

@@ -48,6 +48,34 @@ describe('consistency soak (short run)', () => {
     }
   }, 90_000);
 
+  it('leaves no stale entry on a Redis Cluster through a graceful failover and a SIGKILL of a master, eviction on every master and a cache-sync crash', async () => {
+    // A small bulk phase: the run above has the large one, and comparing its views would double this run's time.
+    const summary = await runSoak({ durationSeconds: 10, chaos: true, cluster: true, bulkRows: 200 });
+    expect(summary.differences.map(describeStale)).toEqual([]);
+    expect(summary.stale).toBe(0);
+    expect(summary.redis).toBe('cluster');
+    expect(summary.compared).toBeGreaterThan(200);
+    expect(summary.errors).toEqual([]);
+    // The master of the catalog's fence slot handed over gracefully, the catalog stream's master was killed and
+    // came back as a replica; each took effect (its replica serving its slots).
+    expect(summary.failovers.map((f) => [f.kind, f.what])).toEqual([
+      ['graceful', 'the catalog fence slot'],
+      ['sigkill', 'the catalog stream'],
+    ]);
+    for (const f of summary.failovers) expect(f.promoted).not.toBe(f.master);
+    expect(summary.failovers[1].rejoinedMs).toEqual(expect.any(Number));
+    // No partition phase on a cluster; memory pressure made every master evict.
+    expect(summary.partition).toBeUndefined();
+    expect(summary.eviction?.evicted).toBeGreaterThanOrEqual(1000);
+    expect(summary.eviction?.byMaster).toHaveLength(3);
+    for (const master of summary.eviction!.byMaster) expect(master.evicted).toBeGreaterThan(0);
+    expect(summary.bulk).toEqual({ inserted: 200, warmed: expect.any(Number), updated: expect.any(Number) });
+    for (const kind of WRITE_KINDS) {
+      const { http, sql } = summary.writes[kind];
+      expect({ kind, http: http > 0, sql: sql > 0 }).toEqual({ kind, http: true, sql: true });
+    }
+  }, 120_000);
+
   it('reports a change that raised no CDC event as stale (the soak can fail)', async () => {
     // No bulk phase: its UPDATE's events, still draining, would drop the sabotaged entry too.
     const summary = await runSoak({ durationSeconds: 2, chaos: false, sabotage: true, bulkRows: 0 });
