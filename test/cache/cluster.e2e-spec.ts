@@ -1,3 +1,6 @@
+import type { Redis } from 'ioredis';
+import { CACHE_SUBSCRIBER } from '@app/cache';
+import { CdcHealthService } from '@app/cdc';
 import { createCategoryWithProduct, createProduct } from '../harness/fixtures';
 import { CDC_OFF } from '../harness/cdc';
 import { useSeededBff } from '../harness/seeded-bff';
@@ -92,5 +95,40 @@ describe('the BFF on a Redis Cluster', () => {
       },
       { timeoutMs: 20_000, message: 'the change to reach both instances after the failover' },
     );
+  });
+
+  it("moves an instance's L1 subscription to another node when its node dies, and L1 answers again", async () => {
+    const [a, b] = suite.apps;
+    const subscriber = a.get<symbol, Redis>(CACHE_SUBSCRIBER);
+    const port = subscriber.options.port;
+    const node = (await cluster.nodes()).find((n) => n.port === port)!;
+    await cluster.kill(node);
+    let restarted = false;
+    try {
+      await eventually(() => l1Of(a).active && subscriber.options.port !== port, {
+        timeoutMs: 15_000,
+        message: "a's L1 back on, subscribed on another node",
+      });
+      // Back as a replica: if it was a master, its promoted replica has none until then, and writes that must
+      // reach one (fences, relay appends) wait for it (docs/contract.md §5.10).
+      await cluster.restart(node);
+      restarted = true;
+      // The new subscription carries invalidations: a change made through b drops a's L1 copy.
+      const { product } = await createCategoryWithProduct(b, { name: 'On the new node' });
+      await settle(a);
+      const item = `/catalog/products/${product.id}`;
+      await get200(a, item);
+      expect(xcache(await get200(a, item))).toBe('HIT-L1');
+      await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'Seen there' WHERE id = $1`, [product.id]);
+      await eventually(async () => expect((await names(a, item)).name).toBe('Seen there'), {
+        message: "the change to reach a's L1",
+      });
+    } finally {
+      if (!restarted) await cluster.restart(node);
+    }
+    // Through every failover of this file: invalidations that failed on Redis (a master without a replica to
+    // WAIT for) were retried in place, never dead-lettered.
+    const streams = await a.get(CdcHealthService).streams();
+    expect(streams['cdc.catalog.v1'].deadLetters).toBe(0);
   });
 });

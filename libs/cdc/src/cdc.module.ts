@@ -10,7 +10,7 @@ import { ConfigService } from '@nestjs/config';
 import { INestApplication } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { RedisCacheStore } from '@app/cache';
+import { CacheUnavailableError, RedisCacheStore } from '@app/cache';
 import type { EnvironmentVariables } from '@app/config';
 import { domainOfStream, parseDualPublish, streamPattern } from './cdc-event';
 import { cdcRedis } from './cdc-redis';
@@ -169,7 +169,10 @@ export function connectCdcSubscriber(app: INestApplication): RedisStreamsServer 
     const domain = domainOfStream(stream.slice(prefix.length));
     if (domain) await store.invalidateAll(domain, `cdc-trimmed:${config.get('CDC_CONSUMER_NAME')}`);
   };
-  const server = createCdcServer(config, app.get(CdcStats), () => !store.available, eventsLost);
+  // A Redis failure is never the entry's fault: not only while the breaker is open, but also one that failed a
+  // single step (on a cluster, a master with no replica to WAIT for), it is retried in place, never dead-lettered.
+  const cacheUnavailable = (err: unknown) => !store.available || err instanceof CacheUnavailableError;
+  const server = createCdcServer(config, app.get(CdcStats), cacheUnavailable, eventsLost);
   // Not the HTTP app's global pipes and filters: an HTTP exception filter cannot answer an event (in the BFF
   // it turned every handler error into "reply.status is not a function", logged as an HTTP 500).
   app.connectMicroservice({ strategy: server }, { inheritAppConfig: false });
@@ -180,7 +183,7 @@ export function connectCdcSubscriber(app: INestApplication): RedisStreamsServer 
 export function createCdcServer(
   config: Config,
   stats: CdcStats,
-  cacheUnavailable?: () => boolean,
+  cacheUnavailable?: (err: unknown) => boolean,
   eventsLost?: (stream: string) => Promise<void>,
 ): RedisStreamsServer {
   const { topology, replicas } = cdcRedis(config);

@@ -31,7 +31,7 @@ export interface RedisStreamsServerOptions {
    * open). A handler that fails meanwhile has not failed on its entry: the entry is retried in place with
    * back-off until it applies. Re-reading it would count deliveries and dead-letter a valid invalidation.
    */
-  dependencyUnavailable?: () => boolean;
+  dependencyUnavailable?: (err: unknown) => boolean;
   /**
    * Events of `stream` (prefix included) were lost before they were applied: trimmed by MAXLEN unread, or
    * pending and trimmed. Must make every view they could have invalidated go (drop the stream's domain);
@@ -222,7 +222,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
         await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
         return;
       } catch (err) {
-        const dependencyUnavailable = this.running && (this.options.dependencyUnavailable?.() ?? false);
+        const dependencyUnavailable = this.running && (this.options.dependencyUnavailable?.(err) ?? false);
         if (afterFailure({ running: this.running, dependencyUnavailable }) !== 'retry-in-place') throw err;
         this.stats.failed++;
         if (attempt === 0) {

@@ -11,18 +11,19 @@ import { createRedisClient, describeTopology, RedisTopology } from '@app/redis';
  * whose channel the invalidation bus confirms end to end (InvalidationBus).
  */
 export function createCacheRedis(topology: RedisTopology, name: string, role: 'commands' | 'subscriber'): Redis {
-  const node =
-    topology.kind === 'cluster' && role === 'subscriber'
-      ? ({ kind: 'single', url: `redis://${pickNode(topology.nodes)}` } as const)
-      : topology;
-  return createRedisClient(node, {
+  const rotation = topology.kind === 'cluster' && role === 'subscriber' ? new NodeRotation(topology.nodes) : undefined;
+  const client = createRedisClient(rotation ? { kind: 'single', url: rotation.url() } : topology, {
     name,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 1000,
     connectTimeout: 2000,
-    retryDelayMs: (attempt) => Math.min(attempt * 100, 2000),
+    retryDelayMs: (attempt) => {
+      // A lost subscription on a cluster tries the next listed node: the one it was on may be gone for good.
+      if (rotation) Object.assign(client.options, rotation.next());
+      return Math.min(attempt * 100, 2000);
+    },
     // The invalidation bus subscribes itself on every 'ready'; ioredis's own resubscribe would race it
     // and, with no offline queue, reject unhandled when the connection drops again.
     autoResubscribe: false,
@@ -32,12 +33,30 @@ export function createCacheRedis(topology: RedisTopology, name: string, role: 'c
     // (docs/BENCHMARKS.md, "The miss path").
     enableAutoPipelining: false,
   });
+  return client;
 }
 
-/** One of the cluster's nodes for the subscriber, so that instances spread over the nodes they list. */
-function pickNode(nodes: { host: string; port: number }[]): string {
-  const { host, port } = nodes[Math.floor(Math.random() * nodes.length)];
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+/**
+ * The cluster nodes the subscriber takes turns on, from a random one (instances spread over the nodes they
+ * list). ioredis reconnects to `options.host/port` as they are at that moment, so moving them in the retry
+ * strategy moves the next attempt.
+ */
+class NodeRotation {
+  private at: number;
+
+  constructor(private readonly nodes: { host: string; port: number }[]) {
+    this.at = Math.floor(Math.random() * nodes.length);
+  }
+
+  url(): string {
+    const { host, port } = this.nodes[this.at];
+    return `redis://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  next(): { host: string; port: number } {
+    this.at = (this.at + 1) % this.nodes.length;
+    return this.nodes[this.at];
+  }
 }
 
 /**
