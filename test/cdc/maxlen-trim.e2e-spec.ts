@@ -90,4 +90,17 @@ describe('events trimmed by MAXLEN before they were read', () => {
     await waitForCdc(second);
     expect(second.get(CdcStats).trimmed).toBe(1);
   });
+
+  it("reports no lag when nothing follows the group's last delivered entry, whatever Redis's counter says", async () => {
+    const [relay] = suite.apps;
+    const stream = `${suite.ctx.redisPrefix}cdc.catalog.v1`;
+    const health = relay.get(CdcHealthService);
+    const { lastDeliveredId } = (await health.streams())['cdc.catalog.v1'];
+    // What a promoted replica of Redis 7.0 can show (entries-read is not replicated, redis/redis#12898).
+    await redis.xgroup('SETID', stream, 'cache-sync', lastDeliveredId!, 'ENTRIESREAD', 1);
+    const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+    const flat = groups[0];
+    expect(Number(flat[flat.indexOf('lag') + 1])).toBeGreaterThan(0);
+    expect((await health.streams())['cdc.catalog.v1']).toMatchObject({ lag: 0, pending: 0 });
+  });
 });

@@ -94,13 +94,19 @@ export class CdcHealthService {
       // No such stream yet: nothing published, nobody subscribed.
     }
     const group = groups.map(toRecord).find((g) => g.name === CONSUMER_GROUP);
-    return {
-      length,
-      lastDeliveredId: (group?.['last-delivered-id'] as string) ?? null,
-      pending: Number(group?.pending ?? 0),
-      lag: group?.lag === undefined || group.lag === null ? null : Number(group.lag),
-      deadLetters,
-    };
+    const lastDeliveredId = (group?.['last-delivered-id'] as string) ?? null;
+    let lag = group?.lag === undefined || group.lag === null ? null : Number(group.lag);
+    // Redis's lag is entries-added minus the group's entries-read, and Redis 7.0 does not replicate
+    // entries-read (redis/redis#12898): after a failover a promoted replica can report a lag forever. When no
+    // entry follows the last delivered one, there is none to deliver, whatever the counter says.
+    if (
+      lastDeliveredId &&
+      lag !== 0 &&
+      (await redis.xrange(name, `(${lastDeliveredId}`, '+', 'COUNT', 1)).length === 0
+    ) {
+      lag = 0;
+    }
+    return { length, lastDeliveredId, pending: Number(group?.pending ?? 0), lag, deadLetters };
   }
 }
 
