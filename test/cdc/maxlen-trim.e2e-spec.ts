@@ -21,24 +21,32 @@ describe('events trimmed by MAXLEN before they were read', () => {
   const redis = rawRedis();
   afterAll(() => redis.disconnect());
 
+  /** Until the relay (the first instance) has published every outbox row. */
+  const published = () =>
+    eventually(async () => expect((await suite.apps[0].get(CdcHealthService).relay()).backlog).toBe(0), {
+      timeoutMs: 20_000,
+      message: 'the relay to publish everything',
+    });
+
+  /** Renames the product by plain SQL, then buries that change's event under 3,000 newer ones (MAXLEN 1000). */
+  async function changeThenBury(productId: string, categoryId: string, sku: string): Promise<void> {
+    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'After' WHERE id = $1`, [productId]);
+    await suite.ctx.sql.query(
+      `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id)
+       SELECT $2 || '-' || g, 'Filler ' || g, 100, 'EUR', $1 FROM generate_series(1, 3000) g`,
+      [categoryId, sku],
+    );
+    await published();
+  }
+
   it('drop their domain, so the view they should have invalidated is read fresh', async () => {
-    const [relay, reader] = suite.apps;
+    const [, reader] = suite.apps;
     const { product, category } = await createCategoryWithProduct(reader, { name: 'Before' });
     const url = `/catalog/products/${product.id}`;
     await get200(reader, url);
     expect(xcache(await get200(reader, url))).toBe('HIT-L1');
 
-    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'After' WHERE id = $1`, [product.id]);
-    await suite.ctx.sql.query(
-      `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id)
-       SELECT 'TRIM-' || g, 'Filler ' || g, 100, 'EUR', $1 FROM generate_series(1, 3000) g`,
-      [category.id],
-    );
-    const health = relay.get(CdcHealthService);
-    await eventually(async () => expect((await health.relay()).backlog).toBe(0), {
-      timeoutMs: 20_000,
-      message: 'the relay to publish everything',
-    });
+    await changeThenBury(product.id, category.id, 'TRIM');
     const stream = `${suite.ctx.redisPrefix}cdc.catalog.v1`;
     // The change's event is gone: the stream holds about MAXLEN of the newest entries.
     expect(await redis.xlen(stream)).toBeLessThan(2 * MAXLEN);
@@ -54,13 +62,7 @@ describe('events trimmed by MAXLEN before they were read', () => {
   });
 
   it('are found too when the group had read up to them and fell behind (entries-read known)', async () => {
-    const [relay, reader] = suite.apps;
-    const health = relay.get(CdcHealthService);
-    const published = () =>
-      eventually(async () => expect((await health.relay()).backlog).toBe(0), {
-        timeoutMs: 20_000,
-        message: 'the relay to publish everything',
-      });
+    const [, reader] = suite.apps;
     // A subscriber that reads everything so far, then stops: the group is there and knows what it read.
     const first = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
     const { product, category } = await createCategoryWithProduct(reader, { name: 'Before' });
@@ -71,13 +73,7 @@ describe('events trimmed by MAXLEN before they were read', () => {
     await get200(reader, url);
     expect(xcache(await get200(reader, url))).toBe('HIT-L1');
 
-    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'After' WHERE id = $1`, [product.id]);
-    await suite.ctx.sql.query(
-      `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id)
-       SELECT 'BEHIND-' || g, 'Filler ' || g, 100, 'EUR', $1 FROM generate_series(1, 3000) g`,
-      [category.id],
-    );
-    await published();
+    await changeThenBury(product.id, category.id, 'BEHIND');
     expect(json(await get200(reader, url)).name).toBe('Before');
 
     const second = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
