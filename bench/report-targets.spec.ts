@@ -67,6 +67,16 @@ describe('bench report: SPEC §10 targets and the load generator', () => {
     expect(row(withBento, 'l1-hit')).toContain('≥ 0.8 × hook-floor: no reference in this run');
   });
 
+  it('does not judge a cachegate scenario whose rounds were not all answered as it is named', () => {
+    const r = report({ 'hook-floor': 40_000, 'l1-hit': 39_000 });
+    r.throughput!.find((t) => t.scenario === 'l1-hit')!.answeredShare = 0.62;
+    expect(row(renderMarkdown(r), 'l1-hit')).toContain(
+      "not measured: only 62.0 % of a round's reads were answered as l1-hit",
+    );
+    r.throughput!.find((t) => t.scenario === 'l1-hit')!.answeredShare = 1.001;
+    expect(row(renderMarkdown(r), 'l1-hit')).toContain('≥ 0.8 × hook-floor: met');
+  });
+
   it('says which load generator ran, and marks autocannon as the fallback', () => {
     expect(renderMarkdown(report({ peer: 1 }, 'wrk'))).toContain('load generator wrk\n');
     expect(renderMarkdown(report({ peer: 1 }, 'autocannon'))).toContain(

@@ -60,14 +60,26 @@ export function renderMarkdown(r: BenchReport): string {
   ].join('\n');
 }
 
+/**
+ * A cachegate scenario counts only if every round was answered the way it is named (Scenario.answeredBy; the
+ * counters also see the bench's own probe requests, so the share may pass 1 slightly).
+ */
+const answeredAsNamed = (t: ThroughputRow, judged: string) =>
+  t.answeredShare === undefined || t.answeredShare >= 0.99
+    ? judged
+    : `not measured: only ${(t.answeredShare * 100).toFixed(1)} % of a round's reads were answered as ${t.scenario}`;
+
 const TARGETS: Record<string, (t: ThroughputRow) => string> = {
   fastify: () => 'reference',
   'hook-floor': () => 'the limit of the early-hit design',
   ceiling: () => 'reference (1.00)',
-  'l1-hit': (t) => `≥ 0.8 × hook-floor: ${met(t.ratios?.['hook-floor'], 0.8)}`,
+  'l1-hit': (t) => answeredAsNamed(t, `≥ 0.8 × hook-floor: ${met(t.ratios?.['hook-floor'], 0.8)}`),
   'l2-hit': (t) =>
-    `≥ 1.4 × peer: ${met(t.xPeer, 1.4)}` +
-    (t.ratios?.bentocache === undefined ? '' : `; ≥ 1.4 × bentocache: ${met(t.ratios.bentocache, 1.4)}`),
+    answeredAsNamed(
+      t,
+      `≥ 1.4 × peer: ${met(t.xPeer, 1.4)}` +
+        (t.ratios?.bentocache === undefined ? '' : `; ≥ 1.4 × bentocache: ${met(t.ratios.bentocache, 1.4)}`),
+    ),
   bentocache: () => 'second peer',
   peer: () => 'reference',
   miss: () => 'shows what the cache saves',

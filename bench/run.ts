@@ -173,8 +173,8 @@ async function throughput(bff: BenchServer, ids: string[], env: Record<string, s
       server: hookFloor,
     },
     { name: 'ceiling', description: 'bare Nest + Fastify route, JSON from a Map', server: ceiling },
-    { name: 'l1-hit', description: 'GET /catalog/products/:id, warm L1', server: bff },
-    { name: 'l2-hit', description: 'same, L1_ENABLED=false (Redis hit)', server: l2 },
+    { name: 'l1-hit', description: 'GET /catalog/products/:id, warm L1', server: bff, answeredBy: 'l1Hits' },
+    { name: 'l2-hit', description: 'same, L1_ENABLED=false (Redis hit)', server: l2, answeredBy: 'l2Hits' },
     { name: 'peer', description: '@nestjs/cache-manager CacheInterceptor on Redis', server: peer },
     {
       name: 'bentocache',

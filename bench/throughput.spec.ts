@@ -28,6 +28,17 @@ describe('summarise (bench throughput rounds)', () => {
     expect(rows[2].xPeer).toBe(1);
   });
 
+  it('keeps the lowest share of a round answered as the scenario is named (one bad round is enough)', () => {
+    const answered = (share: number | undefined): Round => ({ ...round(30_000), answeredShare: share });
+    const rows = summarise(scenarios, [
+      [answered(undefined), answered(undefined), answered(undefined)],
+      [answered(1), answered(0.4), answered(1)],
+      [answered(undefined), answered(undefined), answered(undefined)],
+    ]);
+    expect(rows[1].answeredShare).toBe(0.4);
+    expect(rows[0]).not.toHaveProperty('answeredShare');
+  });
+
   it("reports req/s and latencies of the scenario's median round, and the median CPU per request", () => {
     const rows = summarise(scenarios, [
       [round(30_000, 40), round(10_000, 45), round(20_000, 60)],

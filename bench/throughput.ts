@@ -6,6 +6,12 @@ export interface Scenario {
   name: string;
   description: string;
   server: BenchServer;
+  /**
+   * A cachegate server whose reads must all be answered one way: the counter of the catalog's product bucket
+   * (/health/catalog/cache) that every request of a round has to raise. A server whose L1 turned off would
+   * otherwise be reported as `l1-hit` while it served L2 hits.
+   */
+  answeredBy?: 'l1Hits' | 'l2Hits';
 }
 
 export interface ThroughputRow {
@@ -23,6 +29,8 @@ export interface ThroughputRow {
   ratios: Record<string, number>;
   /** CPU time of the server process per request (user + system, median round); null off Linux. */
   serverCpuUsPerRequest: number | null;
+  /** Scenarios with `answeredBy`: the lowest share of a round's requests answered that way. */
+  answeredShare?: number;
 }
 
 export interface ThroughputOptions {
@@ -51,9 +59,20 @@ export function cpuMicros(pid: number): number | null {
 
 export interface Round extends LoadResult {
   cpuUsPerRequest: number | null;
+  /** Share of the round's requests that raised the scenario's `answeredBy` counter. */
+  answeredShare?: number;
+}
+
+/** The product bucket's counter a cachegate server raises per answer of that kind. */
+async function answerCount(scenario: Scenario): Promise<number | undefined> {
+  if (!scenario.answeredBy) return undefined;
+  const res = await fetch(`${scenario.server.url}/health/catalog/cache`);
+  const body = (await res.json()) as { metrics: { product: Record<string, number> } };
+  return body.metrics.product[scenario.answeredBy];
 }
 
 async function measure(scenario: Scenario, options: ThroughputOptions, seconds: number): Promise<Round> {
+  const answeredBefore = await answerCount(scenario);
   const before = cpuMicros(scenario.server.pid);
   const result = await load({
     url: scenario.server.url,
@@ -63,6 +82,7 @@ async function measure(scenario: Scenario, options: ThroughputOptions, seconds: 
     generator: options.generator,
   });
   const after = cpuMicros(scenario.server.pid);
+  const answeredAfter = await answerCount(scenario);
   if (result.errors > 0 || result.non2xx > 0) {
     throw new Error(`${scenario.name}: ${result.errors} errors, ${result.non2xx} non-2xx responses`);
   }
@@ -70,6 +90,10 @@ async function measure(scenario: Scenario, options: ThroughputOptions, seconds: 
     ...result,
     cpuUsPerRequest:
       before === null || after === null || result.requests === 0 ? null : (after - before) / result.requests,
+    answeredShare:
+      answeredBefore === undefined || answeredAfter === undefined || result.requests === 0
+        ? undefined
+        : (answeredAfter - answeredBefore) / result.requests,
   };
 }
 
@@ -122,6 +146,7 @@ export function summarise(scenarios: Pick<Scenario, 'name' | 'description'>[], r
     const typicalRps = median(rps);
     const typical = rounds[i].find((r) => r.requestsPerSecond === typicalRps)!;
     const cpu = rounds[i].map((r) => r.cpuUsPerRequest);
+    const shares = rounds[i].flatMap((r) => (r.answeredShare === undefined ? [] : [r.answeredShare]));
     return {
       scenario: scenario.name,
       description: scenario.description,
@@ -135,6 +160,7 @@ export function summarise(scenarios: Pick<Scenario, 'name' | 'description'>[], r
         REFERENCES.filter((name) => scenarios.some((s) => s.name === name)).map((name) => [name, ratioTo(name, i)]),
       ),
       serverCpuUsPerRequest: cpu.includes(null) ? null : Math.round(median(cpu as number[]) * 10) / 10,
+      ...(shares.length === 0 ? {} : { answeredShare: Math.min(...shares) }),
     };
   });
 }

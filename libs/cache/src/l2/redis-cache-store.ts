@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { execReplicated, groupBySlot, isCluster, masterConnections, resultsOrThrow } from '@app/redis';
 import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
@@ -143,7 +144,31 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async get(key: string): Promise<Buffer | null> {
-    return this.guard(() => this.redis.getBuffer(this.names.entry(key)));
+    return this.guard(() => {
+      this.corkUntilNextTurn();
+      return this.redis.getBuffer(this.names.entry(key));
+    });
+  }
+
+  /** The socket corked for this loop turn, if any. */
+  private corked: Socket | undefined;
+
+  /**
+   * Holds this connection's writes until the end of the event loop's current turn, so the GETs of every hit
+   * read in one turn (one per HTTP request that became readable together) leave in one writev rather than a
+   * write syscall each. What auto-pipelining does, without building a Pipeline per batch (see
+   * createCacheRedis). Single Redis only: a Cluster spreads commands over one socket per node.
+   */
+  private corkUntilNextTurn(): void {
+    if (this.corked || this.cluster) return;
+    const stream = this.redis.stream as Socket | undefined;
+    if (!stream || typeof stream.cork !== 'function') return;
+    stream.cork();
+    this.corked = stream;
+    setImmediate(() => {
+      this.corked = undefined;
+      stream.uncork();
+    });
   }
 
   /** A TTL entry and the time its source last confirmed it (undefined when never revalidated). */
