@@ -34,6 +34,8 @@ export interface BenchReport {
   bulk?: BulkResult;
   /** Absent in reports written before the workload scenario. */
   workload?: WorkloadResult;
+  /** The workload with writes through each system's API (absent in older reports). */
+  workloadApi?: WorkloadResult;
 }
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
@@ -57,6 +59,7 @@ export function renderMarkdown(r: BenchReport): string {
     ...(r.throughput ? throughputTable(r.throughput) : []),
     ...measurementTable(r),
     ...(r.workload ? workloadMarkdown(r.workload) : []),
+    ...(r.workloadApi ? workloadMarkdown(r.workloadApi) : []),
   ].join('\n');
 }
 
@@ -184,5 +187,6 @@ export function writeReport(r: BenchReport, dir: string): string {
   writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(r, null, 2)}\n`);
   writeFileSync(path.join(dir, 'latest.svg'), renderSvg(r));
   if (r.workload) writeFileSync(path.join(dir, 'latest-workload.svg'), workloadSvg(r.workload));
+  if (r.workloadApi) writeFileSync(path.join(dir, 'latest-workload-api.svg'), workloadSvg(r.workloadApi));
   return markdown;
 }

@@ -123,10 +123,17 @@ async function main(): Promise<void> {
     }
 
     if (runs('workload')) {
+      // Plain-SQL writes (only CDC sees them), then the same load with writes through each system's API.
       report.workload = await measureWorkload({
         db,
         systems: workloadSystems(env, start),
-        settings: settings.workload,
+        settings: { ...settings.workload, writes: 'sql' },
+        log: step,
+      });
+      report.workloadApi = await measureWorkload({
+        db,
+        systems: workloadSystems(env, start),
+        settings: { ...settings.workload, writes: 'api' },
         log: step,
       });
     }

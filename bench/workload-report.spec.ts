@@ -68,14 +68,25 @@ describe('workload report', () => {
     expect(share(250, 1000)).toBe('250 (25.0 %)');
   });
 
-  it('has one row per system: rates, latency, source reads, stale reads, and cachegate judged against 0 stale', () => {
+  it('has one row per system: rates, latency, source reads, stale reads; cachegate judged against 0 stale beyond the lag (SQL writes)', () => {
     const markdown = workloadMarkdown(result).join('\n');
+    expect(markdown).toContain('## workload (plain-SQL writes)');
     expect(row(markdown, 'cachegate')).toBe(
-      '| cachegate | the BFF | 10000 | 3 | 50 | 2000 | 200 | 100 | 30 | 5000 (12.5 %) | 2 (0.0050 %) | 0 (0 %) | 4 | 0 stale: not met |',
+      '| cachegate | the BFF | 10000 | 3 | 50 | 2000 | 200 | 100 | 30 | 5000 (12.5 %) | 2 (0.0050 %) | 0 (0 %) | 4 | 0 stale beyond the CDC lag (> 100 ms): met |',
     );
+    const late = { ...result, rows: [{ ...result.rows[0], staleLate: 1 }] };
+    expect(row(workloadMarkdown(late).join('\n'), 'cachegate')).toContain('(> 100 ms): not met');
     expect(row(markdown, 'peer')).toContain('| 3 (0.015 %) | 2 (0.010 %) | 45000 | peer (TTL 60 s) |');
     expect(row(markdown, 'bentocache')).toContain('| 0 (0 %) | 0 (0 %) | 0 | peer (TTL 60 s) |');
-    const clean = { ...result, rows: [{ ...result.rows[0], stale: 0, staleLate: 0, maxStaleMs: 0 }] };
+  });
+
+  it('judges cachegate against 0 stale reads when the writes go through the API', () => {
+    const api = { ...result, settings: { ...result.settings, writes: 'api' as const } };
+    const markdown = workloadMarkdown(api).join('\n');
+    expect(markdown).toContain('## workload (API writes)');
+    expect(markdown).toContain('](latest-workload-api.svg)');
+    expect(row(markdown, 'cachegate')).toContain('| 4 | 0 stale: not met |');
+    const clean = { ...api, rows: [{ ...api.rows[0], stale: 0, staleLate: 0, maxStaleMs: 0 }] };
     expect(row(workloadMarkdown(clean).join('\n'), 'cachegate')).toContain('0 stale: met');
   });
 

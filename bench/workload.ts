@@ -1,7 +1,8 @@
 /**
  * The `workload` scenario (docs/contract.md §10, docs/BENCHMARKS.md "Workload"): each
  * system — two instances of it — serves Zipf-distributed reads of `GET /catalog/products/:id`
- * over a large catalogue while 1 % of the operations are plain-SQL price writes, for a fixed
+ * over a large catalogue while 1 % of the operations are price writes (plain SQL, or PATCHes
+ * through the system: WorkloadSettings.writes), for a fixed
  * time. Per system: reads/s, latency, the source reads it cost, and the share of reads that
  * answered a price older than one already committed (bench/staleness.ts).
  */
@@ -26,6 +27,12 @@ export interface WorkloadSettings {
   concurrency: number;
   /** Share of operations that are writes. */
   writeShare: number;
+  /**
+   * How rows are written: `sql`, an UPDATE straight to Postgres (another service, a script: only CDC sees
+   * it); `api`, a PATCH through the system's instances (each system's own write path: cachegate's
+   * read-your-writes, the peers' delete-on-write). Old reports have no value: `sql`.
+   */
+  writes?: 'sql' | 'api';
   /** The TTL the peers are configured with. */
   ttlSeconds: number;
   seed: number;
@@ -205,6 +212,36 @@ function get(target: Target, path: string): Promise<{ status: number; body: stri
   });
 }
 
+/** One PATCH of a product's price over a kept-alive connection: its status. */
+function patchPrice(target: Target, id: string, priceCents: number): Promise<number> {
+  const body = JSON.stringify({ priceCents });
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port: target.port,
+        path: `/catalog/products/${id}`,
+        method: 'PATCH',
+        agent: target.agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/**
+ * The prices `api` writes set: one counter for every row, above any price the seed or `sql` writes reach,
+ * so each row's committed prices rise as its writes commit (one write of a row in flight at a time).
+ */
+let apiPrice = 10_000_000;
+
 /** One system: start its instances, run the operation streams for the set time, stop it, count. */
 async function measureSystem(
   db: BenchDatabase,
@@ -228,6 +265,8 @@ async function measureSystem(
   const latenciesMs: number[] = [];
   let writes = 0;
   let sent = 0;
+  /** Rows with an `api` write in flight: a second one could commit out of order. */
+  const writing = new Set<string>();
   const failures: string[] = [];
   const cpu = (): number | null => {
     let total = 0;
@@ -239,7 +278,7 @@ async function measureSystem(
     return total;
   };
 
-  log(`workload: ${system.name}, ${settings.seconds} s`);
+  log(`workload: ${system.name}, ${settings.seconds} s, ${settings.writes ?? 'sql'} writes`);
   const cpuBefore = cpu();
   const started = performance.now();
   const end = started + settings.seconds * 1000;
@@ -249,11 +288,27 @@ async function measureSystem(
       while (performance.now() < end && failures.length === 0) {
         const id = ids[zipf.rank(random())];
         if (random() < settings.writeShare) {
-          const { rows } = await writer.query<{ price: number }>(
-            'UPDATE catalog.products SET price_cents = price_cents + 1 WHERE id = $1 RETURNING price_cents AS price',
-            [id],
-          );
-          ledger.committed(id, rows[0].price, performance.now());
+          if ((settings.writes ?? 'sql') === 'sql') {
+            const { rows } = await writer.query<{ price: number }>(
+              'UPDATE catalog.products SET price_cents = price_cents + 1 WHERE id = $1 RETURNING price_cents AS price',
+              [id],
+            );
+            ledger.committed(id, rows[0].price, performance.now());
+          } else {
+            if (writing.has(id)) continue;
+            writing.add(id);
+            const price = ++apiPrice;
+            try {
+              const status = await patchPrice(targets[sent++ % targets.length], id, price);
+              if (status !== 200) throw new Error(`answered ${status}`);
+              // Committed once answered: every system answers a PATCH after its UPDATE returned.
+              ledger.committed(id, price, performance.now());
+            } catch (err) {
+              failures.push(`PATCH /catalog/products/${id}: ${(err as Error).message}`);
+            } finally {
+              writing.delete(id);
+            }
+          }
           writes++;
           continue;
         }

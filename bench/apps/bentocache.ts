@@ -3,14 +3,25 @@
  * bentocache's `getOrSet`, with an L1 memory driver, an L2 Redis driver and
  * its Redis bus (which tells the other instances to drop their L1 copy when
  * one of them sets a key), reading Postgres on a miss. Entries live
- * `CACHE_TTL_MS` (default 10 minutes, the `peer`'s); nothing else expires
- * them.
+ * `CACHE_TTL_MS` (default 10 minutes, the `peer`'s); its own writes (the
+ * workload's `api` writes) delete the entry they change, which bentocache's
+ * bus carries to the other instances' L1. Nothing else expires them.
  *
  * bentocache is ESM-only; Node 20.19+ loads it through `require()`, which is
  * what this CommonJS file compiles to.
  */
 import 'reflect-metadata';
-import { Controller, Get, Inject, Module, NotFoundException, OnModuleDestroy, Param } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Inject,
+  Module,
+  NotFoundException,
+  OnModuleDestroy,
+  Param,
+  Patch,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { BentoCache, bentostore } from 'bentocache';
@@ -18,6 +29,7 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
+import { selectProduct, updatePrice } from './product-rows';
 
 const POOL = Symbol('POOL');
 const CACHE = Symbol('CACHE');
@@ -37,18 +49,21 @@ class BentocacheController implements OnModuleDestroy {
     const product = await this.cache.getOrSet<Product | undefined>({
       key: `product:${id}`,
       factory: async (ctx) => {
-        const { rows } = await this.pool.query<Product>(
-          `SELECT id, sku, name, description, price_cents AS "priceCents", currency, category_id AS "categoryId",
-                  active, version, updated_at AS "updatedAt"
-             FROM catalog.products WHERE id = $1`,
-          [id],
-        );
+        const row = await selectProduct(this.pool, id);
         // A missing product is not cached, as the peer's CacheInterceptor caches no 404.
-        return rows[0] ?? ctx.skip();
+        return row ?? ctx.skip();
       },
     });
     if (!product) throw new NotFoundException();
     return product;
+  }
+
+  /** A price write through the API: UPDATE, then delete the entry (L2, this L1, every other L1 by the bus). */
+  @Patch(':id')
+  async update(@Param('id') id: string, @Body() body: { priceCents: number }): Promise<{ priceCents: number }> {
+    const written = await updatePrice(this.pool, id, body.priceCents);
+    await this.cache.delete({ key: `product:${id}` });
+    return written;
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -2,35 +2,54 @@
  * The `peer` of the benchmark: the same product route cached the way most
  * NestJS services do it, with @nestjs/cache-manager's CacheInterceptor on
  * Redis (Keyv), reading Postgres on a miss. cachegate's L2 hits are compared
- * with this. Entries live `CACHE_TTL_MS` (default 10 minutes); nothing else
- * expires them.
+ * with this. Entries live `CACHE_TTL_MS` (default 10 minutes); its own
+ * writes (the workload's `api` writes) delete the entry they change, as
+ * cache-manager's documentation does it. Nothing else expires them.
  */
 import 'reflect-metadata';
 import KeyvRedis from '@keyv/redis';
-import { CacheInterceptor, CacheModule } from '@nestjs/cache-manager';
-import { Controller, Get, Inject, Module, NotFoundException, Param, UseInterceptors } from '@nestjs/common';
+import { CACHE_MANAGER, CacheInterceptor, CacheModule } from '@nestjs/cache-manager';
+import type { Cache } from 'cache-manager';
+import {
+  Body,
+  Controller,
+  Get,
+  Inject,
+  Module,
+  NotFoundException,
+  Param,
+  Patch,
+  UseInterceptors,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Keyv } from 'keyv';
 import { Pool } from 'pg';
+import { selectProduct, updatePrice } from './product-rows';
 
 const POOL = Symbol('POOL');
 
 @Controller('catalog/products')
 @UseInterceptors(CacheInterceptor)
 class PeerController {
-  constructor(@Inject(POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(POOL) private readonly pool: Pool,
+    @Inject(CACHE_MANAGER) private readonly cache: Cache,
+  ) {}
 
   @Get(':id')
   async get(@Param('id') id: string): Promise<unknown> {
-    const { rows } = await this.pool.query(
-      `SELECT id, sku, name, description, price_cents AS "priceCents", currency, category_id AS "categoryId",
-              active, version, updated_at AS "updatedAt"
-         FROM catalog.products WHERE id = $1`,
-      [id],
-    );
-    if (rows.length === 0) throw new NotFoundException();
-    return rows[0];
+    const product = await selectProduct(this.pool, id);
+    if (!product) throw new NotFoundException();
+    return product;
+  }
+
+  /** A price write through the API: UPDATE, then delete the entry (the interceptor's key is the URL). */
+  @Patch(':id')
+  async update(@Param('id') id: string, @Body() body: { priceCents: number }): Promise<{ priceCents: number }> {
+    const written = await updatePrice(this.pool, id, body.priceCents);
+    await this.cache.del(`/catalog/products/${id}`);
+    return written;
   }
 }
 

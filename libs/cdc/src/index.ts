@@ -16,6 +16,7 @@ export { RedisStreamsServer, RedisStreamsServerOptions } from './redis-streams.s
 export { RedisStreamsClient, OutgoingEvent } from './redis-streams.client';
 export { RedisStreamsContext } from './redis-streams.context';
 export { OutboxRelay, OutboxRow, durationMs } from './outbox-relay';
+export { ownChanges, TransactionQuery } from './own-changes';
 export { CDC_BATCH_HANDLER, CdcEventPattern } from './cdc-event-pattern.decorator';
 export {
   DeadLetters,

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { MESSAGE_VERSION, streamPattern } from './cdc-event';
+import { outboxEnvelopeSql } from './outbox-envelope';
 import { OutgoingEvent, RedisStreamsClient } from './redis-streams.client';
 
 export interface OutboxRelayOptions {
@@ -51,22 +52,11 @@ const LEADER_LOCK = 'cachegate:outbox-relay';
 const PRUNE_EVERY_MS = 60_000;
 
 /**
- * The envelope fields every row has (docs/contract.md §6.2). Built in SQL: Postgres writes
- * the JSON text, so the relay neither parses `data` nor builds a Date per row.
- * `occurredAt` has JavaScript's toISOString() form (milliseconds, truncated).
- */
-const ENVELOPE = `'id', event_id, 'type', type, 'messageVersion', $3::int, 'schemaVersion', schema_version,
-  'source', source, 'occurredAt', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-  'aggregate', json_build_object('type', aggregate_type, 'id', aggregate_id), 'data', data`;
-
-/**
  * A page of unpublished rows in capture order, after id $2 (0 at the start of
- * every pass: no high-water mark survives a pass). `keys` only when non-empty.
+ * every pass: no high-water mark survives a pass).
  */
 const SELECT_UNPUBLISHED = `
-  SELECT id, domain, schema_version,
-         (CASE WHEN cardinality(keys) = 0 THEN json_build_object(${ENVELOPE})
-               ELSE json_build_object(${ENVELOPE}, 'keys', keys) END)::text AS event
+  SELECT id, domain, schema_version, ${outboxEnvelopeSql(3)} AS event
     FROM cdc.outbox WHERE published_at IS NULL AND id > $2 ORDER BY id LIMIT $1`;
 
 /**

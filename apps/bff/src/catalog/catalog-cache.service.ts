@@ -127,6 +127,11 @@ export class CatalogCacheService extends DomainCache<'product' | 'listing' | 'ca
     });
   }
 
+  /** Drops what catalog change events make stale, as one invalidation (the CDC handler and the API's own writes). */
+  async applyEvents(events: readonly CdcEvent[]): Promise<void> {
+    await this.invalidateBatch(events.map(catalogInvalidationOf));
+  }
+
   /** Applies one change: drops what it makes stale. Throws when Redis cannot be reached. (CDC batches: invalidateBatch.) */
   async apply(change: CatalogChange | undefined, explicitKeys: readonly string[] = []): Promise<void> {
     const invalidation = change ? catalogInvalidation(change) : { keys: [], dependencies: [] };

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { CdcEvent, CdcEventPattern } from '@app/cdc';
-import { CatalogCacheService, catalogInvalidationOf } from './catalog-cache.service';
+import { CatalogCacheService } from './catalog-cache.service';
 
 /**
  * Catalog change events (docs/contract.md §6.3), a batch at a time: together they drop exactly the views they make
@@ -13,6 +13,6 @@ export class CatalogCdcController {
 
   @CdcEventPattern('cdc.catalog.v1')
   async onCatalogChanges(@Payload() events: CdcEvent[]): Promise<void> {
-    await this.cache.invalidateBatch(events.map(catalogInvalidationOf));
+    await this.cache.applyEvents(events);
   }
 }

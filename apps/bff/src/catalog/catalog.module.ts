@@ -4,6 +4,7 @@ import { CatalogCdcModule } from './catalog-cdc.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { CatalogService } from './catalog.service';
 import { CategoriesService } from './categories.service';
+import { CatalogWrites } from './catalog-writes';
 import { CategoriesController } from './controllers/categories.controller';
 import { ProductsController } from './controllers/products.controller';
 import { CategoryEntity } from './entities/category.entity';
@@ -19,7 +20,7 @@ import { ProductsService } from './products.service';
     CatalogCdcModule,
   ],
   controllers: [CategoriesController, ProductsController],
-  providers: [CategoriesService, ProductsService, CatalogService],
+  providers: [CategoriesService, ProductsService, CatalogService, CatalogWrites],
   exports: [CatalogService, CategoriesService, ProductsService],
 })
 export class CatalogModule {}

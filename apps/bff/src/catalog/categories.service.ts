@@ -6,14 +6,14 @@ import { CreateCategoryDto, UpdateCategoryDto } from './dto/category.dto';
 import { CategoryEntity } from './entities/category.entity';
 import { ProductEntity } from './entities/product.entity';
 import { IdempotencyContext } from '../idempotency/idempotency-key';
-import { IdempotencyService } from '../idempotency/idempotency.service';
+import { CatalogWrites } from './catalog-writes';
 
 @Injectable()
 export class CategoriesService {
   constructor(
     @InjectRepository(CategoryEntity) private readonly categories: Repository<CategoryEntity>,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
-    private readonly idempotency: IdempotencyService,
+    private readonly writes: CatalogWrites,
   ) {}
 
   /** Every category sorted by name, with the number of its active products. */
@@ -40,16 +40,16 @@ export class CategoriesService {
 
   /** Writes and reads its answer in one transaction (after the Idempotency-Key's claim, when there is one). */
   async create(dto: CreateCategoryDto, idempotency?: IdempotencyContext): Promise<CategoryView> {
-    return this.idempotency.transaction(idempotency, async (em) => {
+    return this.writes.run(async (em) => {
       await this.assertSlugFree(dto.slug, em);
       const { id } = await em.save(em.create(CategoryEntity, dto));
       return toCategoryView(await em.findOneByOrFail(CategoryEntity, { id }));
-    });
+    }, idempotency);
   }
 
   async update(id: string, dto: UpdateCategoryDto): Promise<CategoryView> {
     // One transaction: the answer is read before the commit, never after it.
-    return this.categories.manager.transaction(async (em) => {
+    return this.writes.run(async (em) => {
       const category = await em.findOneBy(CategoryEntity, { id });
       if (!category) throw new NotFoundException(`category ${id} not found`);
       if (dto.slug !== undefined && dto.slug !== category.slug) await this.assertSlugFree(dto.slug, em);

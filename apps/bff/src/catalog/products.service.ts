@@ -4,8 +4,8 @@ import { DataSource, EntityManager, Not, Repository } from 'typeorm';
 import { assertIfMatch } from '@app/cache';
 import { AvailabilityView, ProductView, toAvailabilityView, toProductView } from './catalog.views';
 import { CategoriesService } from './categories.service';
+import { CatalogWrites } from './catalog-writes';
 import { IdempotencyContext } from '../idempotency/idempotency-key';
-import { IdempotencyService } from '../idempotency/idempotency.service';
 import { CreateProductDto, ReplaceProductDto, UpdateProductDto } from './dto/product.dto';
 import { ProductEntity } from './entities/product.entity';
 import { StockLevelEntity } from './entities/stock-level.entity';
@@ -16,7 +16,7 @@ export class ProductsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
     private readonly categories: CategoriesService,
-    private readonly idempotency: IdempotencyService,
+    private readonly writes: CatalogWrites,
   ) {}
 
   /**
@@ -39,7 +39,7 @@ export class ProductsService {
   /** The checks run after the Idempotency-Key's claim, so a replay answers the stored product, not "sku exists". */
   async create(dto: CreateProductDto, idempotency?: IdempotencyContext): Promise<ProductView> {
     const { stock, ...fields } = dto;
-    return this.idempotency.transaction(idempotency, async (em) => {
+    return this.writes.run(async (em) => {
       await this.assertCategoryExists(dto.categoryId, em);
       await this.assertSkuFree(dto.sku, undefined, em);
       const product = await em.save(
@@ -48,7 +48,7 @@ export class ProductsService {
       await em.insert(StockLevelEntity, { productId: product.id, quantity: stock ?? 0 });
       // Read in the transaction: a failing read after the commit must not turn the created product into an error.
       return toProductView(await em.findOneByOrFail(ProductEntity, { id: product.id }));
-    });
+    }, idempotency);
   }
 
   async replace(id: string, dto: ReplaceProductDto, ifMatch?: string): Promise<ProductView> {
@@ -58,7 +58,7 @@ export class ProductsService {
   async update(id: string, dto: UpdateProductDto, ifMatch?: string): Promise<ProductView> {
     if (dto.categoryId !== undefined) await this.assertCategoryExists(dto.categoryId);
     if (dto.sku !== undefined) await this.assertSkuFree(dto.sku, id);
-    const updated = await this.dataSource.transaction(async (em) => {
+    const updated = await this.writes.run(async (em) => {
       assertIfMatch(ifMatch, toProductView(await this.lock(em, id)));
       await em.update(ProductEntity, { id }, dto);
       return em.findOneByOrFail(ProductEntity, { id });
@@ -67,7 +67,7 @@ export class ProductsService {
   }
 
   async setStock(productId: string, quantity: number, ifMatch?: string): Promise<AvailabilityView> {
-    return this.dataSource.transaction(async (em) => {
+    return this.writes.run(async (em) => {
       await this.lock(em, productId);
       assertIfMatch(ifMatch, await this.availabilityIn(em, productId));
       await em.upsert(StockLevelEntity, { productId, quantity }, ['productId']);
@@ -76,7 +76,7 @@ export class ProductsService {
   }
 
   async remove(id: string, ifMatch?: string): Promise<void> {
-    await this.dataSource.transaction(async (em) => {
+    await this.writes.run(async (em) => {
       assertIfMatch(ifMatch, toProductView(await this.lock(em, id)));
       await em.delete(ProductEntity, { id });
     });
