@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RedisNames } from '@app/cache';
 import { CDC_OFF } from '../harness/cdc';
-import { createCategoryWithProduct } from '../harness/fixtures';
+import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
 import { useSeededBff } from '../harness/seeded-bff';
 import { eventually } from '../../tools/eventually';
 import { call, expectStatus, get200, json, l1Of, rawRedis, xcache } from './support';
@@ -77,6 +77,27 @@ describe('read-your-writes: API writes invalidate before they answer', () => {
     expectStatus(await call(one, 'DELETE', `/catalog/products/${product.id}`), 204);
     expect(await inL2(`catalog:product:${product.id}`)).toBe(false);
     expectStatus(await call(one, 'GET', `/catalog/products/${product.id}`), 404);
+  });
+
+  it("an order write drops the account's order list and the reserved product's availability (two domains)", async () => {
+    const [one] = suite.apps;
+    const { product } = await createCategoryWithProduct(one);
+    const accountId = `ryw-${Date.now()}`;
+    const first = await createOrder(one, [{ productId: product.id, quantity: 1 }], { accountId });
+    const listUrl = `/accounts/${accountId}/orders`;
+    const availabilityUrl = `/catalog/products/${product.id}/availability`;
+    const orderUrl = `/orders/${first.id}`;
+    for (const url of [listUrl, availabilityUrl, orderUrl]) await cachedEverywhere(url);
+
+    await createOrder(one, [{ productId: product.id, quantity: 2 }], { accountId });
+    expect(await inL2(`orders:account:${accountId}`)).toBe(false);
+    expect(await inL2(`catalog:availability:${product.id}`)).toBe(false);
+    expect(json(await get200(one, listUrl))).toHaveLength(2);
+    expect(json(await get200(one, availabilityUrl)).quantity).toBe(7);
+
+    expectStatus(await call(one, 'PATCH', orderUrl, { status: 'cancelled' }), 200);
+    expect(await inL2(`orders:detail:${first.id}`)).toBe(false);
+    expect(json(await get200(one, orderUrl)).status).toBe('cancelled');
   });
 
   it('a write made outside the API is left to CDC (off here): the old view stays cached', async () => {

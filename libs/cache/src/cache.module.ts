@@ -180,6 +180,7 @@ export class CacheModule {
         CACHE_REDIS,
         RedisCacheStore,
         CacheSourceIdentity,
+        InvalidationBus,
       ],
     };
   }

@@ -1,6 +1,7 @@
 export { CacheModule } from './cache.module';
 export { CACHE_REDIS, CACHE_SUBSCRIBER } from './cache.constants';
 export { L1Cache } from './l1/l1-cache';
+export { InvalidationBus } from './l1/invalidation-bus';
 export { RedisNames } from './l2/redis-names';
 export { TwoTierCache } from './engine/two-tier-cache';
 export { DomainCache, Invalidation } from './domain/domain-cache';

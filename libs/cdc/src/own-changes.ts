@@ -19,11 +19,11 @@ export const ownChanges = {
     return row.mark;
   },
 
-  async since(query: TransactionQuery, mark: string, domain: string): Promise<CdcEvent[]> {
+  async since(query: TransactionQuery, mark: string): Promise<CdcEvent[]> {
     const rows = (await query(
-      `SELECT ${outboxEnvelopeSql(3)} AS event FROM cdc.outbox
-        WHERE id > $1 AND domain = $2 AND xmin = pg_current_xact_id()::xid ORDER BY id`,
-      [mark, domain, MESSAGE_VERSION],
+      `SELECT ${outboxEnvelopeSql(2)} AS event FROM cdc.outbox
+        WHERE id > $1 AND xmin = pg_current_xact_id()::xid ORDER BY id`,
+      [mark, MESSAGE_VERSION],
     )) as { event: string }[];
     return rows.map((r) => parseEnvelope(r.event));
   },

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogCdcModule } from './catalog-cdc.module';
+import { OwnWritesModule } from '../own-writes/own-writes.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { CatalogService } from './catalog.service';
 import { CategoriesService } from './categories.service';
-import { CatalogWrites } from './catalog-writes';
 import { CategoriesController } from './controllers/categories.controller';
 import { ProductsController } from './controllers/products.controller';
 import { CategoryEntity } from './entities/category.entity';
@@ -18,9 +18,10 @@ import { ProductsService } from './products.service';
     TypeOrmModule.forFeature([CategoryEntity, ProductEntity, StockLevelEntity]),
     IdempotencyModule,
     CatalogCdcModule,
+    OwnWritesModule,
   ],
   controllers: [CategoriesController, ProductsController],
-  providers: [CategoriesService, ProductsService, CatalogService, CatalogWrites],
+  providers: [CategoriesService, ProductsService, CatalogService],
   exports: [CatalogService, CategoriesService, ProductsService],
 })
 export class CatalogModule {}

@@ -6,14 +6,14 @@ import { CreateCategoryDto, UpdateCategoryDto } from './dto/category.dto';
 import { CategoryEntity } from './entities/category.entity';
 import { ProductEntity } from './entities/product.entity';
 import { IdempotencyContext } from '../idempotency/idempotency-key';
-import { CatalogWrites } from './catalog-writes';
+import { OwnWrites } from '../own-writes/own-writes';
 
 @Injectable()
 export class CategoriesService {
   constructor(
     @InjectRepository(CategoryEntity) private readonly categories: Repository<CategoryEntity>,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
-    private readonly writes: CatalogWrites,
+    private readonly writes: OwnWrites,
   ) {}
 
   /** Every category sorted by name, with the number of its active products. */

@@ -4,7 +4,7 @@ import { DataSource, EntityManager, Not, Repository } from 'typeorm';
 import { assertIfMatch } from '@app/cache';
 import { AvailabilityView, ProductView, toAvailabilityView, toProductView } from './catalog.views';
 import { CategoriesService } from './categories.service';
-import { CatalogWrites } from './catalog-writes';
+import { OwnWrites } from '../own-writes/own-writes';
 import { IdempotencyContext } from '../idempotency/idempotency-key';
 import { CreateProductDto, ReplaceProductDto, UpdateProductDto } from './dto/product.dto';
 import { ProductEntity } from './entities/product.entity';
@@ -16,7 +16,7 @@ export class ProductsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(ProductEntity) private readonly products: Repository<ProductEntity>,
     private readonly categories: CategoriesService,
-    private readonly writes: CatalogWrites,
+    private readonly writes: OwnWrites,
   ) {}
 
   /**

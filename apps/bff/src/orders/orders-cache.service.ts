@@ -47,6 +47,11 @@ export class OrdersCacheService extends DomainCache<'detail' | 'summaries'> {
     });
   }
 
+  /** Drops what order change events make stale, as one invalidation (the CDC handler and the API's own writes). */
+  async applyEvents(events: readonly CdcEvent[]): Promise<void> {
+    await this.invalidateBatch(events.map(ordersInvalidationOf));
+  }
+
   /** Applies one change. Throws when Redis cannot be reached. (CDC batches: invalidateBatch.) */
   async apply(change: OrderChange | undefined, explicitKeys: readonly string[] = []): Promise<void> {
     const stale = change ? ordersInvalidation(change) : [];

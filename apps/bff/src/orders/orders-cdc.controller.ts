@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { CdcEvent, CdcEventPattern } from '@app/cdc';
-import { OrdersCacheService, ordersInvalidationOf } from './orders-cache.service';
+import { OrdersCacheService } from './orders-cache.service';
 
 /** Order change events (order rows and, through their parent, item rows), a batch at a time, as one invalidation. */
 @Controller()
@@ -10,6 +10,6 @@ export class OrdersCdcController {
 
   @CdcEventPattern('cdc.orders.v1')
   async onOrderChanges(@Payload() events: CdcEvent[]): Promise<void> {
-    await this.cache.invalidateBatch(events.map(ordersInvalidationOf));
+    await this.cache.applyEvents(events);
   }
 }

@@ -5,6 +5,7 @@ import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { OrderItemEntity } from './entities/order-item.entity';
 import { OrderEntity } from './entities/order.entity';
 import { OrdersCdcModule } from './orders-cdc.module';
+import { OwnWritesModule } from '../own-writes/own-writes.module';
 import { OrdersController } from './orders.controller';
 import { OrdersService } from './orders.service';
 
@@ -15,6 +16,7 @@ import { OrdersService } from './orders.service';
     CatalogModule,
     IdempotencyModule,
     OrdersCdcModule,
+    OwnWritesModule,
   ],
   controllers: [OrdersController],
   providers: [OrdersService],

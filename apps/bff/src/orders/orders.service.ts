@@ -4,7 +4,7 @@ import { DataSource, EntityManager, Repository } from 'typeorm';
 import { assertIfMatch } from '@app/cache';
 import { CatalogService } from '../catalog/catalog.service';
 import { IdempotencyContext } from '../idempotency/idempotency-key';
-import { IdempotencyService } from '../idempotency/idempotency.service';
+import { OwnWrites } from '../own-writes/own-writes';
 import { CreateOrderDto, OrderLineDto } from './dto/create-order.dto';
 import { OrderItemEntity } from './entities/order-item.entity';
 import { OrderEntity } from './entities/order.entity';
@@ -27,7 +27,7 @@ export class OrdersService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(OrderEntity) private readonly orders: Repository<OrderEntity>,
     private readonly catalog: CatalogService,
-    private readonly idempotency: IdempotencyService,
+    private readonly writes: OwnWrites,
   ) {}
 
   /** An account's orders, newest first ([] for an account without orders). */
@@ -50,7 +50,7 @@ export class OrdersService {
   }
 
   async create(dto: CreateOrderDto, idempotency?: IdempotencyContext): Promise<OrderView> {
-    return this.idempotency.transaction(idempotency, async (em) => {
+    return this.writes.run(async (em) => {
       const priced = await this.price(em, dto.currency, dto.items);
       const totalCents = orderTotalCents(priced);
       await this.reserve(em, priced);
@@ -69,11 +69,11 @@ export class OrdersService {
         priced.map((p) => ({ ...p, orderId: order.id })),
       );
       return this.reloadView(em, order.id);
-    });
+    }, idempotency);
   }
 
   async changeStatus(id: string, status: OrderStatus, ifMatch?: string): Promise<OrderView> {
-    return this.dataSource.transaction(async (em) => {
+    return this.writes.run(async (em) => {
       const order = await this.lock(em, id, ifMatch);
       if (!canTransition(order.status, status)) {
         throw new ConflictException(`status cannot change from ${order.status} to ${status}`);
@@ -91,7 +91,7 @@ export class OrdersService {
     idempotency?: IdempotencyContext,
   ): Promise<OrderView> {
     // The key is claimed before If-Match is checked: a replay answers the stored order, whose write changed the ETag.
-    return this.idempotency.transaction(idempotency, async (em) => {
+    return this.writes.run(async (em) => {
       const order = await this.lockEditable(em, id, ifMatch);
       if (await em.existsBy(OrderItemEntity, { orderId: id, productId: line.productId })) {
         throw new ConflictException(`productId ${line.productId} is already in the order; change its quantity instead`);
@@ -102,11 +102,11 @@ export class OrdersService {
       await em.insert(OrderItemEntity, { ...priced[0], orderId: id });
       await this.rewriteTotal(em, id);
       return this.reloadView(em, id);
-    });
+    }, idempotency);
   }
 
   async changeItemQuantity(id: string, itemId: string, quantity: number, ifMatch?: string): Promise<OrderView> {
-    return this.dataSource.transaction(async (em) => {
+    return this.writes.run(async (em) => {
       await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       const delta = quantity - item.quantity;
@@ -119,7 +119,7 @@ export class OrdersService {
   }
 
   async removeItem(id: string, itemId: string, ifMatch?: string): Promise<OrderView> {
-    return this.dataSource.transaction(async (em) => {
+    return this.writes.run(async (em) => {
       await this.lockEditable(em, id, ifMatch);
       const item = await this.findItem(em, id, itemId);
       await this.catalog.releaseStock(em, item.productId, item.quantity);
@@ -131,7 +131,7 @@ export class OrdersService {
 
   /** Deletes an order; one that still holds reserved stock gives it back first. */
   async remove(id: string, ifMatch?: string): Promise<void> {
-    await this.dataSource.transaction(async (em) => {
+    await this.writes.run(async (em) => {
       const order = await this.lock(em, id, ifMatch);
       if (holdsReservedStock(order.status)) await this.releaseAll(em, id);
       await em.delete(OrderEntity, { id });

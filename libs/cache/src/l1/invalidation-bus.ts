@@ -93,6 +93,22 @@ export class InvalidationBus {
     this.subscriber.disconnect();
   }
 
+  /**
+   * Resolves once every message published before the call has come back on this instance's own
+   * subscription: a PONG (or, on a cluster, an echo) arrives behind them, and Redis sends a message to
+   * all subscribers at once. What an API write waits for before it answers (docs/contract.md §6.5): its
+   * invalidation has been applied here and sent to every other instance. Never rejects: it gives up at
+   * the command timeout (the heartbeat deals with a lost channel) and does not wait while L1 is off.
+   */
+  async delivered(): Promise<void> {
+    if (!this.l1.active) return;
+    try {
+      await (this.echo ? this.echoed(this.echo) : this.subscriber.ping());
+    } catch {
+      // The heartbeat's next probe finds the channel lost and turns L1 off.
+    }
+  }
+
   /** Applies a message from the channel to this instance's L1. */
   private apply(text: string): InvalidationMessage | undefined {
     let message: InvalidationMessage;
