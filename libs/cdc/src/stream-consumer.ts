@@ -179,6 +179,7 @@ export class StreamConsumer {
         await connected(this.reader);
         await connected(this.commands);
         if (drainPending) {
+          this.readAhead = undefined; // its entries are among our pending ones now
           await this.ensureGroup();
           drainPending = !(await this.drainPending());
         }
@@ -253,14 +254,30 @@ export class StreamConsumer {
     return false;
   }
 
+  /**
+   * The next new entries, read while the batch before them is applied: a full batch says more are waiting,
+   * and the read (on the reader's own connection) overlaps the invalidation's round trips. Dropped unread on
+   * any other path: its entries are then this consumer's pending ones, which drainPending re-reads in order.
+   */
+  private readAhead: Promise<StreamEntry[]> | undefined;
+
   /** Reads and handles a batch of new entries; false when any failed (and was left pending). */
   private async readNew(): Promise<boolean> {
-    const entries = await this.read('>', this.options.blockMs);
+    const ahead = this.readAhead;
+    this.readAhead = undefined;
+    const entries = await (ahead ?? this.read('>', this.options.blockMs));
     if (entries.length === 0) return true;
-    return this.handleBatch(
+    if (entries.length === this.options.batchSize) {
+      const next = this.read('>');
+      next.catch(() => undefined); // dropped or awaited later: a failure surfaces when it is awaited
+      this.readAhead = next;
+    }
+    const ok = await this.handleBatch(
       entries,
       entries.map(() => 1),
     );
+    if (!ok) this.readAhead = undefined;
+    return ok;
   }
 
   /** XREADGROUP of up to batchSize entries after `id` ('>' new ones, '0' our pending ones), blocking for `blockMs`. */

@@ -4,6 +4,7 @@ import { CdcTruncateAndIdentity1763700200000 } from './1763700200000-cdc-truncat
 import { IdempotencyKeys1763700300000 } from './1763700300000-idempotency-keys';
 import { BulkCapture1763700400000 } from './1763700400000-bulk-capture';
 import { GenericCapture1763700500000 } from './1763700500000-generic-capture';
+import { OutboxEventIdUnindexed1763700600000 } from './1763700600000-outbox-event-id-unindexed';
 
 /**
  * Every migration of the BFF's schemas (catalog, orders, the CDC outbox, its
@@ -19,6 +20,7 @@ export const BFF_MIGRATIONS = [
   IdempotencyKeys1763700300000,
   BulkCapture1763700400000,
   GenericCapture1763700500000,
+  OutboxEventIdUnindexed1763700600000,
 ];
 
 export const BFF_MIGRATIONS_TABLE = 'cachegate_migrations';

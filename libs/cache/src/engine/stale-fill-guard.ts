@@ -226,6 +226,23 @@ end)
 return members`;
 
 /**
+ * I3, key slots. KEYS: entries. ARGV: the prefix of bookkeeping names (RedisNames.bookkeepingPrefix).
+ * Deletes each entry with its lease and fill ticket, which are named after it (`<prefix>lease:{<entry>}`,
+ * `<prefix>fill:{<entry>}`: the entry is their hash tag, so they share its slot). Passing the entries alone
+ * sends a third of the names an invalidation of many keys would otherwise write to Redis.
+ */
+export const DROP_LUA = `#!lua flags=allow-oom
+${IN_PARTS}
+local names = {}
+for _, entry in ipairs(KEYS) do
+  names[#names + 1] = entry
+  names[#names + 1] = ARGV[1] .. 'lease:{' .. entry .. '}'
+  names[#names + 1] = ARGV[1] .. 'fill:{' .. entry .. '}'
+end
+in_parts(names, function(...) redis.call('DEL', ...) end)
+return 0`;
+
+/**
  * A1, domain slot. KEYS: fence sequence, domain fence, checked fills.
  * Increments the sequence, sets the domain fence to it, and answers the checked
  * fills that may still write (`<key>\\n<token>`), clearing the list.

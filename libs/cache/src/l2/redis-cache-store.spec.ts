@@ -26,11 +26,21 @@ describe('RedisCacheStore.invalidate: bounded steps', () => {
         calls.push({ step: 'resolve', names: sets });
         return sets.map((set) => `catalog:view-of-${set.slice('p:'.length)}`);
       },
-      del: async (...names: string[]) => {
-        calls.push({ step: 'drop', names });
-        return names.length;
+      // One round trip per drop on a single Redis: the drop script (numKeys, entries…, bookkeeping prefix), then
+      // the channel message.
+      pipeline: () => {
+        const results: [null, unknown][] = [];
+        const pipeline = {
+          cacheDrop: (...args: (string | number)[]) => {
+            calls.push({ step: 'drop', names: args.slice(1, -1).map(String) });
+            results.push([null, 0]);
+            return pipeline;
+          },
+          publish: () => (results.push([null, 1]), pipeline),
+          exec: async () => results,
+        };
+        return pipeline;
       },
-      publish: async () => 1,
     } as unknown as Redis;
     const cache = new RedisCacheStore(
       redis,
@@ -48,11 +58,11 @@ describe('RedisCacheStore.invalidate: bounded steps', () => {
     expect(calls.map((c) => `${c.step} ${c.names.length}`)).toEqual([
       `fence ${INVALIDATE_CHUNK}`,
       `resolve ${INVALIDATE_CHUNK}`,
-      `drop ${3 * INVALIDATE_CHUNK}`, // entry, lease and fill ticket of each view found
+      `drop ${INVALIDATE_CHUNK}`, // the entry of each view found (the script names its lease and fill ticket)
       'fence 10',
       'resolve 10',
-      'drop 30',
-      'drop 3',
+      'drop 10',
+      'drop 1',
     ]);
     expect(calls.filter((c) => c.step === 'fence').flatMap((c) => c.names)).toEqual(dependencies);
     expect(dropped).toHaveLength(INVALIDATE_CHUNK + 11);
@@ -62,7 +72,7 @@ describe('RedisCacheStore.invalidate: bounded steps', () => {
     const { cache, calls } = store();
     const keys = names('catalog:product:', 12_000);
     const dropped = await cache.invalidate([...keys, keys[0]], [], 'me');
-    expect(calls.map((c) => `${c.step} ${c.names.length}`)).toEqual(['drop 15000', 'drop 15000', 'drop 6000']);
+    expect(calls.map((c) => `${c.step} ${c.names.length}`)).toEqual(['drop 5000', 'drop 5000', 'drop 2000']);
     expect(dropped).toEqual(keys);
   });
 

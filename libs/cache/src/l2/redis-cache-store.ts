@@ -4,6 +4,7 @@ import { execReplicated, groupBySlot, isCluster, masterConnections, resultsOrThr
 import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
 import {
   CHECK_LUA,
+  DROP_LUA,
   FENCE_DEPENDENCIES_LUA,
   FENCE_DOMAIN_LUA,
   FENCE_TTL_MS,
@@ -43,6 +44,7 @@ interface FencedCommands {
   ): Promise<number>;
   cacheFenceDependencies(...args: (string | number)[]): Promise<number>;
   cacheResolve(numKeys: number, ...names: string[]): Promise<string[]>;
+  cacheDrop(numKeys: number, ...entriesThenBookkeepingPrefix: string[]): Promise<number>;
   cacheFenceDomain(sequence: string, domainFence: string, checked: string): Promise<string[]>;
 }
 
@@ -123,6 +125,7 @@ export class RedisCacheStore implements CacheStore {
     redis.defineCommand('cacheWrite', { numberOfKeys: 3, lua: WRITE_LUA });
     redis.defineCommand('cacheFenceDependencies', { numberOfKeys: 4, lua: FENCE_DEPENDENCIES_LUA });
     redis.defineCommand('cacheResolve', { lua: RESOLVE_LUA });
+    redis.defineCommand('cacheDrop', { lua: DROP_LUA });
     redis.defineCommand('cacheFenceDomain', { numberOfKeys: 3, lua: FENCE_DOMAIN_LUA });
     this.redis = redis as FencedRedis;
   }
@@ -362,10 +365,25 @@ export class RedisCacheStore implements CacheStore {
     }
     if (fresh.length === 0) return;
     const n = this.names;
-    const names = fresh.flatMap((k) => [n.entry(k), n.lease(k), n.ticket(k)]);
-    await this.guard(() => Promise.all(this.groups(names).map((group) => this.step((r) => r.del(...group)))));
+    const entries = fresh.map((k) => n.entry(k));
     // An InvalidationMessage (l1/invalidation-bus.ts).
-    await this.publish({ keys: fresh, origin });
+    const message = { keys: fresh, origin };
+    if (!this.cluster) {
+      // One round trip: a connection runs the deletions before the message.
+      await this.guard(async () => {
+        const pipeline = this.redis.pipeline();
+        void (pipeline as unknown as FencedCommands).cacheDrop(entries.length, ...entries, n.bookkeepingPrefix);
+        void pipeline.publish(n.invalidationChannel, JSON.stringify(message));
+        resultsOrThrow((await pipeline.exec()) ?? []);
+      });
+      return;
+    }
+    await this.guard(() =>
+      Promise.all(
+        this.groups(entries).map((group) => this.step((r) => r.cacheDrop(group.length, ...group, n.bookkeepingPrefix))),
+      ),
+    );
+    await this.publish(message);
   }
 
   /** Drops every entry, dependency set and lease of a domain (fenced, SCAN); every L1 drops `<domain>:*`. */

@@ -72,8 +72,13 @@ export class RedisNames {
     return this.domainName(domain, 'checked-fills');
   }
 
+  /** What a key's lease, ticket and fresh names start with, before `<kind>:{<entry>}` (DROP_LUA builds them). */
+  get bookkeepingPrefix(): string {
+    return `${this.prefix}cache:`;
+  }
+
   private keyBookkeeping(kind: string, key: string): string {
-    return `${this.prefix}cache:${kind}:{${this.entry(key)}}`;
+    return `${this.bookkeepingPrefix}${kind}:{${this.entry(key)}}`;
   }
 
   private domainName(domain: string, what: string): string {
