@@ -1,9 +1,8 @@
 import type { Redis } from 'ioredis';
-import { RedisNames } from '@app/cache';
+import { InvalidationBus, RedisNames } from '@app/cache';
 import { CDC_OFF } from '../harness/cdc';
 import { createCategoryWithProduct, createOrder } from '../harness/fixtures';
 import { useSeededBff } from '../harness/seeded-bff';
-import { eventually } from '../../tools/eventually';
 import { call, expectStatus, get200, json, l1Of, rawRedis, xcache } from './support';
 
 /**
@@ -53,8 +52,8 @@ describe('read-your-writes: API writes invalidate before they answer', () => {
     }
     expect(json(await get200(one, productUrl)).name).toBe('After');
     expect(json(await get200(one, listingUrl)).products[0].name).toBe('After');
-    // The other instance's L1 hears it on the channel, with no CDC running.
-    await eventually(() => expect(l1Of(two).get(keys[0])).toBeUndefined());
+    // The other instance acknowledged the barrier behind the invalidation before the answer: applied there too.
+    for (const key of keys) expect([key, l1Of(two).get(key)]).toEqual([key, undefined]);
     expect(json(await get200(two, productUrl)).name).toBe('After');
     expect(json(await get200(two, listingUrl)).products[0].name).toBe('After');
   });
@@ -98,6 +97,38 @@ describe('read-your-writes: API writes invalidate before they answer', () => {
     expectStatus(await call(one, 'PATCH', orderUrl, { status: 'cancelled' }), 200);
     expect(await inL2(`orders:detail:${first.id}`)).toBe(false);
     expect(json(await get200(one, orderUrl)).status).toBe('cancelled');
+  });
+
+  it('waits for cachegate instances only: a foreign subscriber of the invalidation channel is not waited for', async () => {
+    const [one] = suite.apps;
+    const watcher = rawRedis();
+    try {
+      await watcher.subscribe(names.invalidationChannel);
+      const { product } = await createCategoryWithProduct(one);
+      const stats = one.get(InvalidationBus).barrierStats;
+      const before = { ...stats };
+      expectStatus(await call(one, 'PATCH', `/catalog/products/${product.id}`, { name: 'Watched' }), 200);
+      // Acknowledged by the other instance, not held for the watcher, which never answers.
+      expect(stats).toEqual({ acknowledged: before.acknowledged + 1, timedOut: before.timedOut });
+    } finally {
+      watcher.disconnect();
+    }
+  });
+
+  it('an instance that never acknowledges holds a write for L1_MAX_STALENESS_MS at most, then it answers', async () => {
+    const [one] = suite.apps;
+    const { product } = await createCategoryWithProduct(one);
+    const mute = rawRedis();
+    try {
+      await mute.subscribe(names.barrierChannel); // subscribed, counted by PUBLISH, never answers
+      const stats = one.get(InvalidationBus).barrierStats;
+      const before = { ...stats };
+      expectStatus(await call(one, 'PATCH', `/catalog/products/${product.id}`, { name: 'Unanswered' }), 200);
+      expect(stats).toEqual({ acknowledged: before.acknowledged, timedOut: before.timedOut + 1 });
+      expect(await inL2(`catalog:product:${product.id}`)).toBe(false);
+    } finally {
+      mute.disconnect();
+    }
   });
 
   it('a write made outside the API is left to CDC (off here): the old view stays cached', async () => {

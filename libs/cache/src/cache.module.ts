@@ -152,6 +152,8 @@ export class CacheModule {
                     timeoutMs: 1000,
                   }
                 : undefined,
+              // Barriers need PUBLISH's count of subscribers, which a cluster gives for one node only.
+              isCluster(commands) ? undefined : (channel, text) => commands.publish(channel, text),
             ),
         },
         {

@@ -51,7 +51,7 @@ function applier(failure?: Error) {
 
 /** The order of what a write did after its commit: applies per domain, then the wait for the channel. */
 let after: string[] = [];
-const bus = { delivered: () => (after.push('delivered'), Promise.resolve()) };
+const bus = { barrier: () => (after.push('barrier'), Promise.resolve()) };
 const ownWrites = (idempotency: IdempotencyService, catalog: object, orders: object) =>
   new OwnWrites(
     idempotency,
@@ -75,7 +75,7 @@ describe('OwnWrites (API writes apply their own changes before answering)', () =
     expect(statements).toEqual(['mark', 'work', 'since']);
     expect(catalog.applied).toEqual([[stock]]);
     expect(orders.applied).toEqual([[order]]);
-    expect(after).toEqual(['applied', 'applied', 'delivered']);
+    expect(after).toEqual(['applied', 'applied', 'barrier']);
   });
 
   it('answers the committed write when Redis fails, says CDC drops the views, and still applies the other domain', async () => {

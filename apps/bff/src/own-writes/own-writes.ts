@@ -18,8 +18,8 @@ export interface ChangeApplier {
  * (docs/contract.md §6.5, read-your-writes). The events applied are the transaction's own outbox
  * rows, read back inside it: the same events, mapped by the same domain code, as the CDC consumer
  * applies again moments later on every instance. So a write through the API is never followed by a
- * read of the old view from L2 or from this instance's L1, and the other instances' L1 message has
- * reached their sockets before the answer leaves; writes made elsewhere keep the CDC lag. An order write changes both
+ * read of the old view on any instance: the answer waits for every instance to acknowledge a barrier
+ * sent behind the invalidation (InvalidationBus.barrier); writes made elsewhere keep the CDC lag. An order write changes both
  * domains (its order and the stock it reserves): each domain's events go to its own cache.
  *
  * If Redis fails the write still answers its success (it has committed): CDC drops the views as it
@@ -58,9 +58,8 @@ export class OwnWrites {
         }),
       ),
     );
-    // Answered only once the L1 message is back here, i.e. sent to every instance: a read that follows the
-    // answer finds it applied, short of an instance that has not yet taken it off its socket.
-    if (events.length > 0) await this.bus.delivered();
+    // Answered only once every instance has applied it (or, hung, has stopped answering from L1).
+    if (events.length > 0) await this.bus.barrier();
     return result;
   }
 }

@@ -18,6 +18,16 @@ export interface InvalidationMessage {
 /** Publishes a message on the invalidation channel through the command connection (the echo probe's way out). */
 export type Publish = (message: InvalidationMessage) => Promise<void>;
 
+/** What travels on the barrier channel (InvalidationBus.barrier). */
+interface BarrierMessage {
+  /** A barrier: every other instance answers `ack` with its id once it has taken it off its subscription. */
+  barrier?: string;
+  ack?: string;
+}
+
+/** Publishes text on a channel through the command connection; answers how many subscribers received it. */
+export type PublishText = (channel: string, text: string) => Promise<number>;
+
 /** Probes per staleness bound: a late PONG or two still leaves L1 answering. */
 const PROBES_PER_BOUND = 4;
 
@@ -55,7 +65,15 @@ export class InvalidationBus {
     private readonly onDropped: (keys: string[]) => void = () => undefined,
     /** Echo mode (Redis Cluster): how probes are published; without it, probes are PINGs. */
     private readonly echo?: { publish: Publish; timeoutMs: number },
+    /** Publishes barriers and acknowledgements (single Redis); without it, barrier() waits for an echo only. */
+    private readonly publishText?: PublishText,
   ) {}
+
+  /** Barriers this instance published and still waits on: acknowledgements expected (once PUBLISH answered) and received. */
+  private readonly barriers = new Map<string, { expected?: number; acks: number; done: () => void }>();
+  private barrierCount = 0;
+  /** Barriers every other instance acknowledged, and those given up at the staleness bound (one hung or gone). */
+  readonly barrierStats = { acknowledged: 0, timedOut: 0 };
 
   /** Echo probes sent and not yet seen on the channel, by id. */
   private readonly echoes = new Map<string, () => void>();
@@ -70,6 +88,7 @@ export class InvalidationBus {
       setTimeout(resolve, readyWithinMs).unref();
     });
     this.subscriber.on('message', (channel: string, text: string) => {
+      if (channel === this.names.barrierChannel) return this.onBarrierMessage(text);
       if (channel !== this.names.invalidationChannel) return;
       const message = this.apply(text);
       if (message?.keys) this.onDropped(message.keys);
@@ -94,18 +113,70 @@ export class InvalidationBus {
   }
 
   /**
-   * Resolves once every message published before the call has come back on this instance's own
-   * subscription: a PONG (or, on a cluster, an echo) arrives behind them, and Redis sends a message to
-   * all subscribers at once. What an API write waits for before it answers (docs/contract.md §6.5): its
-   * invalidation has been applied here and sent to every other instance. Never rejects: it gives up at
-   * the command timeout (the heartbeat deals with a lost channel) and does not wait while L1 is off.
+   * Resolves once every other instance has applied every invalidation published before the call (what an
+   * API write waits for before it answers, docs/contract.md §6.5). A barrier message goes out on the
+   * barrier channel, which only cachegate instances subscribe to, so PUBLISH answers how many of them
+   * there are; each one acknowledges it as it takes it off its subscription, which carries both channels
+   * in the order Redis ran the PUBLISHes, so behind every invalidation sent before. An instance that does
+   * not answer within L1_MAX_STALENESS_MS has not confirmed its channel since, so its L1 no longer
+   * answers: the wait ends there (counted in `barrierStats.timedOut`). On a Redis Cluster, where PUBLISH counts
+   * only one node's subscribers, it waits for this instance's own echo instead. Never rejects, and does
+   * not wait while L1 is off here (its channel is down).
    */
-  async delivered(): Promise<void> {
+  async barrier(): Promise<void> {
     if (!this.l1.active) return;
+    if (!this.publishText) {
+      await (this.echo ? this.echoed(this.echo) : this.subscriber.ping()).catch(() => undefined);
+      return;
+    }
+    const id = `${this.nonce}:${++this.barrierCount}`;
+    let timer: NodeJS.Timeout | undefined;
+    const acknowledged = new Promise<void>((resolve) => {
+      // Registered before the PUBLISH: acknowledgements may arrive before its answer.
+      this.barriers.set(id, {
+        acks: 0,
+        done: () => {
+          this.barrierStats.acknowledged++;
+          resolve();
+        },
+      });
+      timer = setTimeout(() => {
+        this.barrierStats.timedOut++;
+        resolve();
+      }, this.l1.maxStalenessMs);
+    });
     try {
-      await (this.echo ? this.echoed(this.echo) : this.subscriber.ping());
+      const received = await this.publishText(this.names.barrierChannel, JSON.stringify({ barrier: id }));
+      const pending = this.barriers.get(id)!;
+      pending.expected = received - 1; // every subscriber of the barrier channel but this instance
+      if (pending.acks >= pending.expected) pending.done();
+      await acknowledged;
     } catch {
-      // The heartbeat's next probe finds the channel lost and turns L1 off.
+      // Redis failed: the heartbeat finds a lost channel and turns L1 off.
+    } finally {
+      clearTimeout(timer);
+      this.barriers.delete(id);
+    }
+  }
+
+  /** A message of the barrier channel: acknowledge another instance's barrier, or count one of ours. */
+  private onBarrierMessage(text: string): void {
+    let message: BarrierMessage;
+    try {
+      message = JSON.parse(text) as BarrierMessage;
+    } catch {
+      return;
+    }
+    if (typeof message.barrier === 'string' && !this.barriers.has(message.barrier)) {
+      void this.publishText?.(this.names.barrierChannel, JSON.stringify({ ack: message.barrier })).catch(
+        () => undefined,
+      );
+    }
+    if (typeof message.ack === 'string') {
+      const pending = this.barriers.get(message.ack);
+      if (!pending) return;
+      pending.acks++;
+      if (pending.expected !== undefined && pending.acks >= pending.expected) pending.done();
     }
   }
 
@@ -165,7 +236,10 @@ export class InvalidationBus {
   private async subscribe(): Promise<void> {
     try {
       const sent = Date.now();
-      await this.subscriber.subscribe(this.names.invalidationChannel);
+      await this.subscriber.subscribe(
+        this.names.invalidationChannel,
+        ...(this.publishText ? [this.names.barrierChannel] : []),
+      );
       this.l1.setConnected(true);
       this.l1.confirm(sent);
       this.firstSubscribed();

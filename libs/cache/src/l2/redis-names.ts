@@ -14,12 +14,15 @@
 export class RedisNames {
   readonly entryPrefix: string;
   readonly invalidationChannel: string;
+  /** Barriers and their acknowledgements (InvalidationBus.barrier): only cachegate instances subscribe to it. */
+  readonly barrierChannel: string;
   /** The identity of the database the entries were read from (CacheSourceIdentity). */
   readonly sourceIdentity: string;
 
   constructor(readonly prefix: string) {
     this.entryPrefix = prefix;
     this.invalidationChannel = `${prefix}cache:invalidations`;
+    this.barrierChannel = `${prefix}cache:barriers`;
     this.sourceIdentity = `${prefix}cache:db-identity`;
   }
 
