@@ -138,7 +138,7 @@ describe('CDC bulk: one statement changing thousands of rows', () => {
     const bulkMessages = channel.messages.filter((keys) => keys.some((k) => productKeys.has(k)));
     const announced = new Set(bulkMessages.flat().filter((k) => productKeys.has(k)));
     expect(announced.size).toBe(ROWS);
-    // ... in messages of many keys each: one per script call of a batch (2500 entries at most), not one per row.
+    // ... in messages of many keys each: one per script call of a batch (1000 entries at most), not one per row.
     expect(bulkMessages.length).toBeLessThanOrEqual(ROWS / 20);
     if (process.env.CDC_TEST_VERBOSE) {
       process.stderr.write(`bulk: ${ROWS} product events announced in ${bulkMessages.length} channel messages\n`);

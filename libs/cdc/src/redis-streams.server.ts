@@ -40,12 +40,8 @@ export interface RedisStreamsServerOptions {
   eventsLost?: (stream: string) => Promise<void>;
 }
 
-/**
- * Entries read per stream and XREADGROUP: one batch, applied as one invalidation. 2,500 product events make
- * 5,000 keys, one drop chunk (INVALIDATE_CHUNK); against 1,000, a 100,000-row drain's tail after the relay's
- * last publish went from 1.5–1.7 s to 1.0–1.5 s (docs/BENCHMARKS.md, "Bulk").
- */
-const BATCH_SIZE = 2500;
+/** Entries read per stream and XREADGROUP: one batch, applied as one invalidation. */
+const BATCH_SIZE = 1000;
 
 /**
  * A @nestjs/microservices transport over Redis Streams consumer groups
@@ -60,7 +56,7 @@ const BATCH_SIZE = 2500;
  *   XREADGROUP over several is refused (CROSSSLOT); a single Redis runs the
  *   same loops. Streams are consumed side by side: a bulk change on one does
  *   not delay another's.
- * - Batches: each XREADGROUP takes up to batchSize (2500) entries of its stream.
+ * - Batches: each XREADGROUP takes up to batchSize (1000) entries of its stream.
  *   A stream's batch goes to its handler in one call, which maps every event to
  *   keys and dependencies and applies them merged, as one invalidation of a
  *   few bounded script calls; then the batch is acknowledged with multi-id
