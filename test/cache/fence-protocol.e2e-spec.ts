@@ -155,18 +155,19 @@ describe.each<[string, Start]>([
     expect(seen).toEqual(new Set([null, 'new']));
   });
 
-  it('a view invalidated through a dependency it names once read: commit, I1, I2, I3', async () => {
+  it('a view invalidated through a dependency it names once read: commit, I1, I2, I3, I4', async () => {
     const seen = await everyInterleaving(
       (key, source) => {
         const dependency = `catalog:deps:product:of-${key}`;
-        let views: string[] = [];
+        let resolved = { views: [] as string[], recorded: [] as string[] };
         return [
           commit(source),
           () => store.fenceDependencies('catalog', [dependency]),
           async () => {
-            views = await store.resolve([dependency]);
+            resolved = await store.resolve([dependency]);
           },
-          () => store.drop(views, 'test'),
+          () => store.drop(resolved.views, 'test'),
+          () => store.forget(resolved.recorded),
         ];
       },
       (key) => [`catalog:deps:product:of-${key}`],

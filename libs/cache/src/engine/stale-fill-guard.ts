@@ -39,10 +39,14 @@
  * AN INVALIDATION of keys and dependencies of a domain:
  *  I1 (D) FENCE: INCR the sequence to s, set the dependency fence of every
  *     dependency to s (skipped when there are no dependencies).
- *  I2 (S) RESOLVE: read and delete each dependency set: its members are views
- *     to drop too.
+ *  I2 (S) RESOLVE: move each dependency set's members into its resolved
+ *     record and delete the set; the members of both are views to drop too.
  *  I3 (K) DROP: for every key and resolved member, delete entry, lease and
  *     fill ticket. Then PUBLISH the dropped keys, so every L1 drops them.
+ *  I4 (S) FORGET: delete the resolved records I2 answered from. Until then a
+ *     process killed after I2 leaves the members in the record, where the
+ *     redelivered invalidation's I2 finds them again (a deleted set alone
+ *     would have lost them: §9.3, no lost invalidation).
  *
  * WHY NO STALE FILL IS WRITTEN. Take a fill F of key k and a change committed
  * at tc whose invalidation I must drop k (directly, or through dependency d).
@@ -214,16 +218,35 @@ in_parts(fields, function(...) redis.call('HSET', hash, ...) end)
 return seq`;
 
 /**
- * I2, dependency slots. KEYS: dependency sets. Reads and deletes them; returns their members (views to drop).
+ * I2, dependency slots. KEYS: dependency sets. ARGV: the prefix of bookkeeping names (RedisNames.bookkeepingPrefix).
+ * Moves each set's members into its resolved record (`<prefix>resolved:{<set>}`, the set's slot) and deletes
+ * the set. Answers {the members of every set and record, once each; the sets that have a record}.
  */
 export const RESOLVE_LUA = `#!lua flags=allow-oom
-${IN_PARTS}
-local members = {}
-in_parts(KEYS, function(...)
-  for _, member in ipairs(redis.call('SUNION', ...)) do members[#members + 1] = member end
-  redis.call('DEL', ...)
-end)
-return members`;
+local members, seen, recorded = {}, {}, {}
+for _, set in ipairs(KEYS) do
+  local record = ARGV[1] .. 'resolved:{' .. set .. '}'
+  if redis.call('EXISTS', set) == 1 then
+    redis.call('SUNIONSTORE', record, record, set)
+    redis.call('DEL', set)
+  end
+  local found = redis.call('SMEMBERS', record)
+  if #found > 0 then
+    recorded[#recorded + 1] = set
+    for _, member in ipairs(found) do
+      if not seen[member] then
+        seen[member] = true
+        members[#members + 1] = member
+      end
+    end
+  end
+end
+return {members, recorded}`;
+
+/** I4, dependency slots. KEYS: dependency sets whose views I3 dropped. ARGV: bookkeeping prefix. Deletes their records. */
+export const FORGET_LUA = `#!lua flags=allow-oom
+for _, set in ipairs(KEYS) do redis.call('DEL', ARGV[1] .. 'resolved:{' .. set .. '}') end
+return 0`;
 
 /**
  * I3, key slots. KEYS: entries. ARGV: the prefix of bookkeeping names (RedisNames.bookkeepingPrefix).

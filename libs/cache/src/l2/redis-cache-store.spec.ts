@@ -20,11 +20,15 @@ describe('RedisCacheStore.invalidate: bounded steps', () => {
         calls.push({ step: 'fence', names: args.slice(5).map(String) });
         return 1;
       },
-      // numKeys, dependency sets…: as if each set held one view, `view-of-<dependency>`
+      // numKeys, dependency sets…, prefix: as if each set held one view, `view-of-<dependency>`
       cacheResolve: async (...args: (string | number)[]) => {
-        const sets = args.slice(1).map(String);
+        const sets = args.slice(1, -1).map(String);
         calls.push({ step: 'resolve', names: sets });
-        return sets.map((set) => `catalog:view-of-${set.slice('p:'.length)}`);
+        return [sets.map((set) => `catalog:view-of-${set.slice('p:'.length)}`), sets];
+      },
+      cacheForget: async (...args: (string | number)[]) => {
+        calls.push({ step: 'forget', names: args.slice(1, -1).map(String) });
+        return 0;
       },
       // One round trip per drop on a single Redis: the drop script (numKeys, entries…, bookkeeping prefix), then
       // the channel message.
@@ -59,9 +63,11 @@ describe('RedisCacheStore.invalidate: bounded steps', () => {
       `fence ${INVALIDATE_CHUNK}`,
       `resolve ${INVALIDATE_CHUNK}`,
       `drop ${INVALIDATE_CHUNK}`, // the entry of each view found (the script names its lease and fill ticket)
+      `forget ${INVALIDATE_CHUNK}`, // the resolved records, once their views are gone
       'fence 10',
       'resolve 10',
       'drop 10',
+      'forget 10',
       'drop 1',
     ]);
     expect(calls.filter((c) => c.step === 'fence').flatMap((c) => c.names)).toEqual(dependencies);

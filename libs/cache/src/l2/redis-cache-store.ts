@@ -8,6 +8,7 @@ import {
   FENCE_DEPENDENCIES_LUA,
   FENCE_DOMAIN_LUA,
   FENCE_TTL_MS,
+  FORGET_LUA,
   LEASE_LUA,
   MAX_FILL_MS,
   RESOLVE_LUA,
@@ -43,7 +44,8 @@ interface FencedCommands {
     deadline: number,
   ): Promise<number>;
   cacheFenceDependencies(...args: (string | number)[]): Promise<number>;
-  cacheResolve(numKeys: number, ...names: string[]): Promise<string[]>;
+  cacheResolve(numKeys: number, ...setsThenBookkeepingPrefix: string[]): Promise<[string[], string[]]>;
+  cacheForget(numKeys: number, ...setsThenBookkeepingPrefix: string[]): Promise<number>;
   cacheDrop(numKeys: number, ...entriesThenBookkeepingPrefix: string[]): Promise<number>;
   cacheFenceDomain(sequence: string, domainFence: string, checked: string): Promise<string[]>;
 }
@@ -125,6 +127,7 @@ export class RedisCacheStore implements CacheStore {
     redis.defineCommand('cacheWrite', { numberOfKeys: 3, lua: WRITE_LUA });
     redis.defineCommand('cacheFenceDependencies', { numberOfKeys: 4, lua: FENCE_DEPENDENCIES_LUA });
     redis.defineCommand('cacheResolve', { lua: RESOLVE_LUA });
+    redis.defineCommand('cacheForget', { lua: FORGET_LUA });
     redis.defineCommand('cacheDrop', { lua: DROP_LUA });
     redis.defineCommand('cacheFenceDomain', { numberOfKeys: 3, lua: FENCE_DOMAIN_LUA });
     this.redis = redis as FencedRedis;
@@ -314,7 +317,9 @@ export class RedisCacheStore implements CacheStore {
     for (const [domain, deps] of byDomain(dependencies)) {
       for (const chunk of chunks(deps, INVALIDATE_CHUNK)) {
         await this.fenceDependencies(domain, chunk);
-        await this.drop(await this.resolve(chunk), origin, dropped);
+        const { views, recorded } = await this.resolve(chunk);
+        await this.drop(views, origin, dropped);
+        await this.forget(recorded);
       }
     }
     for (const chunk of chunks(keys, INVALIDATE_CHUNK)) await this.drop(chunk, origin, dropped);
@@ -340,16 +345,30 @@ export class RedisCacheStore implements CacheStore {
   }
 
   /** I2: reads and deletes dependency sets; answers the views recorded in them. */
-  async resolve(dependencies: readonly string[]): Promise<string[]> {
-    if (dependencies.length === 0) return [];
+  async resolve(dependencies: readonly string[]): Promise<{ views: string[]; recorded: string[] }> {
+    if (dependencies.length === 0) return { views: [], recorded: [] };
     const sets = dependencies.map((d) => this.names.entry(d));
+    const prefix = this.names.bookkeepingPrefix;
     // A set whose deletion a failover loses only lists views again: dropping them later is harmless (no WAIT).
     const found = await this.guard(() =>
       Promise.all(
-        this.groups(sets).map((group) => this.step<string[]>((r) => r.cacheResolve(group.length, ...group), false)),
+        this.groups(sets).map((group) =>
+          this.step<[string[], string[]]>((r) => r.cacheResolve(group.length, ...group, prefix), false),
+        ),
       ),
     );
-    return found.flat();
+    return { views: [...new Set(found.flatMap(([views]) => views))], recorded: found.flatMap(([, sets]) => sets) };
+  }
+
+  /** I4 (stale-fill-guard.ts): deletes the resolved records of sets whose views have been dropped. */
+  async forget(recorded: readonly string[]): Promise<void> {
+    if (recorded.length === 0) return;
+    const prefix = this.names.bookkeepingPrefix;
+    await this.guard(() =>
+      Promise.all(
+        this.groups(recorded).map((group) => this.step((r) => r.cacheForget(group.length, ...group, prefix), false)),
+      ),
+    );
   }
 
   /**

@@ -1,0 +1,40 @@
+import type { Redis } from 'ioredis';
+import { RedisCacheStore, RedisNames } from '@app/cache';
+import { CDC_OFF } from '../harness/cdc';
+import { createCategoryWithProduct } from '../harness/fixtures';
+import { useSeededBff } from '../harness/seeded-bff';
+import { get200, rawRedis, xcache } from './support';
+
+/**
+ * docs/contract.md §9.3 (no lost invalidation): an invalidation is applied again after a crash at any point
+ * of it (its stream entry stays pending and is redelivered). A consumer killed after the dependency sets
+ * were resolved, before the views they named were dropped, must leave those views to the redelivery.
+ */
+describe('an invalidation interrupted between resolving dependencies and dropping views', () => {
+  const suite = useSeededBff({ instances: [CDC_OFF], settle: false });
+  let redis: Redis;
+  beforeAll(() => (redis = rawRedis()));
+  afterAll(() => redis.disconnect());
+
+  it('is completed by applying it again: the listing goes', async () => {
+    const app = suite.bff;
+    const { product, category } = await createCategoryWithProduct(app);
+    const listing = `/catalog/categories/${category.slug}/products`;
+    await get200(app, listing);
+    expect(xcache(await get200(app, listing))).toMatch(/^HIT/);
+    const names = new RedisNames(suite.ctx.redisPrefix);
+    const listingKey = `catalog:listing:${category.slug}`;
+    expect(await redis.exists(names.entry(listingKey))).toBe(1);
+
+    // The first delivery: fence and resolve the product's dependency set, then the process dies.
+    const store = app.get(RedisCacheStore);
+    const dependency = `catalog:deps:product:${product.id}`;
+    await store.fenceDependencies('catalog', [dependency]);
+    expect((await store.resolve([dependency])).views).toEqual([listingKey]);
+
+    // The redelivery applies the whole invalidation, and leaves no resolved record behind.
+    await store.invalidate([], [dependency], 'redelivery');
+    expect(await redis.exists(names.entry(listingKey))).toBe(0);
+    expect(await redis.exists(`${names.bookkeepingPrefix}resolved:{${names.entry(dependency)}}`)).toBe(0);
+  });
+});
