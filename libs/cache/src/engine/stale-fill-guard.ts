@@ -226,11 +226,12 @@ export const RESOLVE_LUA = `#!lua flags=allow-oom
 local members, seen, recorded = {}, {}, {}
 for _, set in ipairs(KEYS) do
   local record = ARGV[1] .. 'resolved:{' .. set .. '}'
-  if redis.call('EXISTS', set) == 1 then
-    redis.call('SUNIONSTORE', record, record, set)
-    redis.call('DEL', set)
+  -- One call for the common case, a set no view registered in and no record: nothing to do.
+  local found = {}
+  if redis.call('EXISTS', set, record) > 0 then
+    if redis.call('SUNIONSTORE', record, record, set) > 0 then redis.call('DEL', set) end
+    found = redis.call('SMEMBERS', record)
   end
-  local found = redis.call('SMEMBERS', record)
   if #found > 0 then
     recorded[#recorded + 1] = set
     for _, member in ipairs(found) do
