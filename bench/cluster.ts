@@ -16,20 +16,15 @@ import path from 'node:path';
 import { RedisCluster } from '../tools/redis-cluster';
 import { BenchDatabase } from './bench-database';
 import { measureInvalidationLag } from './invalidation-lag';
-import { availableGenerator } from './load';
+import { loadSettings } from './settings';
 import { BFF_MAIN, BenchServer, ROOT, startServer } from './servers';
 import { measureThroughput } from './throughput';
 
 const quick = process.argv.includes('--quick');
 const settings = {
-  connections: quick ? 20 : 50,
-  rounds: quick ? 1 : 9,
-  roundSeconds: quick ? 2 : 4,
-  warmupSeconds: quick ? 1 : 3,
-  writesPerSecond: 500,
+  ...loadSettings(quick),
   lagRounds: quick ? 1 : 3,
   lagSeconds: quick ? 2 : 5,
-  generator: availableGenerator(),
 };
 
 const step = (message: string) => process.stdout.write(`▸ ${message}\n`);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { measureBulk } from './bulk';
 import { measureCoalescing } from './coalescing';
 import { measureInvalidationLag } from './invalidation-lag';
-import { availableGenerator } from './load';
+import { loadSettings } from './settings';
 import { BenchReport, renderMarkdown, writeReport } from './report';
 import { BenchDatabase } from './bench-database';
 import { BFF_MAIN, BenchServer, ROOT, startServer, tsApp } from './servers';
@@ -32,17 +32,11 @@ const only = ((): Set<string> | null => {
 })();
 const runs = (part: (typeof PARTS)[number]) => only === null || only.has(part);
 const settings = {
-  connections: quick ? 20 : 50,
-  rounds: quick ? 1 : 9,
-  roundSeconds: quick ? 2 : 4,
-  warmupSeconds: quick ? 1 : 3,
-  writesPerSecond: 500,
+  ...loadSettings(quick),
   lagSeconds: quick ? 2 : 10,
   /** `bulk`: rows one statement changes, and how many of them are cached on both instances (besides every listing). */
   bulkRows: quick ? 5000 : 100_000,
   bulkWarmProducts: quick ? 1000 : 5000,
-  /** wrk where installed (apt-get install wrk), else autocannon: the report says which ran. */
-  generator: availableGenerator(),
   workload: {
     products: 100_000,
     zipfS: 1,

@@ -52,7 +52,9 @@ describe('read-your-writes: API writes invalidate before they answer', () => {
     }
     expect(json(await get200(one, productUrl)).name).toBe('After');
     expect(json(await get200(one, listingUrl)).products[0].name).toBe('After');
-    // The other instance acknowledged the barrier behind the invalidation before the answer: applied there too.
+    // Applied on the other instance too by the answer. In one process both instances share an event loop, so
+    // this held before the barrier as well; that the write waited for the other's acknowledgement is checked
+    // through barrierStats below.
     for (const key of keys) expect([key, l1Of(two).get(key)]).toEqual([key, undefined]);
     expect(json(await get200(two, productUrl)).name).toBe('After');
     expect(json(await get200(two, listingUrl)).products[0].name).toBe('After');
