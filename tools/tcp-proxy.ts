@@ -19,6 +19,9 @@ interface ProxiedPair {
  * - `hold()`      a partition: keeps every connection open (nothing is closed or reset) but stops
  *                 forwarding in both directions; bytes sent meanwhile wait in the proxy. New connections
  *                 are accepted and held too. Clients hang until their own timeouts.
+ * - `holdEstablished()` holds the connections open now, as `hold()` does, and forwards new ones: the
+ *                 connection that hangs for good (a half-open TCP connection, a stuck middlebox) while the
+ *                 server itself answers whoever connects afresh.
  * - `release()`   ends a hold: the held bytes are delivered and forwarding resumes on the same connections.
  * - `restore()`   forwards again on the same port (after a hold, the same as `release()`).
  */
@@ -26,6 +29,8 @@ export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly pairs = new Set<ProxiedPair>();
+  /** Pairs holdEstablished() holds while new ones are forwarded. */
+  private readonly held = new Set<ProxiedPair>();
   private mode: ProxyMode = 'forward';
   private boundPort = 0;
 
@@ -72,6 +77,14 @@ export class TcpProxy {
     await this.listen();
   }
 
+  async holdEstablished(): Promise<void> {
+    for (const pair of this.pairs) {
+      unlink(pair);
+      this.held.add(pair);
+    }
+    await this.listen();
+  }
+
   async release(): Promise<void> {
     await this.restore();
   }
@@ -79,9 +92,10 @@ export class TcpProxy {
   async restore(): Promise<void> {
     // Blackholed connections would hang forever; clients must reconnect to a forwarding proxy.
     if (this.mode === 'blackhole') this.destroyAll();
-    const held = this.mode === 'hold';
+    const held = this.mode === 'hold' ? [...this.pairs] : [...this.held];
     this.mode = 'forward';
-    if (held) for (const pair of this.pairs) link(pair);
+    for (const pair of held) link(pair);
+    this.held.clear();
     await this.listen();
   }
 
@@ -113,6 +127,7 @@ export class TcpProxy {
     if (this.mode === 'forward') link(pair); // held: linked by release()
     client.on('close', () => {
       this.pairs.delete(pair);
+      this.held.delete(pair);
       upstream.destroy();
     });
     upstream.on('close', () => client.destroy());
@@ -122,6 +137,7 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
     this.pairs.clear();
+    this.held.clear();
   }
 
   private async listen(): Promise<void> {

@@ -260,6 +260,49 @@ describe('no relay can publish: /health turns cdc down once the oldest unpublish
   }, 60_000);
 });
 
+describe('a relay whose Redis connection hangs for good, while Redis answers new ones, publishes again on a new connection', () => {
+  const ctx = useTestContext(); // closed first: its app still holds connections through the proxy
+  let proxy: TcpProxy | undefined;
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('steps down after CDC_RELAY_STALL_MS, leads again with a renewed client, and the waiting row is published', async () => {
+    proxy = await proxyToTestRedis();
+    // The only relay, through the proxy.
+    const app = await ctx().startBff({
+      CDC_RELAY: 'true',
+      CDC_SUBSCRIBER: 'false',
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      CDC_RELAY_STALL_MS: String(STALL_MS),
+    });
+    const relay = app.get(OutboxRelay);
+    const seeded = await seedCatalog(ctx().sql, 1, 1);
+    await eventually(async () => (await backlog(ctx().sql)) === 0, { message: 'the seed to be published' });
+    const publishedBefore = relay.published;
+
+    // Every connection open now hangs (the relay's among them); a new one reaches Redis.
+    await proxy.holdEstablished();
+    await ctx().sql.query(`UPDATE catalog.products SET name = 'Published on a new connection' WHERE id = $1`, [
+      seeded.products[0].id,
+    ]);
+    const [waiting] = await unpublishedEventIds(ctx().sql);
+    await eventually(async () => (await backlog(ctx().sql)) === 0, {
+      message: 'the row to be published on a new connection',
+      timeoutMs: STALL_MS + 3 * POLL_MS + 10_000,
+    });
+    expect(relay.published).toBe(publishedBefore + 1);
+    expect(relay.leader).toBe(true);
+    const direct = rawRedis(TEST_REDIS_URL);
+    try {
+      const published = (await readStream(direct, `${ctx().redisPrefix}cdc.catalog.v1`)).map((e) => e.event.id);
+      expect(published).toContain(waiting);
+    } finally {
+      direct.disconnect();
+    }
+  }, 60_000);
+});
+
 describe('Redis out of memory (maxmemory reached, noeviction): /health reports cdc down naming OOM', () => {
   const ctx = useTestContext(); // closed first: its app still uses this Redis
   let redis: RedisServer | undefined;

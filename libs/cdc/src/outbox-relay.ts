@@ -102,6 +102,8 @@ export class OutboxRelay {
   published = 0;
   lastPublishedAt: Date | undefined;
   lastPublishError: PublishFailure | undefined;
+  /** The first failure since publishing last worked: with the last one, what a step-down reports. */
+  private firstPublishError: string | undefined;
 
   constructor(
     private readonly publisher: RedisStreamsClient,
@@ -276,8 +278,13 @@ export class OutboxRelay {
   private async publish(rows: PendingRow[]): Promise<boolean> {
     const started = Date.now();
     const failingSince = (this.failingSince ??= started);
-    // An attempt that starts past the limit (earlier ones failed fast) still gets a poll period to succeed.
-    const waitMs = Math.max(failingSince + this.stallMs - started, Math.min(this.pollMs, this.stallMs));
+    // An attempt that starts past the limit (earlier ones failed fast) still gets a poll period to succeed, and
+    // at least the time the publisher may take to answer (a cluster's WAIT): its refusal says more than a timeout.
+    const waitMs = Math.max(
+      failingSince + this.stallMs - started,
+      Math.min(this.pollMs, this.stallMs),
+      this.publisher.answerWithinMs,
+    );
     // All XADDs go out on one connection in capture order before we wait.
     const sends = this.publisher.emitBatch(rows.flatMap((row) => this.envelopes(row)));
     let timer: NodeJS.Timeout | undefined;
@@ -288,6 +295,7 @@ export class OutboxRelay {
       if ((await Promise.race([sends, stalled])) !== 'stalled') {
         this.failingSince = undefined;
         this.lastPublishError = undefined;
+        this.firstPublishError = undefined;
         return true;
       }
       sends.catch(() => undefined); // abandoned: its late outcome changes nothing
@@ -303,19 +311,26 @@ export class OutboxRelay {
   }
 
   private recordFailure(err: Error): void {
+    this.firstPublishError ??= err.message;
     this.lastPublishError = { message: err.message, at: new Date(), oom: /^OOM\b/.test(err.message) };
   }
 
   /**
    * Releases the lock (Postgres is reachable: the rows were just read from it) and sits out two poll periods,
-   * so that every other relay gets at least one attempt at the lock first.
+   * so that every other relay gets at least one attempt at the lock first. Its Redis client is renewed: when
+   * this relay leads again it starts from new connections (and on a cluster a new slot map), not from
+   * whatever the old ones were stuck on.
    */
   private async stepDown(waiting: number): Promise<void> {
     const stalledMs = Date.now() - this.failingSince!;
     const benchMs = 2 * this.pollMs;
+    const first = this.firstPublishError;
+    const last = this.lastPublishError?.message;
     this.leader = false;
     this.failingSince = undefined;
+    this.firstPublishError = undefined;
     this.benchedUntil = Date.now() + benchMs;
+    this.publisher.renew();
     try {
       await this.connection!.query('UNLISTEN cachegate_cdc');
       await this.connection!.query('SELECT pg_advisory_unlock(hashtext($1))', [LEADER_LOCK]);
@@ -325,7 +340,8 @@ export class OutboxRelay {
     this.logger.warn(
       `stepped down as outbox relay: could not publish ${waiting}${waiting === this.batchSize ? '+' : ''} waiting ` +
         `outbox rows for ${stalledMs} ms (CDC_RELAY_STALL_MS=${this.stallMs}) while Postgres is reachable; ` +
-        `last error: ${this.lastPublishError?.message}; the rows stay unpublished for the next leader; ` +
+        `${first !== undefined && first !== last ? `first error: ${first}; ` : ''}last error: ${last}; ` +
+        `the rows stay unpublished for the next leader; ` +
         `competing again in ${benchMs} ms`,
     );
   }

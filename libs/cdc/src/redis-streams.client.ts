@@ -45,12 +45,16 @@ export interface OutgoingEvent {
  * Request-response is not offered; CDC is events only.
  */
 export class RedisStreamsClient extends ClientProxy {
-  private readonly redis: PublishingRedis;
+  private redis: PublishingRedis;
 
   constructor(private readonly options: RedisStreamsClientOptions) {
     super();
+    this.redis = this.createClient();
+  }
+
+  private createClient(): PublishingRedis {
     // commandTimeout stays above the replica wait (cdcRedis): a WAIT that times out answers, it is not cut off.
-    this.redis = createRedisClient(options.redis, {
+    const redis = createRedisClient(this.options.redis, {
       name: 'cachegate-cdc-publisher',
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -58,8 +62,30 @@ export class RedisStreamsClient extends ClientProxy {
       commandTimeout: 2000,
       retryDelayMs: (attempt) => Math.min(attempt * 200, 2000),
     }) as PublishingRedis;
-    this.redis.on('error', () => undefined); // callers see failed publishes and retry
-    this.redis.defineCommand('cdcXaddMany', { numberOfKeys: 1, lua: XADD_MANY_LUA });
+    redis.on('error', () => undefined); // callers see failed publishes and retry
+    redis.defineCommand('cdcXaddMany', { numberOfKeys: 1, lua: XADD_MANY_LUA });
+    return redis;
+  }
+
+  /**
+   * Least time an append needs before "no answer" means something: on a cluster, the WAIT behind it may take
+   * its whole timeout to answer that too few replicas have the events, and that answer is the one to report.
+   */
+  get answerWithinMs(): number {
+    return this.options.redis.kind === 'cluster' && this.options.replicas.replicas > 0
+      ? this.options.replicas.timeoutMs + 500
+      : 0;
+  }
+
+  /**
+   * Drops this client's connections (and on a cluster its slot map) for new ones; appends in flight on the old
+   * ones fail. For a publisher that got no answer for a while: whatever the old client was stuck on (a
+   * connection that holds bytes, a node that left the cluster) is not carried over.
+   */
+  renew(): void {
+    const old = this.redis;
+    this.redis = this.createClient();
+    old.disconnect();
   }
 
   async connect(): Promise<Redis> {

@@ -42,6 +42,13 @@ export interface RedisStreamsServerOptions {
 
 /** Entries read per stream and XREADGROUP: one batch, applied as one invalidation. */
 const BATCH_SIZE = 1000;
+/**
+ * How long a command on the shared connection (acks, claims, the trim check, dead letters with their WAIT)
+ * may go unanswered before the connection counts as hung; each answers in milliseconds normally.
+ */
+const COMMANDS_ANSWER_WITHIN_MS = 5000;
+/** A blocking read answers by its BLOCK time; this much later, its connection counts as hung. */
+const READ_ANSWER_MARGIN_MS = 2000;
 
 /**
  * A @nestjs/microservices transport over Redis Streams consumer groups
@@ -99,7 +106,7 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     readonly stats: CdcStats = new CdcStats(),
   ) {
     super();
-    this.commands = this.connection(`cachegate-cdc:${options.consumer}`);
+    this.commands = this.connection(`cachegate-cdc:${options.consumer}`, COMMANDS_ANSWER_WITHIN_MS);
   }
 
   /** Stream names this server consumes (prefix included). */
@@ -109,18 +116,18 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
 
   listen(callback: (err?: unknown) => void): void {
     this.running = true;
-    const { prefix, consumer, group = CONSUMER_GROUP } = this.options;
+    const { prefix, consumer, group = CONSUMER_GROUP, blockMs = 1000 } = this.options;
     this.consumers = [...this.messageHandlers.keys()].map(
       (pattern) =>
         new StreamConsumer(
           prefix + pattern,
-          this.connection(`cachegate-cdc-reader:${consumer}:${pattern}`),
+          this.connection(`cachegate-cdc-reader:${consumer}:${pattern}`, blockMs + READ_ANSWER_MARGIN_MS),
           this.commands,
           {
             group,
             consumer,
             batchSize: this.options.batchSize ?? BATCH_SIZE,
-            blockMs: this.options.blockMs ?? 1000,
+            blockMs,
             claimIdleMs: this.options.claimIdleMs,
             maxDeliveries: this.options.maxDeliveries,
             replicas: this.options.replicas,
@@ -150,12 +157,17 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     return this.commands as T;
   }
 
-  private connection(name: string): Redis {
+  /**
+   * A connection whose commands get no answer within `answerWithinMs` time out, and the consumer connects
+   * again (reconnectIfHung): a connection that hangs for good would otherwise stop consumption for good.
+   */
+  private connection(name: string, answerWithinMs: number): Redis {
     const options: ClientOptions = {
       name,
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      commandTimeout: answerWithinMs,
       retryDelayMs: (attempt) => Math.min(attempt * 200, 2000),
     };
     const client = createRedisClient(this.options.redis, options);

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execReplicated, ReplicaWait, resultsOrThrow } from '@app/redis';
+import { execReplicated, reconnectIfHung, ReplicaWait, resultsOrThrow } from '@app/redis';
 import { CdcEvent, InvalidEnvelopeError, parseEnvelope } from './cdc-event';
 import { CdcStats } from './cdc-stats';
 import { admit, Envelope } from './delivery-policy';
@@ -200,6 +200,7 @@ export class StreamConsumer {
         if (!this.running) break;
         this.consuming = false;
         drainPending = true;
+        reconnectIfHung(this.commands, err);
         const message = (err as Error).message ?? String(err);
         if (failures === 0) this.logger.warn(`consumption of ${this.stream} interrupted: ${message}; retrying`);
         failures++;
@@ -284,21 +285,27 @@ export class StreamConsumer {
   private async read(id: string, blockMs?: number): Promise<StreamEntry[]> {
     const { group, consumer, batchSize } = this.options;
     const stream = this.stream;
-    const batch = (await (blockMs === undefined
-      ? this.reader.xreadgroup('GROUP', group, consumer, 'COUNT', batchSize, 'STREAMS', stream, id)
-      : this.reader.xreadgroup(
-          'GROUP',
-          group,
-          consumer,
-          'COUNT',
-          batchSize,
-          'BLOCK',
-          blockMs,
-          'STREAMS',
-          stream,
-          id,
-        ))) as StreamBatch | null;
-    return batch?.[0]?.[1] ?? [];
+    try {
+      const batch = (await (blockMs === undefined
+        ? this.reader.xreadgroup('GROUP', group, consumer, 'COUNT', batchSize, 'STREAMS', stream, id)
+        : this.reader.xreadgroup(
+            'GROUP',
+            group,
+            consumer,
+            'COUNT',
+            batchSize,
+            'BLOCK',
+            blockMs,
+            'STREAMS',
+            stream,
+            id,
+          ))) as StreamBatch | null;
+      return batch?.[0]?.[1] ?? [];
+    } catch (err) {
+      // Entries the lost answer delivered are our pending ones: read again after the reconnect.
+      if (reconnectIfHung(this.reader, err)) throw new Error(`no answer to XREADGROUP: reconnecting`, { cause: err });
+      throw err;
+    }
   }
 
   /** Takes over entries idle past claimIdleMs from any consumer of the group. True when any were taken. */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import { execReplicated, groupBySlot, isCluster, masterConnections, resultsOrThrow } from '@app/redis';
+import { execReplicated, groupBySlot, isCluster, masterConnections, reconnectIfHung, resultsOrThrow } from '@app/redis';
 import { CacheStore, FillFence, FillOptions, FillOutcome } from '../engine/cache-store';
 import {
   CHECK_LUA,
@@ -561,6 +561,7 @@ export class RedisCacheStore implements CacheStore {
     } catch (err) {
       this.errors++;
       this.breaker.failure();
+      reconnectIfHung(this.redis, err);
       throw new CacheUnavailableError(`redis: ${(err as Error).message}`, { cause: err });
     }
   }
