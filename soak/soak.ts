@@ -568,7 +568,25 @@ async function waitForCdc(
     }
     await sleep(50);
   }
-  throw new Error(`CDC did not settle within ${timeoutMs} ms: ${last}`);
+  throw new Error(`CDC did not settle within ${timeoutMs} ms: ${last}${await clusterState(redis)}`);
+}
+
+/** On a cluster, each node's address, role, master and link as one node sees them: what a stalled relay was up against. */
+async function clusterState(redis: Redis | Cluster): Promise<string> {
+  if (!('nodes' in redis) || typeof redis.nodes !== 'function') return '';
+  try {
+    const [node] = (redis as Cluster).nodes('master');
+    const lines = String(await node.cluster('NODES'))
+      .trim()
+      .split('\n');
+    // id addr flags master ping pong epoch link slots…: all but the pings and the epoch.
+    const nodes = lines
+      .map((l) => l.split(' '))
+      .map((f) => [f[1].split('@')[0], f[2], f[3].slice(0, 8), f[7], ...f.slice(8)]);
+    return `; cluster: ${nodes.map((f) => f.join(' ')).join(' | ')}`;
+  } catch (err) {
+    return `; cluster state unreadable: ${(err as Error).message}`;
+  }
 }
 
 async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
