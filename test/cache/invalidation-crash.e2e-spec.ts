@@ -37,4 +37,30 @@ describe('an invalidation interrupted between resolving dependencies and droppin
     expect(await redis.exists(names.entry(listingKey))).toBe(0);
     expect(await redis.exists(`${names.bookkeepingPrefix}resolved:{${names.entry(dependency)}}`)).toBe(0);
   });
+
+  it('of several dependency sets resolved together, is completed by applying the batch again: every view goes', async () => {
+    const app = suite.bff;
+    const first = await createCategoryWithProduct(app);
+    const second = await createCategoryWithProduct(app);
+    const listings = [first, second].map(({ category }) => `/catalog/categories/${category.slug}/products`);
+    for (const listing of listings) await get200(app, listing);
+    const names = new RedisNames(suite.ctx.redisPrefix);
+    const listingKeys = [first, second].map(({ category }) => `catalog:listing:${category.slug}`);
+    for (const key of listingKeys) expect(await redis.exists(names.entry(key))).toBe(1);
+
+    // One batch's resolve of both products' sets, then the process dies: the sets are gone, both listings are
+    // in the one record the call wrote.
+    const store = app.get(RedisCacheStore);
+    const dependencies = [first, second].map(({ product }) => `catalog:deps:product:${product.id}`);
+    await store.fenceDependencies('catalog', dependencies);
+    const { views, recorded } = await store.resolve(dependencies);
+    expect(views.sort()).toEqual([...listingKeys].sort());
+    expect(recorded).toEqual([names.entry(dependencies[0])]);
+    for (const d of dependencies) expect(await redis.exists(names.entry(d))).toBe(0);
+
+    // The redelivered batch drops both listings and leaves no record.
+    await store.invalidate([], dependencies, 'redelivery');
+    for (const key of listingKeys) expect(await redis.exists(names.entry(key))).toBe(0);
+    expect(await redis.keys(`${names.bookkeepingPrefix}resolved:*`)).toEqual([]);
+  });
 });
