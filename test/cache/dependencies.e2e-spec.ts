@@ -76,6 +76,30 @@ describe('dependency tracking (catalog)', () => {
     expect(listing.products.find((p: any) => p.id === a1.id).priceCents).toBe(4242);
   });
 
+  it('a product without a stock row: its availability is built from the product row, and a change to that row refills it', async () => {
+    const app = suite.bff;
+    const { categoryA } = suite.seeded;
+    // Plain SQL, as an import would: a product and no stock row.
+    const {
+      rows: [{ id }],
+    } = await suite.ctx.sql.query<{ id: string }>(
+      `INSERT INTO catalog.products (sku, name, price_cents, currency, category_id)
+       VALUES ('NO-STOCK-' || upper(substr(md5(random()::text), 1, 12)), 'Without stock', 100, 'EUR', $1) RETURNING id`,
+      [categoryA],
+    );
+    await settle(app);
+    const url = `/catalog/products/${id}/availability`;
+    const before = json(await get200(app, url));
+    expect(before).toMatchObject({ productId: id, quantity: 0, inStock: false });
+    expect(xcache(await get200(app, url))).toBe('HIT-L1');
+
+    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'Without stock, renamed' WHERE id = $1`, [id]);
+    await settle(app);
+    const res = await get200(app, url);
+    expect(xcache(res)).toBe('MISS');
+    expect(json(res).updatedAt).not.toBe(before.updatedAt);
+  });
+
   it('a stock change refills the availability only', async () => {
     const app = suite.bff;
     const { a1 } = suite.seeded;

@@ -88,17 +88,17 @@ describe('health and metrics', () => {
     const invalidations = async (a: App) =>
       json(await get200(a, '/health/catalog/cache')).metrics.invalidations as number;
     const before = [await invalidations(app), await invalidations(noL1)];
-    // A price change drops exactly two keys: the product and its availability (every product event drops both,
-    // docs/contract.md §5.5; the product is in no listing yet). Made in SQL, only CDC drops them: once.
+    // A price change drops exactly one key: the product (its availability and listings would go through the
+    // product's dependency set, docs/contract.md §5.5, but none is cached). Made in SQL, only CDC drops it: once.
     await suite.ctx.sql.query('UPDATE catalog.products SET price_cents = 98 WHERE id = $1', [product.id]);
     await settle(app);
     await settle(noL1);
-    expect([(await invalidations(app)) - before[0], (await invalidations(noL1)) - before[1]]).toEqual([2, 2]);
-    // Through the API, the write drops them before it answers and CDC drops them again (§6.5): twice.
+    expect([(await invalidations(app)) - before[0], (await invalidations(noL1)) - before[1]]).toEqual([1, 1]);
+    // Through the API, the write drops it before it answers and CDC drops it again (§6.5): twice.
     expectStatus(await call(app, 'PATCH', `/catalog/products/${product.id}`, { priceCents: 99 }), 200);
     await settle(app);
     await settle(noL1);
-    expect([(await invalidations(app)) - before[0], (await invalidations(noL1)) - before[1]]).toEqual([6, 6]);
+    expect([(await invalidations(app)) - before[0], (await invalidations(noL1)) - before[1]]).toEqual([3, 3]);
   });
 
   it('/health/<unknown>/cache → 404', async () => {

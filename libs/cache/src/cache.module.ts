@@ -126,7 +126,7 @@ export class CacheModule {
         },
         {
           provide: InvalidationBus,
-          inject: [CACHE_SUBSCRIBER, CACHE_REDIS, RedisNames, L1Cache, TwoTierCache, DomainRegistry],
+          inject: [CACHE_SUBSCRIBER, CACHE_REDIS, RedisNames, L1Cache, TwoTierCache, DomainRegistry, CACHE_INSTANCE_ID],
           useFactory: (
             subscriber: Redis,
             commands: Redis,
@@ -134,13 +134,15 @@ export class CacheModule {
             l1: L1Cache,
             engine: TwoTierCache,
             domains: DomainRegistry,
+            instanceId: string,
           ) =>
             new InvalidationBus(
               subscriber,
               names,
               l1,
-              (keys) => {
-                engine.forgetFlights(keys);
+              (keys, own) => {
+                // This instance's own invalidations forgot their flights already (TwoTierCache.invalidate).
+                if (!own) engine.forgetFlights(keys);
                 domains.countDropped(keys);
               },
               // On a cluster the subscribed node's PONG proves too little: probes go round through another node.
@@ -154,6 +156,7 @@ export class CacheModule {
                 : undefined,
               // Barriers need PUBLISH's count of subscribers, which a cluster gives for one node only.
               isCluster(commands) ? undefined : (channel, text) => commands.publish(channel, text),
+              instanceId,
             ),
         },
         {

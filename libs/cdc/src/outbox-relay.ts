@@ -348,7 +348,10 @@ export class OutboxRelay {
 
   /** One envelope per stream version the row goes to (its own, plus dual-publish versions). */
   private envelopes(row: PendingRow): OutgoingEvent[] {
-    const versions = new Set([row.schema_version, ...(this.options.dualPublish[row.domain] ?? [])]);
+    const dual = this.options.dualPublish[row.domain];
+    // The common case, one stream, without a Set and a spread per row (a bulk page is 5,000 rows).
+    if (dual === undefined) return [{ pattern: streamPattern(row.domain, row.schema_version), event: row.event }];
+    const versions = new Set([row.schema_version, ...dual]);
     return [...versions].map((schemaVersion) => ({
       pattern: streamPattern(row.domain, schemaVersion),
       event:

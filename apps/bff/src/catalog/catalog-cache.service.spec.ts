@@ -25,13 +25,13 @@ function event(type: string, data: Record<string, unknown>, id = P): CdcEvent {
 }
 
 describe('catalog invalidation mapping', () => {
-  it('drops only the product, its availability and the views containing it on a plain update', () => {
+  it('drops only the product and the views containing it (its availability among them) on a plain update', () => {
     const change = catalogChangeFromEvent(
       event('catalog.product.updated', { categoryId: A, previousCategoryId: A, active: true, previousActive: true }),
     );
-    // Availability: without a stock row it is built from the product row (its updatedAt).
+    // Availability is in the product's set: without a stock row it is built from the product row (its updatedAt).
     expect(catalogInvalidation(change!)).toEqual({
-      keys: [`catalog:product:${P}`, `catalog:availability:${P}`],
+      keys: [`catalog:product:${P}`],
       dependencies: [`catalog:deps:product:${P}`],
     });
   });
@@ -41,7 +41,7 @@ describe('catalog invalidation mapping', () => {
       event('catalog.product.updated', { categoryId: B, previousCategoryId: A, active: true, previousActive: true }),
     );
     const { keys, dependencies } = catalogInvalidation(change!);
-    expect(keys).toEqual([`catalog:product:${P}`, `catalog:availability:${P}`, 'catalog:categories']);
+    expect(keys).toEqual([`catalog:product:${P}`, 'catalog:categories']);
     expect(dependencies).toEqual([
       `catalog:deps:product:${P}`,
       `catalog:deps:category:${B}`,
@@ -56,11 +56,12 @@ describe('catalog invalidation mapping', () => {
     expect(catalogInvalidation(change!).keys).toContain('catalog:categories');
   });
 
-  it('drops availability and the category listing when a product is deleted or inserted', () => {
+  it('drops the category listing when a product is deleted or inserted', () => {
     const deleted = catalogInvalidation(
       catalogChangeFromEvent(event('catalog.product.deleted', { categoryId: A, active: true }))!,
     );
-    expect(deleted.keys).toEqual([`catalog:product:${P}`, `catalog:availability:${P}`, 'catalog:categories']);
+    expect(deleted.keys).toEqual([`catalog:product:${P}`, 'catalog:categories']);
+    expect(deleted.dependencies).toContain(`catalog:deps:product:${P}`);
     expect(deleted.dependencies).toContain(`catalog:deps:category:${A}`);
     const inserted = catalogInvalidation(
       catalogChangeFromEvent(event('catalog.product.inserted', { categoryId: A, active: true }))!,
@@ -122,7 +123,7 @@ describe('catalog CDC batches', () => {
   it("maps an event to its change's keys and dependencies, plus the keys its publisher named", () => {
     const named = { ...event('catalog.product.updated', { categoryId: A }), keys: ['catalog:listing:extra'] };
     expect(catalogInvalidationOf(named)).toEqual({
-      keys: [`catalog:product:${P}`, `catalog:availability:${P}`, 'catalog:categories', 'catalog:listing:extra'],
+      keys: [`catalog:product:${P}`, 'catalog:categories', 'catalog:listing:extra'],
       dependencies: [`catalog:deps:product:${P}`, `catalog:deps:category:${A}`],
       all: undefined,
     });
@@ -144,7 +145,7 @@ describe('catalog CDC batches', () => {
     expect(invalidateAll).not.toHaveBeenCalled();
     expect(invalidate).toHaveBeenCalledTimes(1);
     expect(invalidate).toHaveBeenCalledWith(
-      [`catalog:product:${P}`, `catalog:availability:${P}`, `catalog:product:${B}`, `catalog:availability:${B}`],
+      [`catalog:product:${P}`, `catalog:product:${B}`, `catalog:availability:${P}`],
       [`catalog:deps:product:${P}`, `catalog:deps:product:${B}`],
     );
   });

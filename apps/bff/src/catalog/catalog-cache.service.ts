@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DomainCache, DomainCacheContext, Invalidation } from '@app/cache';
 import type { CdcEvent } from '@app/cdc';
-import { CategoryListingView, CategorySummaryView } from './catalog.views';
+import { AvailabilityView, CategoryListingView, CategorySummaryView } from './catalog.views';
 import { CATALOG, catalogDependencies as deps, catalogKeys as keys } from './catalog.keys';
 
 /** What changed in the catalog, as far as cached views care (the shape CDC events carry too). */
@@ -79,8 +79,9 @@ export function catalogInvalidation(change: CatalogChange): {
     case 'product': {
       const moved = change.kind !== 'updated' || change.membershipChanged;
       return {
-        // Availability too: for a product without a stock row it is built from the product row itself.
-        keys: [keys.product(change.id), keys.availability(change.id), ...(moved ? [keys.categories()] : [])],
+        // The product's set also holds its availability view when cached (built from the product row itself
+        // for a product without a stock row): dropped if cached, at no cost if not.
+        keys: [keys.product(change.id), ...(moved ? [keys.categories()] : [])],
         dependencies: [deps.product(change.id), ...(moved ? change.categoryIds.map(deps.category) : [])],
       };
     }
@@ -123,7 +124,14 @@ export class CatalogCacheService extends DomainCache<'product' | 'listing' | 'ca
         strategy: 'cdc',
         dependencies: (view: CategorySummaryView[]) => view.map((c) => deps.category(c.id)),
       },
-      availability: { strategy: 'hybrid', ttlSeconds: 60 },
+      // In the product's set: without a stock row it is built from the product row (a stock row's own events
+      // drop it by key). Every product event drops it through the set, as it did by key, but only when cached:
+      // a bulk change of 100,000 products no longer deletes and broadcasts 100,000 availability keys nobody read.
+      availability: {
+        strategy: 'hybrid',
+        ttlSeconds: 60,
+        dependencies: (view: AvailabilityView) => [deps.product(view.productId)],
+      },
     });
   }
 

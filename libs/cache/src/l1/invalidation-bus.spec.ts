@@ -68,3 +68,43 @@ describe('InvalidationBus echo probe', () => {
     expect(l1.active).toBe(true);
   });
 });
+
+/**
+ * The bus's own echoes: an instance dropped its invalidation's keys from its L1 before and after the L2 drop,
+ * so the echo of its own message (origin = its instance id) does not delete them again; everyone else's does.
+ */
+describe('InvalidationBus own echoes', () => {
+  const names = new RedisNames('');
+  let bus: InvalidationBus | undefined;
+  afterEach(() => bus?.stop());
+
+  it("deletes another instance's keys from L1, leaves its own echo's, and reports both as dropped", async () => {
+    const subscriber = new FakeSubscriber();
+    const l1 = new L1Cache(true, 1 << 20, 60_000);
+    const dropped: [string[], boolean][] = [];
+    bus = new InvalidationBus(
+      subscriber as unknown as Redis,
+      names,
+      l1,
+      (keys, own) => dropped.push([keys, own]),
+      undefined,
+      undefined,
+      'this-instance',
+    );
+    await bus.start(1000);
+    const entry = { body: Buffer.from('{}'), etag: '"e"', storedAt: Date.now() };
+    for (const key of ['catalog:product:a', 'catalog:product:b']) l1.commit(l1.begin(key), entry);
+    const send = (message: InvalidationMessage) =>
+      subscriber.emit('message', names.invalidationChannel, JSON.stringify(message));
+
+    send({ keys: ['catalog:product:a'], origin: 'this-instance' });
+    send({ keys: ['catalog:product:b'], origin: 'another-instance' });
+
+    expect(l1.get('catalog:product:a')).toBeDefined();
+    expect(l1.get('catalog:product:b')).toBeUndefined();
+    expect(dropped).toEqual([
+      [['catalog:product:a'], true],
+      [['catalog:product:b'], false],
+    ]);
+  });
+});

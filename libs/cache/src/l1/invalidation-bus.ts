@@ -61,12 +61,21 @@ export class InvalidationBus {
     private readonly subscriber: Redis,
     private readonly names: RedisNames,
     private readonly l1: L1Cache,
-    /** Told about every key dropped anywhere (this instance's own invalidations too, as Redis echoes them). */
-    private readonly onDropped: (keys: string[]) => void = () => undefined,
+    /**
+     * Told about every key dropped anywhere (this instance's own invalidations too, as Redis echoes them;
+     * `own`: the message is one of those).
+     */
+    private readonly onDropped: (keys: string[], own: boolean) => void = () => undefined,
     /** Echo mode (Redis Cluster): how probes are published; without it, probes are PINGs. */
     private readonly echo?: { publish: Publish; timeoutMs: number },
     /** Publishes barriers and acknowledgements (single Redis); without it, barrier() waits for an echo only. */
     private readonly publishText?: PublishText,
+    /**
+     * The `origin` this instance's invalidations carry (TwoTierCache's instance id). Their keys left L1 before
+     * and after the L2 drop, on this instance, before the echo: the echo's keys are not deleted from L1 again
+     * (a bulk change echoes 100,000s of them).
+     */
+    private readonly ownOrigin?: string,
   ) {}
 
   /** Barriers this instance published and still waits on: acknowledgements expected (once PUBLISH answered) and received. */
@@ -91,7 +100,7 @@ export class InvalidationBus {
       if (channel === this.names.barrierChannel) return this.onBarrierMessage(text);
       if (channel !== this.names.invalidationChannel) return;
       const message = this.apply(text);
-      if (message?.keys) this.onDropped(message.keys);
+      if (message?.keys) this.onDropped(message.keys, this.isOwn(message));
     });
     // Failures show as L1 off (and in /health), not as unhandled 'error' events.
     this.subscriber.on('error', () => undefined);
@@ -180,6 +189,10 @@ export class InvalidationBus {
     }
   }
 
+  private isOwn(message: InvalidationMessage): boolean {
+    return this.ownOrigin !== undefined && message.origin === this.ownOrigin;
+  }
+
   /** Applies a message from the channel to this instance's L1. */
   private apply(text: string): InvalidationMessage | undefined {
     let message: InvalidationMessage;
@@ -191,7 +204,7 @@ export class InvalidationBus {
       return undefined;
     }
     if (typeof message.probe === 'string') this.echoes.get(message.probe)?.();
-    if (Array.isArray(message.keys)) this.l1.delete(message.keys);
+    if (Array.isArray(message.keys) && !this.isOwn(message)) this.l1.delete(message.keys);
     if (typeof message.flush === 'string') this.l1.deleteMatching(message.flush);
     return message;
   }
