@@ -17,7 +17,7 @@ import { RedisCluster } from '../tools/redis-cluster';
 import { BenchDatabase } from './bench-database';
 import { measureInvalidationLag } from './invalidation-lag';
 import { loadSettings } from './settings';
-import { BFF_MAIN, BenchServer, ROOT, startServer } from './servers';
+import { BFF_ENTRY, BFF_MAIN, BenchServer, ROOT, startServer } from './servers';
 import { measureThroughput } from './throughput';
 
 const quick = process.argv.includes('--quick');
@@ -32,7 +32,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const ms = (value: number | null | undefined) => (value === null || value === undefined ? '–' : value.toFixed(1));
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(ROOT, BFF_MAIN[0]))) throw new Error('build first: npm run build');
+  if (!existsSync(path.join(ROOT, BFF_ENTRY))) throw new Error('build first: npm run build');
   const db = await BenchDatabase.create('clusterbench');
   const databases = [db];
   const cluster = await RedisCluster.start();

@@ -15,7 +15,7 @@ import { measureInvalidationLag } from './invalidation-lag';
 import { loadSettings } from './settings';
 import { BenchReport, renderMarkdown, writeReport } from './report';
 import { BenchDatabase } from './bench-database';
-import { BFF_MAIN, BenchServer, ROOT, startServer, tsApp } from './servers';
+import { BFF_ENTRY, BFF_MAIN, BenchServer, ROOT, startServer, tsApp } from './servers';
 import { measureThroughput, Scenario } from './throughput';
 import { measureWorkload, WorkloadSystem } from './workload';
 
@@ -51,7 +51,7 @@ const settings = {
 const step = (message: string) => process.stdout.write(`▸ ${message}\n`);
 
 async function main(): Promise<void> {
-  if (!existsSync(path.join(ROOT, BFF_MAIN[0]))) throw new Error('build first: npm run build');
+  if (!existsSync(path.join(ROOT, BFF_ENTRY))) throw new Error('build first: npm run build');
   const db = await BenchDatabase.create();
   const servers: BenchServer[] = [];
   const start = async (...args: Parameters<typeof startServer>) => {

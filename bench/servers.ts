@@ -125,7 +125,19 @@ export async function startWorker(
   };
 }
 
-export const BFF_MAIN = ['dist/apps/bff/src/main.js'];
-export const CACHE_SYNC_MAIN = ['dist/apps/bff/src/cache-sync.main.js'];
+/**
+ * The young generation scripts/start.js gives the CDC apps (CDC_NODE_FLAGS): the bench runs them as shipped,
+ * and every comparison app with the same, so that no ratio owes anything to a GC setting.
+ */
+const NODE_FLAGS = ['--max-semi-space-size=64'];
+export const BFF_ENTRY = 'dist/apps/bff/src/main.js';
+export const BFF_MAIN = [...NODE_FLAGS, BFF_ENTRY];
+export const CACHE_SYNC_ENTRY = 'dist/apps/bff/src/cache-sync.main.js';
+export const CACHE_SYNC_MAIN = [...NODE_FLAGS, CACHE_SYNC_ENTRY];
 /** The comparison apps run from TypeScript source (loading only; the hot path is plain JS once compiled). */
-export const tsApp = (file: string) => ['-r', 'ts-node/register/transpile-only', path.join('bench/apps', file)];
+export const tsApp = (file: string) => [
+  ...NODE_FLAGS,
+  '-r',
+  'ts-node/register/transpile-only',
+  path.join('bench/apps', file),
+];

@@ -16,7 +16,17 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis, { Cluster } from 'ioredis';
 import { BenchDatabase } from '../bench/bench-database';
-import { BFF_MAIN, BenchServer, BenchWorker, CACHE_SYNC_MAIN, ROOT, startServer, startWorker } from '../bench/servers';
+import {
+  BFF_ENTRY,
+  BFF_MAIN,
+  BenchServer,
+  BenchWorker,
+  CACHE_SYNC_ENTRY,
+  CACHE_SYNC_MAIN,
+  ROOT,
+  startServer,
+  startWorker,
+} from '../bench/servers';
 import { eventually } from '../tools/eventually';
 import { RedisCluster } from '../tools/redis-cluster';
 import { RedisServer } from '../tools/redis-server';
@@ -111,7 +121,7 @@ export interface SoakSummary {
 
 export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   const log = options.log ?? (() => undefined);
-  for (const main of [BFF_MAIN[0], CACHE_SYNC_MAIN[0]]) {
+  for (const main of [BFF_ENTRY, CACHE_SYNC_ENTRY]) {
     if (!existsSync(path.join(ROOT, main))) throw new Error(`${main} is missing: npm run build`);
   }
   const maxmemory = options.maxmemory ?? `${Math.max(32, Math.ceil(options.durationSeconds / 2))}mb`;

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { BFF_MAIN, CACHE_SYNC_MAIN, ROOT } from '../../bench/servers';
+import { BFF_ENTRY, CACHE_SYNC_ENTRY, ROOT } from '../../bench/servers';
 import { describeStale } from '../../soak/compare';
 import { runSoak } from '../../soak/soak';
 import { WRITE_KINDS } from '../../soak/workload';
@@ -13,8 +13,8 @@ import { WRITE_KINDS } from '../../soak/workload';
 describe('consistency soak (short run)', () => {
   beforeAll(() => {
     for (const [app, main] of [
-      ['bff', BFF_MAIN[0]],
-      ['cache-sync', CACHE_SYNC_MAIN[0]],
+      ['bff', BFF_ENTRY],
+      ['cache-sync', CACHE_SYNC_ENTRY],
     ]) {
       if (!existsSync(path.join(ROOT, main)))
         execFileSync('npx', ['nest', 'build', app], { cwd: ROOT, stdio: 'inherit' });
