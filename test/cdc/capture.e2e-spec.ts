@@ -274,6 +274,32 @@ describe('CDC capture: committed changes emit exactly their events', () => {
     });
   });
 
+  it("the envelope of a row another publisher wrote: its text escaped, its keys carried (the relay's own JSON)", async () => {
+    const before = await mark();
+    const lengthBefore = await redis.xlen(stream('catalog'));
+    // A service writing its own row: a source and an aggregate id that need escaping, data with unicode, keys.
+    const source = 'service "pricing"\n\\v2 ✓';
+    await suite.ctx.sql.query(
+      `INSERT INTO cdc.outbox (domain, type, aggregate_type, aggregate_id, source, data, keys)
+       VALUES ('catalog', 'catalog.promotion.updated', 'promotion', 'promo "7"', $1, $2, $3)`,
+      [source, { note: 'ünïcode "quoted"', n: 1.5 }, ['catalog:categories', 'catalog:listing:shoes']],
+    );
+    const [row] = await rowsAfter(before);
+    await waitForCdc(suite.bff);
+    const [entry] = (await readStream(redis, stream('catalog'))).slice(lengthBefore);
+    expect(entry.event).toEqual({
+      id: row.event_id,
+      type: 'catalog.promotion.updated',
+      messageVersion: 1,
+      schemaVersion: 1,
+      source,
+      occurredAt: row.occurred_at.toISOString(),
+      aggregate: { type: 'promotion', id: 'promo "7"' },
+      data: { note: 'ünïcode "quoted"', n: 1.5 },
+      keys: ['catalog:categories', 'catalog:listing:shoes'],
+    });
+  });
+
   it('publishes a row whose transaction commits after a later row was published (no high-water mark)', async () => {
     const early = await suite.ctx.sql.connect();
     try {
