@@ -43,6 +43,13 @@ export interface RedisStreamsServerOptions {
 /** Entries read per stream and XREADGROUP: one batch, applied as one invalidation. */
 const BATCH_SIZE = 1000;
 /**
+ * Consumer loops per stream in each process, each a consumer of the group in its own right (`<name>`,
+ * `<name>#2`): while one waits for its invalidation's round trips, the other applies the next batch. A bulk
+ * drain's tail, past the relay, waited on round trips with Redis half idle and each BFF at a third of a core;
+ * with two loops a 100,000-row drain took 4.5 % less time (docs/BENCHMARKS.md, "Bulk").
+ */
+const LOOPS_PER_STREAM = 2;
+/**
  * How long a command on the shared connection (acks, claims, the trim check, dead letters with their WAIT)
  * may go unanswered before the connection counts as hung; each answers in milliseconds normally.
  */
@@ -58,19 +65,20 @@ const READ_ANSWER_MARGIN_MS = 2000;
  *
  * - Group `cache-sync` is created at `0` with MKSTREAM, so nothing published
  *   before the group existed is missed.
- * - One consumer loop per stream (stream-consumer.ts), each with its own
- *   blocking reader: on a cluster every stream is its own key, and one
- *   XREADGROUP over several is refused (CROSSSLOT); a single Redis runs the
- *   same loops. Streams are consumed side by side: a bulk change on one does
- *   not delay another's.
+ * - LOOPS_PER_STREAM consumer loops per stream (stream-consumer.ts), each a
+ *   consumer of the group with its own name and blocking reader: on a cluster
+ *   every stream is its own key, and one XREADGROUP over several is refused
+ *   (CROSSSLOT); a single Redis runs the same loops. Streams are consumed side
+ *   by side: a bulk change on one does not delay another's.
  * - Batches: each XREADGROUP takes up to batchSize (1000) entries of its stream.
  *   A stream's batch goes to its handler in one call, which maps every event to
  *   keys and dependencies and applies them merged, as one invalidation of a
  *   few bounded script calls; then the batch is acknowledged with multi-id
  *   XACKs. A bulk change of 100,000 rows is 100 such rounds, not 100,000.
  * - An entry is XACKed only after the invalidation that covers it finished.
- *   A stream's batches are applied one after the other, so the entries of one
- *   aggregate are applied in order (within a batch they are one invalidation).
+ *   A loop applies its batches one after the other (within a batch they are one
+ *   invalidation); the loops of a stream, like the processes, apply theirs side
+ *   by side.
  * - Poison: an entry that is not a valid envelope (or was delivered more than
  *   maxDeliveries times) is copied to `<stream>:dlq` with the error and acked,
  *   and the rest of its batch is applied. When the handler throws, halves of
@@ -117,26 +125,29 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
   listen(callback: (err?: unknown) => void): void {
     this.running = true;
     const { prefix, consumer, group = CONSUMER_GROUP, blockMs = 1000 } = this.options;
-    this.consumers = [...this.messageHandlers.keys()].map(
-      (pattern) =>
-        new StreamConsumer(
-          prefix + pattern,
-          this.connection(`cachegate-cdc-reader:${consumer}:${pattern}`, blockMs + READ_ANSWER_MARGIN_MS),
-          this.commands,
-          {
-            group,
-            consumer,
-            batchSize: this.options.batchSize ?? BATCH_SIZE,
-            blockMs,
-            claimIdleMs: this.options.claimIdleMs,
-            maxDeliveries: this.options.maxDeliveries,
-            replicas: this.options.replicas,
-            eventsLost: this.options.eventsLost,
-          },
-          this.stats,
-          (from, entries) => this.apply(from, entries),
-          () => this.reportConsuming(),
-        ),
+    const loops = Array.from({ length: LOOPS_PER_STREAM }, (_, i) => (i === 0 ? consumer : `${consumer}#${i + 1}`));
+    this.consumers = [...this.messageHandlers.keys()].flatMap((pattern) =>
+      loops.map(
+        (name) =>
+          new StreamConsumer(
+            prefix + pattern,
+            this.connection(`cachegate-cdc-reader:${name}:${pattern}`, blockMs + READ_ANSWER_MARGIN_MS),
+            this.commands,
+            {
+              group,
+              consumer: name,
+              batchSize: this.options.batchSize ?? BATCH_SIZE,
+              blockMs,
+              claimIdleMs: this.options.claimIdleMs,
+              maxDeliveries: this.options.maxDeliveries,
+              replicas: this.options.replicas,
+              eventsLost: this.options.eventsLost,
+            },
+            this.stats,
+            (from, entries) => this.apply(from, entries),
+            () => this.reportConsuming(),
+          ),
+      ),
     );
     for (const c of this.consumers) c.start();
     callback();

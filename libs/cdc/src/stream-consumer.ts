@@ -68,14 +68,16 @@ return false`;
 /**
  * KEYS: the stream. ARGV: the group, the first entry id left, entries removed.
  * Moves the group just before that entry (never back), counting the removed entries as read, so the gap
- * is found once.
+ * is found once. Answers 1 when it moved the group, 0 when the group was there already (another loop of
+ * the stream moved it) or past it.
  */
 const PAST_GAP_LUA = `${ID_BEFORE}
 for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   if field(group, 'name') == ARGV[1] then
-    if not before(field(group, 'last-delivered-id'), ARGV[2]) then return 0 end
     local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
     local last = tonumber(seq) > 0 and (ms .. '-' .. (tonumber(seq) - 1)) or ((tonumber(ms) - 1) .. '-18446744073709551615')
+    -- Already there (another loop of this stream moved it) or past it: nothing to do, 0.
+    if not before(field(group, 'last-delivered-id'), last) then return 0 end
     redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last, 'ENTRIESREAD', ARGV[3])
     return 1
   end
@@ -229,17 +231,25 @@ export class StreamConsumer {
     const gap = (await this.commands.eval(TRIMMED_UNREAD_LUA, 1, this.stream, group)) as [string, string] | null;
     if (!gap) return;
     const [first, removed] = gap;
-    await this.lost(`entries before ${first} were trimmed (MAXLEN) before group ${group} read them`);
-    await this.commands.eval(PAST_GAP_LUA, 1, this.stream, group, first, removed);
+    // Every loop of the stream may find the same gap: each drops the domain (twice is harmless), and the one
+    // whose move past the gap takes effect counts and reports it.
+    await this.options.eventsLost?.(this.stream);
+    if ((await this.commands.eval(PAST_GAP_LUA, 1, this.stream, group, first, removed)) === 1) {
+      this.reportLost(`entries before ${first} were trimmed (MAXLEN) before group ${group} read them`);
+    }
   }
 
   /** Events were lost unapplied: every view of the stream's domain goes (eventsLost) before anything else. */
   private async lost(what: string): Promise<void> {
+    this.reportLost(what);
+    await this.options.eventsLost?.(this.stream);
+  }
+
+  private reportLost(what: string): void {
     this.stats.trimmed++;
     this.logger.warn(
       `${this.stream}: ${what}; ${this.options.eventsLost ? 'dropping every view of its domain' : 'their views may be stale'}`,
     );
-    await this.options.eventsLost?.(this.stream);
   }
 
   /** Re-reads our own pending entries a batch at a time, oldest first. True when none are left. */
