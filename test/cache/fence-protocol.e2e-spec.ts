@@ -159,7 +159,7 @@ describe.each<[string, Start]>([
     const seen = await everyInterleaving(
       (key, source) => {
         const dependency = `catalog:deps:product:of-${key}`;
-        let resolved = { views: [] as string[], recorded: [] as string[] };
+        let resolved: Awaited<ReturnType<RedisCacheStore['resolve']>> = { views: [], recorded: [] };
         return [
           commit(source),
           () => store.fenceDependencies('catalog', [dependency]),

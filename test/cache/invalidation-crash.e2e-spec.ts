@@ -55,12 +55,44 @@ describe('an invalidation interrupted between resolving dependencies and droppin
     await store.fenceDependencies('catalog', dependencies);
     const { views, recorded } = await store.resolve(dependencies);
     expect(views.sort()).toEqual([...listingKeys].sort());
-    expect(recorded).toEqual([names.entry(dependencies[0])]);
+    expect(recorded).toEqual([{ set: names.entry(dependencies[0]), size: 2 }]);
     for (const d of dependencies) expect(await redis.exists(names.entry(d))).toBe(0);
 
     // The redelivered batch drops both listings and leaves no record.
     await store.invalidate([], dependencies, 'redelivery');
     for (const key of listingKeys) expect(await redis.exists(names.entry(key))).toBe(0);
     expect(await redis.keys(`${names.bookkeepingPrefix}resolved:*`)).toEqual([]);
+  });
+
+  it('is not undone by the FORGET of another invalidation that resolved the same set earlier', async () => {
+    const app = suite.bff;
+    const first = await createCategoryWithProduct(app);
+    const listing = `/catalog/categories/${first.category.slug}/products`;
+    const names = new RedisNames(suite.ctx.redisPrefix);
+    const store = app.get(RedisCacheStore);
+    const dependency = `catalog:deps:product:${first.product.id}`;
+    const set = names.entry(dependency);
+    const viewKey = `catalog:listing:${first.category.slug}`;
+    const other = `catalog:listing:registered-later-${Date.now()}`;
+
+    // Invalidation X resolves the set (the listing goes into X's record) …
+    await get200(app, listing);
+    await store.fenceDependencies('catalog', [dependency]);
+    const x = await store.resolve([dependency]);
+    expect(x.views).toEqual([viewKey]);
+    // … a view registers in the set meanwhile, and invalidation Y resolves it too: Y's members join the record.
+    await redis.set(names.entry(other), '{}');
+    await redis.sadd(set, other);
+    const y = await store.resolve([dependency]);
+    expect(y.views.sort()).toEqual([other, viewKey].sort());
+
+    // X drops its views and forgets; then Y's process dies before its drop.
+    await store.drop(x.views, 'x');
+    await store.forget(x.recorded);
+
+    // Y's redelivery must still find the view only Y resolved.
+    await store.invalidate([], [dependency], 'redelivery of y');
+    expect(await redis.exists(names.entry(other))).toBe(0);
+    expect(await redis.exists(`${names.bookkeepingPrefix}resolved:{${set}}`)).toBe(0);
   });
 });

@@ -45,7 +45,8 @@
  *     are views to drop too.
  *  I3 (K) DROP: for every key and resolved member, delete entry, lease and
  *     fill ticket. Then PUBLISH the dropped keys, so every L1 drops them.
- *  I4 (S) FORGET: delete the resolved records I2 answered from. Until then a
+ *  I4 (S) FORGET: delete the resolved records I2 answered from, each only if
+ *     no I2 added to it since (same size: a record only grows). Until then a
  *     process killed after I2 leaves the members in the record, where the
  *     redelivered invalidation's I2 finds them again (a deleted set alone
  *     would have lost them: §9.3, no lost invalidation). The redelivery is
@@ -226,7 +227,7 @@ return seq`;
  * Reads and deletes each set, with any resolved record (`<prefix>resolved:{<set>}`, the set's slot) an earlier,
  * interrupted I2 left for it; then writes every member found into ONE record, named after the call's first set
  * that had any. Answers {the members, once each; the sets whose record exists now (that one, and the earlier
- * ones read)}. One record per call rather than one per set: a set costs EXISTS, SUNION and DEL, and I4 deletes
+ * ones read); each of those records' size}. One record per call rather than one per set: a set costs EXISTS, SUNION and DEL, and I4 deletes
  * a record or two, where a record per set cost two more calls per set here and one per set in I4 (a bulk change
  * resolves 100,000 sets). A redelivery still finds every member: it applies again every event of the
  * interrupted batch, among them the one that named the record's set.
@@ -260,11 +261,23 @@ if own then
   in_parts(members, function(...) redis.call('SADD', record, ...) end)
   if not listed[own] then recorded[#recorded + 1] = own end
 end
-return {members, recorded}`;
+-- Each record's size as this call leaves it: I4 deletes it only if still that size (see FORGET_LUA).
+local sizes = {}
+for i, set in ipairs(recorded) do sizes[i] = redis.call('SCARD', ARGV[1] .. 'resolved:{' .. set .. '}') end
+return {members, recorded, sizes}`;
 
-/** I4, dependency slots. KEYS: dependency sets whose views I3 dropped. ARGV: bookkeeping prefix. Deletes their records. */
+/**
+ * I4, dependency slots. KEYS: dependency sets whose views I3 dropped. ARGV: bookkeeping prefix, then each
+ * record's size as I2 answered it. Deletes each record that still has that size. A record only grows between
+ * deletions (I2 adds to it), so the same size is the same members, every one of them dropped by this
+ * invalidation's I3. A larger one was added to by a concurrent I2 (another batch resolving the same set),
+ * whose views may not be dropped yet: it is left to that invalidation's own I4, or to its redelivery.
+ */
 export const FORGET_LUA = `#!lua flags=allow-oom
-for _, set in ipairs(KEYS) do redis.call('DEL', ARGV[1] .. 'resolved:{' .. set .. '}') end
+for i, set in ipairs(KEYS) do
+  local record = ARGV[1] .. 'resolved:{' .. set .. '}'
+  if redis.call('SCARD', record) == tonumber(ARGV[i + 1]) then redis.call('DEL', record) end
+end
 return 0`;
 
 /**

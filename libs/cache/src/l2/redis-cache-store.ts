@@ -44,8 +44,8 @@ interface FencedCommands {
     deadline: number,
   ): Promise<number>;
   cacheFenceDependencies(...args: (string | number)[]): Promise<number>;
-  cacheResolve(numKeys: number, ...setsThenBookkeepingPrefix: string[]): Promise<[string[], string[]]>;
-  cacheForget(numKeys: number, ...setsThenBookkeepingPrefix: string[]): Promise<number>;
+  cacheResolve(numKeys: number, ...setsThenBookkeepingPrefix: string[]): Promise<[string[], string[], number[]]>;
+  cacheForget(numKeys: number, ...setsThenPrefixAndSizes: (string | number)[]): Promise<number>;
   cacheDrop(numKeys: number, ...entriesThenBookkeepingPrefix: string[]): Promise<number>;
   cacheFenceDomain(sequence: string, domainFence: string, checked: string): Promise<string[]>;
 }
@@ -69,6 +69,12 @@ const DOMAIN = /^[A-Za-z0-9_-]{1,128}$/;
 export interface UsageReport {
   keys: number;
   bytes: number;
+}
+
+/** A resolved record I2 answered (by the dependency set it is named after), with its size then. */
+export interface ResolvedRecord {
+  set: string;
+  size: number;
 }
 
 /** Names (keys and dependencies) per invalidation step: bounded commands, and Redis never blocked long by one script. */
@@ -344,8 +350,8 @@ export class RedisCacheStore implements CacheStore {
     );
   }
 
-  /** I2: reads and deletes dependency sets; answers the views recorded in them. */
-  async resolve(dependencies: readonly string[]): Promise<{ views: string[]; recorded: string[] }> {
+  /** I2: reads and deletes dependency sets; answers the views recorded in them, and the records I4 deletes. */
+  async resolve(dependencies: readonly string[]): Promise<{ views: string[]; recorded: ResolvedRecord[] }> {
     if (dependencies.length === 0) return { views: [], recorded: [] };
     const sets = dependencies.map((d) => this.names.entry(d));
     const prefix = this.names.bookkeepingPrefix;
@@ -353,20 +359,29 @@ export class RedisCacheStore implements CacheStore {
     const found = await this.guard(() =>
       Promise.all(
         this.groups(sets).map((group) =>
-          this.step<[string[], string[]]>((r) => r.cacheResolve(group.length, ...group, prefix), false),
+          this.step<[string[], string[], number[]]>((r) => r.cacheResolve(group.length, ...group, prefix), false),
         ),
       ),
     );
-    return { views: [...new Set(found.flatMap(([views]) => views))], recorded: found.flatMap(([, sets]) => sets) };
+    return {
+      views: [...new Set(found.flatMap(([views]) => views))],
+      recorded: found.flatMap(([, sets, sizes]) => sets.map((set, i) => ({ set, size: sizes[i] }))),
+    };
   }
 
-  /** I4 (stale-fill-guard.ts): deletes the resolved records of sets whose views have been dropped. */
-  async forget(recorded: readonly string[]): Promise<void> {
+  /** I4 (stale-fill-guard.ts): deletes the resolved records whose views have been dropped, if no I2 added to them since. */
+  async forget(recorded: readonly ResolvedRecord[]): Promise<void> {
     if (recorded.length === 0) return;
     const prefix = this.names.bookkeepingPrefix;
+    const sizes = new Map(recorded.map((r) => [r.set, r.size]));
     await this.guard(() =>
       Promise.all(
-        this.groups(recorded).map((group) => this.step((r) => r.cacheForget(group.length, ...group, prefix), false)),
+        this.groups(recorded.map((r) => r.set)).map((group) =>
+          this.step(
+            (r) => r.cacheForget(group.length, ...group, prefix, ...group.map((set) => sizes.get(set)!)),
+            false,
+          ),
+        ),
       ),
     );
   }
