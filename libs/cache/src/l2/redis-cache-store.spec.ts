@@ -24,10 +24,14 @@ describe('RedisCacheStore.invalidate: bounded steps', () => {
       cacheResolve: async (...args: (string | number)[]) => {
         const sets = args.slice(1, -1).map(String);
         calls.push({ step: 'resolve', names: sets });
-        return [sets.map((set) => `catalog:view-of-${set.slice('p:'.length)}`), sets];
+        // One resolved record for the call, named after its first set, holding every view.
+        return [sets.map((set) => `catalog:view-of-${set.slice('p:'.length)}`), [sets[0]], [sets.length]];
       },
+      // numKeys, records' sets…, prefix, their sizes…
       cacheForget: async (...args: (string | number)[]) => {
-        calls.push({ step: 'forget', names: args.slice(1, -1).map(String) });
+        const count = Number(args[0]);
+        calls.push({ step: 'forget', names: args.slice(1, 1 + count).map(String) });
+        expect(args.slice(2 + count).map(Number)).toHaveLength(count);
         return 0;
       },
       // One round trip per drop on a single Redis: the drop script (numKeys, entries…, bookkeeping prefix), then
@@ -63,11 +67,11 @@ describe('RedisCacheStore.invalidate: bounded steps', () => {
       `fence ${INVALIDATE_CHUNK}`,
       `resolve ${INVALIDATE_CHUNK}`,
       `drop ${INVALIDATE_CHUNK}`, // the entry of each view found (the script names its lease and fill ticket)
-      `forget ${INVALIDATE_CHUNK}`, // the resolved records, once their views are gone
+      'forget 1', // the call's resolved record, once its views are gone
       'fence 10',
       'resolve 10',
       'drop 10',
-      'forget 10',
+      'forget 1',
       'drop 1',
     ]);
     expect(calls.filter((c) => c.step === 'fence').flatMap((c) => c.names)).toEqual(dependencies);
