@@ -186,9 +186,13 @@ export class RedisStreamsServer extends Server implements CustomTransportStrateg
     return client;
   }
 
-  /** /health's "consuming": every stream's loop is. */
+  /** /health's "consuming": every stream has a loop that is. */
   private reportConsuming(): void {
-    this.stats.consuming = this.running && this.consumers.every((c) => c.consuming);
+    // A stream is consumed while any of its loops is: one backing off after an error leaves the other reading
+    // new entries, and its own pending ones are reclaimed (XAUTOCLAIM) once idle past claimIdleMs.
+    const streams = new Set(this.consumers.map((c) => c.stream));
+    const consumed = new Set(this.consumers.filter((c) => c.consuming).map((c) => c.stream));
+    this.stats.consuming = this.running && consumed.size === streams.size;
   }
 
   /**
