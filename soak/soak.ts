@@ -583,9 +583,9 @@ async function waitForCdc(
 
 /** On a cluster, each node's address, role, master and link as one node sees them: what a stalled relay was up against. */
 async function clusterState(redis: Redis | Cluster): Promise<string> {
-  if (!('nodes' in redis) || typeof redis.nodes !== 'function') return '';
+  if (!(redis instanceof Cluster)) return '';
   try {
-    const [node] = (redis as Cluster).nodes('master');
+    const [node] = redis.nodes('master');
     const lines = String(await node.cluster('NODES'))
       .trim()
       .split('\n');

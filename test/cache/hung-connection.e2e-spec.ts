@@ -1,8 +1,8 @@
 import { eventually } from '../../tools/eventually';
-import { TcpProxy } from '../../tools/tcp-proxy';
+import type { TcpProxy } from '../../tools/tcp-proxy';
 import { createCategoryWithProduct } from '../harness/fixtures';
 import { useSeededBff } from '../harness/seeded-bff';
-import { TEST_REDIS_URL } from '../harness/test-database';
+import { proxyToTestRedis } from '../harness/test-redis';
 import { call, get200, json, l1Of, settle, xcache } from './support';
 
 /**
@@ -16,8 +16,7 @@ describe('Redis connections that hang for good while Redis answers new ones', ()
   let proxy: TcpProxy;
   const suite = useSeededBff({
     before: async () => {
-      const target = new URL(TEST_REDIS_URL);
-      proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+      proxy = await proxyToTestRedis();
     },
     // One instance: relay, subscriber and cache all reach Redis through the proxy.
     env: () => ({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, CDC_RELAY_STALL_MS: '1000' }),

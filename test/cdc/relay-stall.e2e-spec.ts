@@ -8,8 +8,9 @@ import { call, json } from '../harness/http';
 import { useChildProcesses } from '../harness/processes';
 import { RedisServer } from '../../tools/redis-server';
 import { TcpProxy } from '../../tools/tcp-proxy';
-import { useTestContext } from '../harness/test-context';
+import { TestContext, useTestContext } from '../harness/test-context';
 import { TEST_REDIS_URL } from '../harness/test-database';
+import { proxyToTestRedis } from '../harness/test-redis';
 import { appReader, backlog, catalogUrls, expectViewsEqual, rawRedis, readStream, seedCatalog, warm } from './support';
 
 /**
@@ -24,14 +25,19 @@ const POLL_MS = 1000;
 /** Scheduling slack on a shared two-core machine (a child process, ts-node, several apps in one worker). */
 const SLACK_MS = 750;
 
-/**
- * A proxy in front of the single test Redis, so one process's Redis connections can be partitioned. A proxy
- * cannot stand in front of a Redis Cluster (a client follows the nodes' own addresses), so the tests that
- * use it run on the single server in a cluster run too: every app of theirs is given a REDIS_URL.
- */
-async function proxyToTestRedis(): Promise<TcpProxy> {
-  const target = new URL(TEST_REDIS_URL);
-  return TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+/** An in-process BFF whose every Redis connection goes through `proxy`: a relay (stall CDC_RELAY_STALL_MS), no subscriber. */
+function relayBehind(
+  ctx: TestContext,
+  proxy: TcpProxy,
+  env: Record<string, string> = {},
+): Promise<NestFastifyApplication> {
+  return ctx.startBff({
+    CDC_RELAY: 'true',
+    CDC_SUBSCRIBER: 'false',
+    REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+    CDC_RELAY_STALL_MS: String(STALL_MS),
+    ...env,
+  });
 }
 
 interface HealthBody {
@@ -185,13 +191,7 @@ describe('no relay can publish: /health turns cdc down once the oldest unpublish
   it('a healthy instance reports the age of the oldest unpublished change and turns cdc down past the limit, up again once it is published', async () => {
     proxy = await proxyToTestRedis();
     // The only relay reaches Redis through the proxy; the observer (no relay) reaches it directly.
-    const relayApp = await ctx().startBff({
-      CDC_RELAY: 'true',
-      CDC_SUBSCRIBER: 'false',
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-      CDC_RELAY_STALL_MS: String(STALL_MS),
-      CDC_LAG_ALERT_MS: String(LAG_ALERT_MS),
-    });
+    const relayApp = await relayBehind(ctx(), proxy, { CDC_LAG_ALERT_MS: String(LAG_ALERT_MS) });
     await eventually(() => relayApp.get(OutboxRelay).leader, { message: 'the relay to lead', timeoutMs: 10_000 });
     const observer = await ctx().startBff({
       REDIS_URL: TEST_REDIS_URL,
@@ -270,12 +270,7 @@ describe('a relay whose Redis connection hangs for good, while Redis answers new
   it('steps down after CDC_RELAY_STALL_MS, leads again with a renewed client, and the waiting row is published', async () => {
     proxy = await proxyToTestRedis();
     // The only relay, through the proxy.
-    const app = await ctx().startBff({
-      CDC_RELAY: 'true',
-      CDC_SUBSCRIBER: 'false',
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-      CDC_RELAY_STALL_MS: String(STALL_MS),
-    });
+    const app = await relayBehind(ctx(), proxy);
     const relay = app.get(OutboxRelay);
     const seeded = await seedCatalog(ctx().sql, 1, 1);
     await eventually(async () => (await backlog(ctx().sql)) === 0, { message: 'the seed to be published' });

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { createRedisClient, groupBySlot, isCluster, masterConnections, redisTopology, RedisTopology } from '@app/redis';
 import { RedisCluster } from '../../tools/redis-cluster';
+import { TcpProxy } from '../../tools/tcp-proxy';
 import { TEST_REDIS_URL } from './test-database';
 
 /**
@@ -90,4 +91,14 @@ export async function scanAll(redis: Redis, pattern: string): Promise<string[]> 
 export async function unlinkAll(redis: Redis, names: string[]): Promise<void> {
   const calls = isCluster(redis) ? groupBySlot(names) : [names];
   await Promise.all(calls.filter((group) => group.length > 0).map((group) => redis.unlink(...group)));
+}
+
+/**
+ * A proxy in front of the single test Redis, so one app's Redis connections can be partitioned or held. A
+ * proxy cannot stand in front of a Redis Cluster (a client follows the nodes' own addresses), so tests that
+ * use it run on the single server in a cluster run too: an app given a REDIS_URL gets no cluster (TestContext).
+ */
+export async function proxyToTestRedis(): Promise<TcpProxy> {
+  const target = new URL(TEST_REDIS_URL);
+  return TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
 }

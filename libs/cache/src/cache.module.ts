@@ -136,28 +136,26 @@ export class CacheModule {
             domains: DomainRegistry,
             instanceId: string,
           ) =>
-            new InvalidationBus(
-              subscriber,
-              names,
-              l1,
-              (keys, own) => {
+            new InvalidationBus(subscriber, names, l1, {
+              onDropped: (keys, own) => {
                 // This instance's own invalidations forgot their flights already (TwoTierCache.invalidate).
                 if (!own) engine.forgetFlights(keys);
                 domains.countDropped(keys);
               },
-              // On a cluster the subscribed node's PONG proves too little: probes go round through another node.
-              isCluster(commands)
+              // On a cluster the subscribed node's PONG proves too little: probes go round through another node,
+              // and barriers need PUBLISH's count of subscribers, which a cluster gives for one node only.
+              ...(isCluster(commands)
                 ? {
-                    publish: async (message) => {
-                      await commands.publish(names.invalidationChannel, JSON.stringify(message));
+                    echo: {
+                      publish: async (message) => {
+                        await commands.publish(names.invalidationChannel, JSON.stringify(message));
+                      },
+                      timeoutMs: 1000,
                     },
-                    timeoutMs: 1000,
                   }
-                : undefined,
-              // Barriers need PUBLISH's count of subscribers, which a cluster gives for one node only.
-              isCluster(commands) ? undefined : (channel, text) => commands.publish(channel, text),
-              instanceId,
-            ),
+                : { publishText: (channel, text) => commands.publish(channel, text) }),
+              ownOrigin: instanceId,
+            }),
         },
         {
           provide: CacheAdmin,

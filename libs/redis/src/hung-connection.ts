@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 const TIMED_OUT = 'Command timed out';
 
 /** True when `err` is ioredis's rejection of a command that got no answer within `commandTimeout`. */
-export function isCommandTimeout(err: unknown): boolean {
+function isCommandTimeout(err: unknown): boolean {
   return err instanceof Error && err.message === TIMED_OUT;
 }
 

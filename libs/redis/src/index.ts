@@ -10,4 +10,4 @@ export {
 } from './redis-topology';
 export { calculateSlot, groupBySlot } from './slots';
 export { execReplicated, PipelineResult, ReplicaShortfallError, ReplicaWait, resultsOrThrow } from './replicas';
-export { isCommandTimeout, reconnectIfHung } from './hung-connection';
+export { reconnectIfHung } from './hung-connection';

@@ -39,7 +39,7 @@ describe('InvalidationBus echo probe', () => {
       if (deliver(message))
         setImmediate(() => subscriber.emit('message', names.invalidationChannel, JSON.stringify(message)));
     };
-    bus = new InvalidationBus(subscriber as unknown as Redis, names, l1, undefined, { publish, timeoutMs: 50 });
+    bus = new InvalidationBus(subscriber as unknown as Redis, names, l1, { echo: { publish, timeoutMs: 50 } });
     return { subscriber, l1, started: bus.start(1000) };
   }
 
@@ -82,15 +82,10 @@ describe('InvalidationBus own echoes', () => {
     const subscriber = new FakeSubscriber();
     const l1 = new L1Cache(true, 1 << 20, 60_000);
     const dropped: [string[], boolean][] = [];
-    bus = new InvalidationBus(
-      subscriber as unknown as Redis,
-      names,
-      l1,
-      (keys, own) => dropped.push([keys, own]),
-      undefined,
-      undefined,
-      'this-instance',
-    );
+    bus = new InvalidationBus(subscriber as unknown as Redis, names, l1, {
+      onDropped: (keys, own) => dropped.push([keys, own]),
+      ownOrigin: 'this-instance',
+    });
     await bus.start(1000);
     const entry = { body: Buffer.from('{}'), etag: '"e"', storedAt: Date.now() };
     for (const key of ['catalog:product:a', 'catalog:product:b']) l1.commit(l1.begin(key), entry);

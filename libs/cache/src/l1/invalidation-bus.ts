@@ -28,6 +28,24 @@ interface BarrierMessage {
 /** Publishes text on a channel through the command connection; answers how many subscribers received it. */
 export type PublishText = (channel: string, text: string) => Promise<number>;
 
+export interface InvalidationBusOptions {
+  /**
+   * Told about every key dropped anywhere (this instance's own invalidations too, as Redis echoes them;
+   * `own`: the message is one of those).
+   */
+  onDropped?: (keys: string[], own: boolean) => void;
+  /** Echo mode (Redis Cluster): how probes are published; without it, probes are PINGs. */
+  echo?: { publish: Publish; timeoutMs: number };
+  /** Publishes barriers and acknowledgements (single Redis); without it, barrier() waits for an echo only. */
+  publishText?: PublishText;
+  /**
+   * The `origin` this instance's invalidations carry (TwoTierCache's instance id). Their keys left L1 before
+   * and after the L2 drop, on this instance, before the echo: the echo's keys are not deleted from L1 again
+   * (a bulk change echoes 100,000s of them).
+   */
+  ownOrigin?: string;
+}
+
 /** Probes per staleness bound: a late PONG or two still leaves L1 answering. */
 const PROBES_PER_BOUND = 4;
 
@@ -61,21 +79,7 @@ export class InvalidationBus {
     private readonly subscriber: Redis,
     private readonly names: RedisNames,
     private readonly l1: L1Cache,
-    /**
-     * Told about every key dropped anywhere (this instance's own invalidations too, as Redis echoes them;
-     * `own`: the message is one of those).
-     */
-    private readonly onDropped: (keys: string[], own: boolean) => void = () => undefined,
-    /** Echo mode (Redis Cluster): how probes are published; without it, probes are PINGs. */
-    private readonly echo?: { publish: Publish; timeoutMs: number },
-    /** Publishes barriers and acknowledgements (single Redis); without it, barrier() waits for an echo only. */
-    private readonly publishText?: PublishText,
-    /**
-     * The `origin` this instance's invalidations carry (TwoTierCache's instance id). Their keys left L1 before
-     * and after the L2 drop, on this instance, before the echo: the echo's keys are not deleted from L1 again
-     * (a bulk change echoes 100,000s of them).
-     */
-    private readonly ownOrigin?: string,
+    private readonly options: InvalidationBusOptions = {},
   ) {}
 
   /** Barriers this instance published and still waits on: acknowledgements expected (once PUBLISH answered) and received. */
@@ -100,7 +104,7 @@ export class InvalidationBus {
       if (channel === this.names.barrierChannel) return this.onBarrierMessage(text);
       if (channel !== this.names.invalidationChannel) return;
       const message = this.apply(text);
-      if (message?.keys) this.onDropped(message.keys, this.isOwn(message));
+      if (message?.keys) this.options.onDropped?.(message.keys, this.isOwn(message));
     });
     // Failures show as L1 off (and in /health), not as unhandled 'error' events.
     this.subscriber.on('error', () => undefined);
@@ -134,8 +138,8 @@ export class InvalidationBus {
    */
   async barrier(): Promise<void> {
     if (!this.l1.active) return;
-    if (!this.publishText) {
-      await (this.echo ? this.echoed(this.echo) : this.subscriber.ping()).catch(() => undefined);
+    if (!this.options.publishText) {
+      await (this.options.echo ? this.echoed(this.options.echo) : this.subscriber.ping()).catch(() => undefined);
       return;
     }
     const id = `${this.nonce}:${++this.barrierCount}`;
@@ -155,7 +159,7 @@ export class InvalidationBus {
       }, this.l1.maxStalenessMs);
     });
     try {
-      const received = await this.publishText(this.names.barrierChannel, JSON.stringify({ barrier: id }));
+      const received = await this.options.publishText(this.names.barrierChannel, JSON.stringify({ barrier: id }));
       const pending = this.barriers.get(id)!;
       pending.expected = received - 1; // every subscriber of the barrier channel but this instance
       if (pending.acks >= pending.expected) pending.done();
@@ -177,9 +181,9 @@ export class InvalidationBus {
       return;
     }
     if (typeof message.barrier === 'string' && !this.barriers.has(message.barrier)) {
-      void this.publishText?.(this.names.barrierChannel, JSON.stringify({ ack: message.barrier })).catch(
-        () => undefined,
-      );
+      void this.options
+        .publishText?.(this.names.barrierChannel, JSON.stringify({ ack: message.barrier }))
+        .catch(() => undefined);
     }
     if (typeof message.ack === 'string') {
       const pending = this.barriers.get(message.ack);
@@ -190,7 +194,7 @@ export class InvalidationBus {
   }
 
   private isOwn(message: InvalidationMessage): boolean {
-    return this.ownOrigin !== undefined && message.origin === this.ownOrigin;
+    return this.options.ownOrigin !== undefined && message.origin === this.options.ownOrigin;
   }
 
   /** Applies a message from the channel to this instance's L1. */
@@ -214,7 +218,7 @@ export class InvalidationBus {
     this.probing = true;
     try {
       const sent = Date.now();
-      await (this.echo ? this.echoed(this.echo) : this.subscriber.ping());
+      await (this.options.echo ? this.echoed(this.options.echo) : this.subscriber.ping());
       this.l1.confirm(sent);
     } catch (err) {
       if (this.l1.active) {
@@ -251,7 +255,7 @@ export class InvalidationBus {
       const sent = Date.now();
       await this.subscriber.subscribe(
         this.names.invalidationChannel,
-        ...(this.publishText ? [this.names.barrierChannel] : []),
+        ...(this.options.publishText ? [this.names.barrierChannel] : []),
       );
       this.l1.setConnected(true);
       this.l1.confirm(sent);
