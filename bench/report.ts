@@ -134,11 +134,13 @@ function measurementTable(r: BenchReport): string[] {
 /** The `bulk` scenario's rows of the measurement table. */
 function bulkRows(b: BulkResult, writesPerSecond: number): string[] {
   const lag = (p: { p50: number; p99: number }) => `p50 ${fmt(p.p50, 1)} ms, p99 ${fmt(p.p99, 1)} ms`;
-  const after = b.singleRowMs.after;
+  const { drain, after } = b.singleRowMs;
+  // Fairness (issue 13): a bulk may hold single-row changes back for as long as it takes itself, not longer.
+  const fair = Math.max(b.singleRowMs.statement.max, drain.max) <= b.statementMs + b.commitToGoneMs + 20;
   const left = b.leftCached.l2 + b.leftCached.hits;
   return [
     `| bulk: one UPDATE of ${b.rows} cached products (every listing and ${b.warmed.products} products cached on ${b.instances} instances), commit → last affected key gone (L2 + every L1) | ${b.commitToGoneMs} ms, ${b.eventsPerSecond} events/s (statement ${b.statementMs} ms; relay done ${b.relayMs} ms after the last capture); ${left} stale copies left | ≤ 3 s for 100,000 (≥ 33,000 events/s): ${b.eventsPerSecond >= 33_000 && left === 0 ? 'met' : 'not met'} |`,
-    `| single-row lag (${writesPerSecond} writes/s) before / while the bulk drains / right after | ${lag(b.singleRowMs.before)} / ${lag(b.singleRowMs.during)} / ${lag(after)} | while: ≤ the bulk's own time; after: p50 ≤ 5 ms, p99 ≤ 20 ms: ${after.p50 <= 5 && after.p99 <= 20 ? 'met' : 'not met'} |`,
+    `| single-row lag (${writesPerSecond} writes/s) before / while the statement runs / while the bulk drains / right after | ${lag(b.singleRowMs.before)} / ${lag(b.singleRowMs.statement)} / ${lag(drain)} / ${lag(after)} | while: none waits longer than the bulk's own sent → gone + 20 ms: ${fair ? 'met' : 'not met'}; after: p50 ≤ 5 ms, p99 ≤ 20 ms: ${after.p50 <= 5 && after.p99 <= 20 ? 'met' : 'not met'} |`,
   ];
 }
 

@@ -66,8 +66,12 @@ const SELECT_UNPUBLISHED = `
  *   session advisory lock on its own Postgres connection. When that process
  *   dies its connection closes, the lock is freed, and another relay's next
  *   attempt (every pollMs) takes over.
- * - It wakes on NOTIFY cachegate_cdc (sent by the capture triggers at commit)
- *   and polls every pollMs as a fallback.
+ * - It wakes on NOTIFY cachegate_cdc, whose payload is the committing
+ *   transaction's floor: every outbox row it wrote has a higher id (migration
+ *   1763700700000). That pass starts there, so rows of transactions still open
+ *   below the ones just committed are not walked again for every commit. It
+ *   also polls every pollMs, and any pass after a failed one walks from the
+ *   start: the fallback for a missed notification.
  * - It publishes *unpublished rows* in capture order, never "everything after
  *   the last id": a transaction that took id 5 but commits after id 6 was
  *   published is still picked up. Rows are marked published only after XADD
@@ -92,7 +96,10 @@ export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private busy: Promise<void> | undefined;
-  private again = false;
+  /** Asked for while a pass ran: the next pass, from this id (the lowest floor asked for; 0n: from the start). */
+  private pendingFrom: bigint | undefined;
+  /** The last pass failed or stopped short (or this relay has just taken the lead): the next one walks from the start. */
+  private walkAll = true;
   private lastPrune = 0;
   /** Start of the first publish attempt that has not succeeded yet (undefined while publishing works or nothing waits). */
   private failingSince: number | undefined;
@@ -131,32 +138,38 @@ export class OutboxRelay {
     await this.publisher.close();
   }
 
-  /** Runs a pass now (or right after the running one): NOTIFY and the poll timer both land here. */
-  wake(): void {
+  /**
+   * Runs a pass now (or right after the running one) over the unpublished rows above `from`: a NOTIFY passes its
+   * transaction's floor, the poll timer 0n (everything).
+   */
+  wake(from = 0n): void {
     if (!this.running) return;
     if (this.busy) {
-      this.again = true;
+      this.pendingFrom = this.pendingFrom === undefined || from < this.pendingFrom ? from : this.pendingFrom;
       return;
     }
     clearTimeout(this.timer);
-    this.busy = this.pass()
-      .catch((err: unknown) => this.logger.warn(`relay pass failed: ${(err as Error).message}`))
+    this.busy = this.pass(from)
+      .catch((err: unknown) => {
+        this.walkAll = true;
+        this.logger.warn(`relay pass failed: ${(err as Error).message}`);
+      })
       .finally(() => {
         this.busy = undefined;
         if (!this.running) return;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        } else {
-          this.timer = setTimeout(() => this.wake(), this.pollMs);
-        }
+        const pending = this.pendingFrom;
+        this.pendingFrom = undefined;
+        if (pending !== undefined) this.wake(pending);
+        else this.timer = setTimeout(() => this.wake(), this.pollMs);
       });
   }
 
-  private async pass(): Promise<void> {
+  private async pass(from: bigint): Promise<void> {
     if (!this.leader && (Date.now() < this.benchedUntil || !(await this.tryLead()))) return;
+    const after = this.walkAll ? 0n : from;
+    this.walkAll = false;
     try {
-      await this.drain();
+      await this.drain(after);
       if (this.leader && Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
     } catch (err) {
       // A lost Postgres connection means a lost lock: step down and compete again.
@@ -182,7 +195,10 @@ export class OutboxRelay {
         options: '-c enable_sort=off',
       });
       connection.on('error', () => void this.dropConnection());
-      connection.on('notification', () => this.wake());
+      connection.on('notification', (n) => {
+        // A floor (1763700700000); older capture functions also send their domain's name, which says nothing more.
+        if (n.payload !== undefined && /^\d+$/.test(n.payload)) this.wake(BigInt(n.payload));
+      });
       await connection.connect();
       this.connection = connection;
     }
@@ -194,6 +210,7 @@ export class OutboxRelay {
     if (locked) {
       await this.connection.query('LISTEN cachegate_cdc');
       this.leader = true;
+      this.walkAll = true; // what committed before LISTEN was not notified to this session
       this.failingSince = undefined;
       this.logger.log('this process is now the active outbox relay');
     }
@@ -201,12 +218,12 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes every unpublished row, a page (batchSize rows) at a time, in capture order. Pages overlap:
+   * Publishes every unpublished row above id `from`, a page (batchSize rows) at a time, in capture order. Pages overlap:
    * the next page is read while this one's XADDs are in flight, and a page is marked published (after
    * its XADDs succeeded, on the second session) while the next ones are read and published. Paging by id
    * holds within the pass only.
    */
-  private async drain(): Promise<void> {
+  private async drain(from: bigint): Promise<void> {
     const connection = this.connection!;
     let markFailure: unknown;
     // Marks take turns on their own session; a failed one stops the pass (its rows are published again later).
@@ -231,7 +248,7 @@ export class OutboxRelay {
       rows.catch(() => undefined); // a read-ahead may fail before it is awaited: its error surfaces when it is
       return rows;
     };
-    let next: Promise<PendingRow[]> | undefined = page('0');
+    let next: Promise<PendingRow[]> | undefined = page(from.toString());
     try {
       while (this.running && next && !markFailure) {
         const rows: PendingRow[] = await next;
@@ -241,7 +258,10 @@ export class OutboxRelay {
         }
         next = rows.length === this.batchSize ? page(rows[rows.length - 1].id) : undefined;
         // Stepped down: the rows stay unpublished (a read-ahead page is dropped).
-        if (!(await this.publish(rows))) return;
+        if (!(await this.publish(rows))) {
+          this.walkAll = true;
+          return;
+        }
         mark(rows);
       }
     } finally {

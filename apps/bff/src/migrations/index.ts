@@ -5,6 +5,7 @@ import { IdempotencyKeys1763700300000 } from './1763700300000-idempotency-keys';
 import { BulkCapture1763700400000 } from './1763700400000-bulk-capture';
 import { GenericCapture1763700500000 } from './1763700500000-generic-capture';
 import { OutboxEventIdUnindexed1763700600000 } from './1763700600000-outbox-event-id-unindexed';
+import { OutboxNotifyFloor1763700700000 } from './1763700700000-outbox-notify-floor';
 
 /**
  * Every migration of the BFF's schemas (catalog, orders, the CDC outbox, its
@@ -21,6 +22,7 @@ export const BFF_MIGRATIONS = [
   BulkCapture1763700400000,
   GenericCapture1763700500000,
   OutboxEventIdUnindexed1763700600000,
+  OutboxNotifyFloor1763700700000,
 ];
 
 export const BFF_MIGRATIONS_TABLE = 'cachegate_migrations';
