@@ -1,10 +1,31 @@
 import { ConfigService } from '@nestjs/config';
 import { cdcRedis, OutboxRelay, RedisStreamsClient } from '@app/cdc';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, PoolClient } from 'pg';
 import { CDC_OFF } from '../harness/cdc';
-import { useSeededBff } from '../harness/seeded-bff';
+import { StartedBff, useSeededBff } from '../harness/seeded-bff';
 import { eventually } from '../../tools/eventually';
-import { seedCatalog } from './support';
+import { rawRedis, readStream, seedCatalog } from './support';
+
+/** The test's own relay (the BFF runs none), on the BFF's Redis and database, leading once this resolves. */
+async function startRelay(suite: StartedBff, pollMs: number): Promise<OutboxRelay> {
+  const { topology, replicas } = cdcRedis(suite.bff.get(ConfigService));
+  const publisher = new RedisStreamsClient({
+    redis: topology,
+    replicas,
+    prefix: suite.ctx.redisPrefix,
+    maxLen: 100_000,
+  });
+  const relay = new OutboxRelay(publisher, {
+    databaseUrl: suite.ctx.databaseUrl,
+    dualPublish: {},
+    retentionMs: 3_600_000,
+    pollMs,
+  });
+  relay.start();
+  await eventually(() => relay.leader, { timeoutMs: 10_000, message: 'the test relay to lead' });
+  return relay;
+}
 
 /** A page the relay read: the id it read after, and the ids it got. */
 interface Page {
@@ -29,37 +50,31 @@ describe('CDC relay: a commit wakes a pass from its own floor', () => {
   });
   let relay: OutboxRelay;
   const pages: Page[] = [];
+  /** Set by a test: the relay's next page read is held (not sent to Postgres) until `release` resolves. */
+  let hold: { release: Promise<void>; reached: () => void } | undefined;
 
   beforeAll(async () => {
     const query = Client.prototype.query as (...args: unknown[]) => unknown;
     jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-      const result = query.apply(this, args);
       const [text, values] = args as [unknown, unknown[]];
-      if (typeof text === 'string' && text.includes('published_at IS NULL AND id >')) {
+      if (typeof text !== 'string' || !text.includes('published_at IS NULL AND id >')) return query.apply(this, args);
+      const read = () => {
+        const result = query.apply(this, args) as Promise<{ rows: { id: string }[] }>;
         const page: Page = { after: BigInt(values[1] as string), ids: [] };
         pages.push(page);
-        void (result as Promise<{ rows: { id: string }[] }>).then(
+        void result.then(
           (r) => (page.ids = r.rows.map((row) => BigInt(row.id))),
           () => undefined,
         );
-      }
-      return result as never;
+        return result;
+      };
+      const held = hold;
+      hold = undefined;
+      if (!held) return read() as never;
+      held.reached();
+      return held.release.then(read) as never;
     });
-    const { topology, replicas } = cdcRedis(suite.bff.get(ConfigService));
-    const publisher = new RedisStreamsClient({
-      redis: topology,
-      replicas,
-      prefix: suite.ctx.redisPrefix,
-      maxLen: 100_000,
-    });
-    relay = new OutboxRelay(publisher, {
-      databaseUrl: suite.ctx.databaseUrl,
-      dualPublish: {},
-      retentionMs: 3_600_000,
-      pollMs: 60_000,
-    });
-    relay.start();
-    await eventually(() => relay.leader, { timeoutMs: 10_000, message: 'the test relay to lead' });
+    relay = await startRelay(suite, 60_000);
     await published(await lastOutboxId());
   });
 
@@ -115,6 +130,81 @@ describe('CDC relay: a commit wakes a pass from its own floor', () => {
     } finally {
       await open.query('ROLLBACK').catch(() => undefined);
       open.release();
+    }
+  });
+
+  it('reads again from a lower floor notified meanwhile, so a change waiting for a lower row is published after it', async () => {
+    const { sql } = suite.ctx;
+    const [first, other] = suite.seeded.products.map((p) => p.id);
+    const rename = (c: Pick<PoolClient, 'query'>, id: string, name: string) =>
+      c.query(`UPDATE catalog.products SET name = $2 WHERE id = $1`, [id, name]);
+    const before = await lastOutboxId();
+    const t1 = await sql.connect();
+    const t3 = await sql.connect();
+    try {
+      await t1.query('BEGIN');
+      await rename(t1, first, 'one'); // the lowest id, committed second
+      await t3.query('BEGIN');
+      await rename(t3, other, 'three'); // its floor is above t1's row
+      let reached!: () => void;
+      let release!: () => void;
+      const pageHeld = new Promise<void>((r) => (reached = r));
+      hold = { release: new Promise<void>((r) => (release = r)), reached };
+      await t3.query('COMMIT');
+      await pageHeld; // the pass woken by t3 is about to read from t3's floor
+      await t1.query('COMMIT');
+      await rename(sql, first, 'two'); // the same product again: after t1, a higher id than t3's row
+      release();
+      await published(await lastOutboxId());
+    } finally {
+      hold = undefined;
+      for (const c of [t1, t3]) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        c.release();
+      }
+    }
+    // The product's events in the stream are in the order of its outbox rows: 'one' before 'two'.
+    const { rows } = await sql.query(
+      `SELECT event_id FROM cdc.outbox WHERE id > $1 AND aggregate_id = $2 ORDER BY id`,
+      [before, first],
+    );
+    expect(rows).toHaveLength(2);
+    const redis = rawRedis();
+    try {
+      const streamed = (await readStream(redis, `${suite.ctx.redisPrefix}cdc.catalog.v1`))
+        .map((e) => e.event.id)
+        .filter((id) => rows.some((r) => r.event_id === id));
+      expect(streamed).toEqual(rows.map((r) => r.event_id));
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('reads a dropped page again from its own start when the lower floor is inside it: none of its rows is skipped', async () => {
+    const { sql } = suite.ctx;
+    const [first, other] = suite.seeded.products.map((p) => p.id);
+    const t3 = await sql.connect();
+    const t5 = await sql.connect();
+    try {
+      await t3.query('BEGIN');
+      await t3.query(`UPDATE catalog.products SET name = 'three' WHERE id = $1`, [other]);
+      await t5.query('BEGIN');
+      await t5.query(`UPDATE catalog.products SET name = 'five' WHERE id = $1`, [first]); // floor: t3's row
+      let reached!: () => void;
+      let release!: () => void;
+      const pageHeld = new Promise<void>((r) => (reached = r));
+      hold = { release: new Promise<void>((r) => (release = r)), reached };
+      await t3.query('COMMIT');
+      await pageHeld; // the pass woken by t3 reads from t3's floor: t3's row and, once committed, t5's
+      await t5.query('COMMIT'); // its floor, t3's row, is inside that page
+      release();
+      await published(await lastOutboxId());
+    } finally {
+      hold = undefined;
+      for (const c of [t3, t5]) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        c.release();
+      }
     }
   });
 
@@ -179,6 +269,54 @@ describe('CDC relay: a commit wakes a pass from its own floor', () => {
       expect(savepoint[0]).toBeLessThan(kept);
     } finally {
       await listener.end();
+    }
+  });
+});
+
+/**
+ * The poll is the backstop for a row no NOTIFY announced (here: written with session_replication_role = replica,
+ * as a restore or a logical replica writes, so no trigger fires). Every commit resets the poll timer, so under a
+ * steady stream of commits it never fires: the relay also walks from the start once a poll period has passed.
+ */
+describe('CDC relay: a row nobody notified is published while other commits keep the relay busy', () => {
+  const suite = useSeededBff({ instances: [CDC_OFF], seed: ({ ctx }) => seedCatalog(ctx.sql, 1, 1), settle: false });
+  let relay: OutboxRelay;
+
+  beforeAll(async () => {
+    relay = await startRelay(suite, 500);
+  });
+
+  afterAll(() => relay?.stop());
+
+  it('within a few poll periods, with commits every 20 ms', async () => {
+    const { sql } = suite.ctx;
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await sql.query(`UPDATE catalog.products SET price_cents = price_cents + 1 WHERE id = $1`, [
+          suite.seeded.products[0].id,
+        ]);
+        await sleep(20);
+      }
+    })();
+    const silent = await sql.connect();
+    try {
+      await silent.query(`SET session_replication_role = replica`);
+      const { rows } = await silent.query(
+        `INSERT INTO cdc.outbox (domain, type, aggregate_type, aggregate_id, source)
+         VALUES ('catalog', 'catalog.promotion.updated', 'promotion', 'silent', 'test') RETURNING id`,
+      );
+      await eventually(
+        async () =>
+          (await sql.query(`SELECT published_at FROM cdc.outbox WHERE id = $1`, [rows[0].id])).rows[0].published_at !==
+          null,
+        { timeoutMs: 5000, message: 'the silent row to be published' },
+      );
+    } finally {
+      writing = false;
+      await writer;
+      await silent.query(`RESET session_replication_role`);
+      silent.release();
     }
   });
 });

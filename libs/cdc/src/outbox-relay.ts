@@ -49,6 +49,11 @@ interface PendingRow {
 }
 
 const LEADER_LOCK = 'cachegate:outbox-relay';
+/**
+ * Per pass: how many times a page is dropped and read again from a lower floor (committedBelow). A bound, so
+ * a stream of commits cannot keep a pass from publishing; past it, pages are published as read.
+ */
+const MAX_REREADS = 10;
 const PRUNE_EVERY_MS = 60_000;
 
 /**
@@ -72,6 +77,12 @@ const SELECT_UNPUBLISHED = `
  *   below the ones just committed are not walked again for every commit. It
  *   also polls every pollMs, and any pass after a failed one walks from the
  *   start: the fallback for a missed notification.
+ * - Per-aggregate order: a change that waited for another's row locks has a
+ *   higher id and commits later. A page read above a floor could hold it while
+ *   the earlier change, below the floor, is committed but not yet notified to
+ *   this session (or, within a pass, committed after an earlier page was read).
+ *   So after each page the relay takes in the notifications sent so far, and if
+ *   one has a floor below the page's last id, it reads again from that floor.
  * - It publishes *unpublished rows* in capture order, never "everything after
  *   the last id": a transaction that took id 5 but commits after id 6 was
  *   published is still picked up. Rows are marked published only after XADD
@@ -100,6 +111,8 @@ export class OutboxRelay {
   private pendingFrom: bigint | undefined;
   /** The last pass failed or stopped short (or this relay has just taken the lead): the next one walks from the start. */
   private walkAll = true;
+  /** When the last pass from the start began. */
+  private lastFullWalk = 0;
   private lastPrune = 0;
   /** Start of the first publish attempt that has not succeeded yet (undefined while publishing works or nothing waits). */
   private failingSince: number | undefined;
@@ -166,10 +179,12 @@ export class OutboxRelay {
 
   private async pass(from: bigint): Promise<void> {
     if (!this.leader && (Date.now() < this.benchedUntil || !(await this.tryLead()))) return;
-    const after = this.walkAll ? 0n : from;
+    // From the start at least every poll period, also when commits keep the relay busy and the poll timer idle.
+    const full = this.walkAll || Date.now() - this.lastFullWalk >= this.pollMs;
     this.walkAll = false;
+    if (full) this.lastFullWalk = Date.now();
     try {
-      await this.drain(after);
+      await this.drain(full ? 0n : from);
       if (this.leader && Date.now() - this.lastPrune > PRUNE_EVERY_MS) await this.prune();
     } catch (err) {
       // A lost Postgres connection means a lost lock: step down and compete again.
@@ -248,7 +263,10 @@ export class OutboxRelay {
       rows.catch(() => undefined); // a read-ahead may fail before it is awaited: its error surfaces when it is
       return rows;
     };
-    let next: Promise<PendingRow[]> | undefined = page(from.toString());
+    /** Where the page being read starts. */
+    let after = from;
+    let next: Promise<PendingRow[]> | undefined = page(after.toString());
+    let rereads = 0;
     try {
       while (this.running && next && !markFailure) {
         const rows: PendingRow[] = await next;
@@ -256,7 +274,19 @@ export class OutboxRelay {
           this.failingSince = undefined;
           return;
         }
-        next = rows.length === this.batchSize ? page(rows[rows.length - 1].id) : undefined;
+        const last = rows[rows.length - 1].id;
+        if (rereads < MAX_REREADS && (await this.committedBelow(BigInt(last)))) {
+          // Read again from there, once the pages published so far are marked (so they are not read twice).
+          // Never above this page's own start: its rows are dropped and must be read again too.
+          rereads++;
+          await marks;
+          const floor = this.takePending();
+          after = floor < after ? floor : after;
+          next = page(after.toString());
+          continue;
+        }
+        after = BigInt(last);
+        next = rows.length === this.batchSize ? page(last) : undefined;
         // Stepped down: the rows stay unpublished (a read-ahead page is dropped).
         if (!(await this.publish(rows))) {
           this.walkAll = true;
@@ -270,6 +300,27 @@ export class OutboxRelay {
     }
     // Rows whose mark failed were published and stay unpublished too: the next pass publishes them again.
     if (markFailure) throw markFailure;
+  }
+
+  /**
+   * Whether a transaction that committed before this page was read wrote rows below the page's last id: then
+   * the page may hold a later change of the same aggregate (which waited for that transaction's row locks), and
+   * publishing it first would break per-aggregate order. Such a transaction's NOTIFY can still be on its way:
+   * Postgres sends notifications to a session when it is idle, after the page's result. A round trip on the
+   * same session flushes them (they are handled, in order, before its reply).
+   */
+  private async committedBelow(last: bigint): Promise<boolean> {
+    if (this.pendingFrom === undefined || this.pendingFrom >= last) {
+      await this.connection!.query('SELECT 1');
+    }
+    return this.pendingFrom !== undefined && this.pendingFrom < last;
+  }
+
+  /** The floor asked for since the pass began, handed to the pass itself (so no second pass repeats it). */
+  private takePending(): bigint {
+    const from = this.pendingFrom!;
+    this.pendingFrom = undefined;
+    return from;
   }
 
   /** The leader's second session, opened on first use (and dropped with the first). */
