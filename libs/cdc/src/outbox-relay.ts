@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
+import { HangSafeClient, QUERY_READ_TIMEOUT } from '@app/database';
 import { MESSAGE_VERSION, streamPattern } from './cdc-event';
 import { outboxEnvelopeSql } from './outbox-envelope';
 import { OutgoingEvent, RedisStreamsClient } from './redis-streams.client';
@@ -14,6 +15,12 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** CDC_RELAY_STALL_MS: the leader steps down after this long with rows waiting and no publish succeeding. */
   stallMs?: number;
+  /**
+   * A Postgres query of the relay with no answer after this long is given up and its connection closed
+   * (HangSafeClient): a connection that hangs (bytes held, nothing closed) would otherwise keep the relay waiting
+   * for good. Default 30 s: long enough for a prune of a large backlog of published rows.
+   */
+  queryTimeoutMs?: number;
 }
 
 /** The relay's last failed publish attempt, for /health (cleared by the next successful one). */
@@ -22,6 +29,17 @@ export interface PublishFailure {
   at: Date;
   /** Redis refused the write for memory: maxmemory reached under a noeviction policy. */
   oom: boolean;
+}
+
+/**
+ * Ends a session without waiting for it: `end()` waits for the server to close the socket, which a connection
+ * that hangs never does (the relay then waited for good). The socket is destroyed as well; Postgres sees the
+ * connection closed and ends the session, releasing any lock it held.
+ */
+function closeNow(client: Client | undefined): void {
+  if (!client) return;
+  void client.end().catch(() => undefined);
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
 /** A row of cdc.outbox as the relay reads it. */
@@ -49,6 +67,7 @@ interface PendingRow {
 }
 
 const LEADER_LOCK = 'cachegate:outbox-relay';
+
 /**
  * Per pass: how many times a page is dropped and read again from a lower floor (committedBelow). A bound, so
  * a stream of commits cannot keep a pass from publishing; past it, pages are published as read.
@@ -101,6 +120,7 @@ export class OutboxRelay {
   private readonly pollMs: number;
   private readonly batchSize: number;
   private readonly stallMs: number;
+  private readonly queryTimeoutMs: number;
   private connection: Client | undefined;
   /** A second session of the leader's: pages are marked published on it while the next page is read on the first. */
   private markConnection: Client | undefined;
@@ -132,6 +152,12 @@ export class OutboxRelay {
     this.pollMs = options.pollMs ?? 1000;
     this.batchSize = options.batchSize ?? 5000;
     this.stallMs = options.stallMs ?? 3000;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 30_000;
+  }
+
+  /** How long the leader's session may sit idle before Postgres ends it: well past any gap between its queries. */
+  private get idleLimitMs(): number {
+    return Math.max(10_000, 3 * this.pollMs, 2 * this.stallMs, 2 * this.publisher.answerWithinMs);
   }
 
   start(): void {
@@ -191,7 +217,8 @@ export class OutboxRelay {
       if (
         !this.connection ||
         (err as { code?: string }).code?.startsWith('57P') ||
-        /terminat|closed|ECONN/i.test(String((err as Error).message))
+        /terminat|closed|ECONN/i.test(String((err as Error).message)) ||
+        (err as Error).message === QUERY_READ_TIMEOUT
       ) {
         await this.dropConnection();
       }
@@ -201,13 +228,17 @@ export class OutboxRelay {
 
   private async tryLead(): Promise<boolean> {
     if (!this.connection) {
-      const connection = new Client({
+      const connection = new HangSafeClient({
         connectionString: this.options.databaseUrl,
         application_name: 'cachegate-relay',
+        query_timeout: this.queryTimeoutMs,
         // Pages must walk outbox_unpublished_idx in id order. Right after a bulk statement the table has no
         // statistics for its new rows, and the planner then prefers a bitmap scan + sort, which reads every
         // remaining unpublished row for each page of 5,000 (quadratic: 100,000 rows took seconds).
-        options: '-c enable_sort=off',
+        // idle_session_timeout: this session holds the leader's lock, and a relay queries on it at least every
+        // poll period. One idle for longer is cut off from its relay (a connection that hangs), and Postgres
+        // ends it, which frees the lock for another relay.
+        options: `-c enable_sort=off -c idle_session_timeout=${this.idleLimitMs}`,
       });
       connection.on('error', () => void this.dropConnection());
       connection.on('notification', (n) => {
@@ -326,9 +357,10 @@ export class OutboxRelay {
   /** The leader's second session, opened on first use (and dropped with the first). */
   private async marker(): Promise<Client> {
     if (!this.markConnection) {
-      const marks = new Client({
+      const marks = new HangSafeClient({
         connectionString: this.options.databaseUrl,
         application_name: 'cachegate-relay-marks',
+        query_timeout: this.queryTimeoutMs,
       });
       marks.on('error', () => {
         if (this.markConnection === marks) this.markConnection = undefined;
@@ -446,11 +478,11 @@ export class OutboxRelay {
     this.connection = undefined;
     const marks = this.markConnection;
     this.markConnection = undefined;
-    await marks?.end().catch(() => undefined);
+    closeNow(marks);
     if (this.leader) this.logger.warn('stepped down as outbox relay');
     this.leader = false;
     this.failingSince = undefined;
-    await connection?.end().catch(() => undefined);
+    closeNow(connection);
   }
 }
 
