@@ -101,6 +101,15 @@ describe('CDC relay: a commit wakes a pass from its own floor', () => {
 
   const pageWith = (id: bigint) => pages.find((p) => p.ids.includes(id));
 
+  /** Holds the relay's next page read before it reaches Postgres: `reached` once it is held, sent on `release()`. */
+  function holdNextPage(): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const held = { reached: new Promise<void>((r) => (reached = r)), release: () => release() };
+    hold = { release: new Promise<void>((r) => (release = r)), reached };
+    return held;
+  }
+
   it('walks from above the rows an open transaction captured, and from below them once it commits', async () => {
     const { sql } = suite.ctx;
     const category = suite.seeded.categories[0].id;
@@ -146,15 +155,12 @@ describe('CDC relay: a commit wakes a pass from its own floor', () => {
       await rename(t1, first, 'one'); // the lowest id, committed second
       await t3.query('BEGIN');
       await rename(t3, other, 'three'); // its floor is above t1's row
-      let reached!: () => void;
-      let release!: () => void;
-      const pageHeld = new Promise<void>((r) => (reached = r));
-      hold = { release: new Promise<void>((r) => (release = r)), reached };
+      const page = holdNextPage();
       await t3.query('COMMIT');
-      await pageHeld; // the pass woken by t3 is about to read from t3's floor
+      await page.reached; // the pass woken by t3 is about to read from t3's floor
       await t1.query('COMMIT');
       await rename(sql, first, 'two'); // the same product again: after t1, a higher id than t3's row
-      release();
+      page.release();
       await published(await lastOutboxId());
     } finally {
       hold = undefined;
@@ -190,14 +196,11 @@ describe('CDC relay: a commit wakes a pass from its own floor', () => {
       await t3.query(`UPDATE catalog.products SET name = 'three' WHERE id = $1`, [other]);
       await t5.query('BEGIN');
       await t5.query(`UPDATE catalog.products SET name = 'five' WHERE id = $1`, [first]); // floor: t3's row
-      let reached!: () => void;
-      let release!: () => void;
-      const pageHeld = new Promise<void>((r) => (reached = r));
-      hold = { release: new Promise<void>((r) => (release = r)), reached };
+      const page = holdNextPage();
       await t3.query('COMMIT');
-      await pageHeld; // the pass woken by t3 reads from t3's floor: t3's row and, once committed, t5's
+      await page.reached; // the pass woken by t3 reads from t3's floor: t3's row and, once committed, t5's
       await t5.query('COMMIT'); // its floor, t3's row, is inside that page
-      release();
+      page.release();
       await published(await lastOutboxId());
     } finally {
       hold = undefined;

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
-import { HangSafeClient, QUERY_READ_TIMEOUT } from '@app/database';
+import { closeClient, HangSafeClient, QUERY_READ_TIMEOUT } from '@app/database';
 import { MESSAGE_VERSION, streamPattern } from './cdc-event';
 import { outboxEnvelopeSql } from './outbox-envelope';
 import { OutgoingEvent, RedisStreamsClient } from './redis-streams.client';
@@ -31,16 +31,8 @@ export interface PublishFailure {
   oom: boolean;
 }
 
-/**
- * Ends a session without waiting for it: `end()` waits for the server to close the socket, which a connection
- * that hangs never does (the relay then waited for good). The socket is destroyed as well; Postgres sees the
- * connection closed and ends the session, releasing any lock it held.
- */
-function closeNow(client: Client | undefined): void {
-  if (!client) return;
-  void client.end().catch(() => undefined);
-  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-}
+/** The lower of two outbox ids. */
+const lower = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 /** A row of cdc.outbox as the relay reads it. */
 export interface OutboxRow {
@@ -94,8 +86,9 @@ const SELECT_UNPUBLISHED = `
  *   transaction's floor: every outbox row it wrote has a higher id (migration
  *   1763700700000). That pass starts there, so rows of transactions still open
  *   below the ones just committed are not walked again for every commit. It
- *   also polls every pollMs, and any pass after a failed one walks from the
- *   start: the fallback for a missed notification.
+ *   walks from the start at least once a poll period (every commit resets the
+ *   poll timer, so under steady writes the poll alone would not), after a
+ *   failed pass and on taking the lead: the fallback for a missed notification.
  * - Per-aggregate order: a change that waited for another's row locks has a
  *   higher id and commits later. A page read above a floor could hold it while
  *   the earlier change, below the floor, is committed but not yet notified to
@@ -129,9 +122,10 @@ export class OutboxRelay {
   private busy: Promise<void> | undefined;
   /** Asked for while a pass ran: the next pass, from this id (the lowest floor asked for; 0n: from the start). */
   private pendingFrom: bigint | undefined;
-  /** The last pass failed or stopped short (or this relay has just taken the lead): the next one walks from the start. */
-  private walkAll = true;
-  /** When the last pass from the start began. */
+  /**
+   * When the last pass from the start began; 0 when the next pass must walk from the start (the last one failed
+   * or stopped short, or this relay has just taken the lead).
+   */
   private lastFullWalk = 0;
   private lastPrune = 0;
   /** Start of the first publish attempt that has not succeeded yet (undefined while publishing works or nothing waits). */
@@ -184,13 +178,13 @@ export class OutboxRelay {
   wake(from = 0n): void {
     if (!this.running) return;
     if (this.busy) {
-      this.pendingFrom = this.pendingFrom === undefined || from < this.pendingFrom ? from : this.pendingFrom;
+      this.pendingFrom = this.pendingFrom === undefined ? from : lower(from, this.pendingFrom);
       return;
     }
     clearTimeout(this.timer);
     this.busy = this.pass(from)
       .catch((err: unknown) => {
-        this.walkAll = true;
+        this.lastFullWalk = 0;
         this.logger.warn(`relay pass failed: ${(err as Error).message}`);
       })
       .finally(() => {
@@ -206,8 +200,7 @@ export class OutboxRelay {
   private async pass(from: bigint): Promise<void> {
     if (!this.leader && (Date.now() < this.benchedUntil || !(await this.tryLead()))) return;
     // From the start at least every poll period, also when commits keep the relay busy and the poll timer idle.
-    const full = this.walkAll || Date.now() - this.lastFullWalk >= this.pollMs;
-    this.walkAll = false;
+    const full = Date.now() - this.lastFullWalk >= this.pollMs;
     if (full) this.lastFullWalk = Date.now();
     try {
       await this.drain(full ? 0n : from);
@@ -256,7 +249,7 @@ export class OutboxRelay {
     if (locked) {
       await this.connection.query('LISTEN cachegate_cdc');
       this.leader = true;
-      this.walkAll = true; // what committed before LISTEN was not notified to this session
+      this.lastFullWalk = 0; // what committed before LISTEN was not notified to this session
       this.failingSince = undefined;
       this.logger.log('this process is now the active outbox relay');
     }
@@ -311,8 +304,7 @@ export class OutboxRelay {
           // Never above this page's own start: its rows are dropped and must be read again too.
           rereads++;
           await marks;
-          const floor = this.takePending();
-          after = floor < after ? floor : after;
+          after = lower(this.takePending(), after);
           next = page(after.toString());
           continue;
         }
@@ -320,7 +312,7 @@ export class OutboxRelay {
         next = rows.length === this.batchSize ? page(last) : undefined;
         // Stepped down: the rows stay unpublished (a read-ahead page is dropped).
         if (!(await this.publish(rows))) {
-          this.walkAll = true;
+          this.lastFullWalk = 0;
           return;
         }
         mark(rows);
@@ -364,7 +356,7 @@ export class OutboxRelay {
       });
       marks.on('error', () => {
         if (this.markConnection === marks) this.markConnection = undefined;
-        void marks.end().catch(() => undefined);
+        void closeClient(marks);
       });
       await marks.connect();
       this.markConnection = marks;
@@ -478,11 +470,10 @@ export class OutboxRelay {
     this.connection = undefined;
     const marks = this.markConnection;
     this.markConnection = undefined;
-    closeNow(marks);
     if (this.leader) this.logger.warn('stepped down as outbox relay');
     this.leader = false;
     this.failingSince = undefined;
-    closeNow(connection);
+    await Promise.all([marks, connection].map((c) => c && closeClient(c)));
   }
 }
 

@@ -44,3 +44,18 @@ export class HangSafeClient extends Client {
     this.connection?.stream?.destroy();
   }
 }
+
+/**
+ * Ends a session, waiting at most `graceMs` for Postgres to close it. `end()` alone waits for the server to
+ * close the socket, which a connection that hangs never does; past the grace the socket is destroyed, and
+ * Postgres, seeing it closed, ends the session (and releases any lock it held).
+ */
+export async function closeClient(client: Client, graceMs = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.end().catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+  ]);
+  clearTimeout(timer);
+  client.connection?.stream?.destroy(); // nothing left to destroy once ended
+}

@@ -6,7 +6,7 @@ export {
   DatabaseTimeouts,
   DEFAULT_DATABASE_TIMEOUT_MS,
 } from './data-source-options';
-export { HangSafeClient, QUERY_READ_TIMEOUT } from './hang-safe-client';
+export { closeClient, HangSafeClient, QUERY_READ_TIMEOUT } from './hang-safe-client';
 export { openDataSource, runMigrationsLocked, DatabaseUnreachableError } from './open-data-source';
 export { parseDatabaseUrl, withDatabase, quoteIdentifier } from './database-url';
 export {
