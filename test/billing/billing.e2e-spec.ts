@@ -55,6 +55,19 @@ describe('billing service', () => {
   const ctx = useTestContext();
   let app: NestFastifyApplication;
 
+  /**
+   * The row's `updated_at` in microseconds, as Postgres keeps it. The API's
+   * ISO strings carry milliseconds, and a create and an update can land in the
+   * same millisecond on a fast machine, so "bumped" is judged here.
+   */
+  async function updatedAtMicros(id: string): Promise<bigint> {
+    const { rows } = await ctx().sql.query(
+      `SELECT (extract(epoch FROM updated_at) * 1000000)::bigint::text AS us FROM billing.invoices WHERE id = $1`,
+      [id],
+    );
+    return BigInt(rows[0].us as string);
+  }
+
   beforeAll(async () => {
     app = await ctx().startBilling();
   });
@@ -307,6 +320,7 @@ describe('billing service', () => {
   describe('PATCH /invoices/:id', () => {
     it('changes the amount and the due date; the trigger bumps updated_at', async () => {
       const invoice = await createInvoice(app, account());
+      const before = await updatedAtMicros(invoice.id);
       const res = await call(app, 'PATCH', `/invoices/${invoice.id}`, { totalCents: 5000, dueDate: '2026-09-30' });
       expectStatus(res, 200);
       const body = json<InvoiceBody>(res);
@@ -318,16 +332,15 @@ describe('billing service', () => {
         totalCents: 5000,
         dueDate: '2026-09-30',
       });
-      expect(Date.parse(body.updatedAt)).toBeGreaterThan(Date.parse(invoice.updatedAt));
+      expect(await updatedAtMicros(invoice.id)).toBeGreaterThan(before);
+      expect(Date.parse(body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(invoice.updatedAt));
     });
 
     it('bumps updated_at for writes made outside the API too', async () => {
       const invoice = await createInvoice(app, account());
-      const { rows } = await ctx().sql.query(
-        `UPDATE billing.invoices SET total_cents = total_cents + 1 WHERE id = $1 RETURNING updated_at`,
-        [invoice.id],
-      );
-      expect((rows[0].updated_at as Date).getTime()).toBeGreaterThan(Date.parse(invoice.updatedAt));
+      const before = await updatedAtMicros(invoice.id);
+      await ctx().sql.query(`UPDATE billing.invoices SET total_cents = total_cents + 1 WHERE id = $1`, [invoice.id]);
+      expect(await updatedAtMicros(invoice.id)).toBeGreaterThan(before);
     });
 
     it('follows draft → open → paid and draft/open → void', async () => {
