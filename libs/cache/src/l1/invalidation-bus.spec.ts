@@ -103,3 +103,35 @@ describe('InvalidationBus own echoes', () => {
     ]);
   });
 });
+
+/**
+ * A SUBSCRIBE that fails on a connection that stays up (it timed out while the connection hung, and the
+ * connection came back): nothing closes, so no later 'ready' would subscribe again, and the heartbeat does
+ * not probe while L1 is off. The bus must make the connection again instead of leaving L1 off for good.
+ */
+describe('InvalidationBus failed subscribe', () => {
+  const names = new RedisNames('');
+  let bus: InvalidationBus | undefined;
+  afterEach(() => bus?.stop());
+
+  it('reconnects and subscribes again, and L1 comes back on', async () => {
+    const subscriber = new FakeSubscriber();
+    let failures = 1;
+    subscriber.subscribe = async () => {
+      if (failures-- > 0) throw new Error('Command timed out');
+      return 1;
+    };
+    subscriber.disconnect = (reconnect?: boolean) => {
+      subscriber.disconnects++;
+      if (!reconnect) return;
+      // What ioredis does on disconnect(true): close, connect again, 'ready'.
+      subscriber.emit('close');
+      setImmediate(() => subscriber.emit('ready'));
+    };
+    const l1 = new L1Cache(true, 1 << 20, 60_000);
+    bus = new InvalidationBus(subscriber as unknown as Redis, names, l1);
+    await bus.start(50);
+    await eventually(() => expect(l1.active).toBe(true), { message: 'L1 to come back on' });
+    expect(subscriber.disconnects).toBe(1);
+  });
+});

@@ -261,7 +261,10 @@ export class InvalidationBus {
       this.l1.confirm(sent);
       this.firstSubscribed();
     } catch (err) {
-      this.logger.warn(`cannot subscribe to the invalidation channel: ${(err as Error).message}`);
+      this.logger.warn(`cannot subscribe to the invalidation channel: ${(err as Error).message}; reconnecting`);
+      // A SUBSCRIBE that timed out on a connection that hung and came back leaves it up: no 'close', no new
+      // 'ready', and the heartbeat does not probe while L1 is off. Connecting again gets a fresh 'ready'.
+      if (this.subscriber.status === 'ready') this.subscriber.disconnect(true);
     }
   }
 }
