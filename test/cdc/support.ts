@@ -5,7 +5,9 @@ import { Pool } from 'pg';
 import { call } from '../harness/http';
 import { CONSUMER_GROUP } from '@app/cdc';
 import { eventually } from '../../tools/eventually';
+import { CDC_OFF, CDC_ON, TRUTH_ENV } from '../harness/cdc';
 import type { ChildApp } from '../harness/processes';
+import type { TestContext } from '../harness/test-context';
 import { rawRedis } from '../harness/test-redis';
 
 /** Shared by the test/cdc suites: seeding by plain SQL, reading views, and comparing cached views with the source. */
@@ -22,6 +24,25 @@ export function appReader(app: NestFastifyApplication): Reader {
     const res = await call(app, 'GET', url);
     return { status: res.statusCode, body: parse(res.body), cache: header(res.headers['x-cache']) };
   };
+}
+
+/**
+ * Two BFFs on one prefix and what the source says: `reader` runs the relay and the subscriber, so plain SQL
+ * reaches the caches only through the pipeline; the other (`cachedOther`) runs no CDC, so its L1 is cleared
+ * only by the invalidation channel.
+ */
+export interface CdcInstances {
+  reader: NestFastifyApplication;
+  cached: Reader;
+  cachedOther: Reader;
+  source: Reader;
+}
+
+export async function startCdcInstances(ctx: TestContext): Promise<CdcInstances> {
+  const reader = await ctx.startBff(CDC_ON);
+  const cachedOther = appReader(await ctx.startBff(CDC_OFF));
+  const source = appReader(await ctx.startBff(TRUTH_ENV));
+  return { reader, cached: appReader(reader), cachedOther, source };
 }
 
 export function childReader(child: ChildApp): Reader {

@@ -2,10 +2,10 @@ import { eventually } from '../../tools/eventually';
 import { randomUUID } from 'node:crypto';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FillFence, RedisCacheStore } from '@app/cache';
-import { CDC_ON, waitForCdc, CDC_OFF, TRUTH_ENV } from '../harness/cdc';
+import { waitForCdc } from '../harness/cdc';
 import { createOrder } from '../harness/fixtures';
 import { useTestContext } from '../harness/test-context';
-import { appReader, catalogUrls, expectViewsEqual, Reader, seedCatalog, uniq, warm } from './support';
+import { catalogUrls, expectViewsEqual, Reader, seedCatalog, startCdcInstances, uniq, warm } from './support';
 
 /**
  * docs/contract.md §5.9, §6.1: TRUNCATE fires no row trigger. A statement-level trigger on
@@ -15,23 +15,18 @@ import { appReader, catalogUrls, expectViewsEqual, Reader, seedCatalog, uniq, wa
  * instance (through the channel), fenced against fills in flight.
  *
  * The truncating statement is plain SQL, so the only path to the cache is the
- * pipeline (relay and subscriber on `reader`). `other` runs no CDC and shares
+ * pipeline (relay and subscriber on `reader`). the other instance runs no CDC and shares
  * the prefix: its L1 is cleared only by the channel's flush.
  */
 describe('CDC: TRUNCATE drops every cached view of the domain', () => {
   const ctx = useTestContext();
   let reader: NestFastifyApplication;
-  let other: NestFastifyApplication;
   let cached: Reader;
   let cachedOther: Reader;
   let source: Reader;
 
   beforeAll(async () => {
-    reader = await ctx().startBff(CDC_ON);
-    other = await ctx().startBff(CDC_OFF);
-    source = appReader(await ctx().startBff(TRUTH_ENV));
-    cached = appReader(reader);
-    cachedOther = appReader(other);
+    ({ reader, cached, cachedOther, source } = await startCdcInstances(ctx()));
   });
 
   async function mark(): Promise<number> {

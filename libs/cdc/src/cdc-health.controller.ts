@@ -27,6 +27,19 @@ const CDC_REPORT = closed({
       deadLetters: COUNT,
     }),
   },
+  capture: closed({
+    off: {
+      type: 'array',
+      items: { type: 'string' },
+      description:
+        'Captured tables (`schema.table`) with a capture trigger disabled or dropped: their changes reach no cache',
+    },
+    resumeDrops: {
+      type: 'boolean',
+      description:
+        'Whether capture switched on again drops the views it missed (the event trigger cachegate_capture_resumed, created by a superuser)',
+    },
+  }),
   totals: closed({ processed: COUNT, failed: COUNT, deadLettered: COUNT, redelivered: COUNT, trimmed: COUNT }),
   relay: closed({
     backlog: COUNT,

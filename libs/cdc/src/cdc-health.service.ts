@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
+import { CAPTURE_RESUMED_INSTALLED_SQL, CAPTURE_TRIGGERS } from './capture-triggers';
 import { CONSUMER_GROUP } from './cdc-event';
 import { CdcStats } from './cdc-stats';
 import { CDC_OPTIONS, CdcModuleOptions } from './cdc.options';
@@ -20,6 +21,12 @@ export interface StreamReport {
 export interface CdcReport {
   timestamp: string;
   streams: Record<string, StreamReport>;
+  capture: {
+    /** Captured tables (`schema.table`) some of whose capture triggers are disabled or dropped: their changes reach no cache. */
+    off: string[];
+    /** Whether the event trigger that drops a domain when its table's capture is switched on again is installed and enabled. */
+    resumeDrops: boolean;
+  };
   totals: { processed: number; failed: number; deadLettered: number; redelivered: number; trimmed: number };
   relay: {
     backlog: number;
@@ -45,11 +52,12 @@ export class CdcHealthService {
   ) {}
 
   async report(): Promise<CdcReport> {
-    const [streams, relay] = await Promise.all([this.streams(), this.relay()]);
+    const [streams, capture, relay] = await Promise.all([this.streams(), this.capture(), this.relay()]);
     const { processed, failed, deadLettered, redelivered, trimmed } = this.stats;
     return {
       timestamp: new Date().toISOString(),
       streams,
+      capture,
       totals: { processed, failed, deadLettered, redelivered, trimmed },
       relay,
       invalidationLagMs: this.stats.invalidationLag.summary(),
@@ -74,6 +82,27 @@ export class CdcHealthService {
       activeHere: this.options.relayActive(),
       lastPublishError: error ? { message: error.message, at: error.at.toISOString(), oom: error.oom } : null,
     };
+  }
+
+  /**
+   * Captured tables whose capture is not on for every change: a capture trigger disabled (`ALTER TABLE …
+   * DISABLE TRIGGER`, `tgenabled` D; R fires for replication sessions only) or dropped. A table counts as
+   * captured while it has any of the four; one with none left cannot be told from a table never captured.
+   */
+  async capture(): Promise<CdcReport['capture']> {
+    const [{ off, resumeDrops }]: { off: string[]; resumeDrops: boolean }[] = await this.dataSource.query(
+      `SELECT coalesce((SELECT array_agg("table" ORDER BY "table") FROM (
+                SELECT format('%I.%I', n.nspname, c.relname) AS "table"
+                  FROM pg_trigger t
+                  JOIN pg_class c ON c.oid = t.tgrelid
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE NOT t.tgisinternal AND t.tgname = ANY($1)
+                 GROUP BY n.nspname, c.relname
+                HAVING count(*) FILTER (WHERE t.tgenabled IN ('O', 'A')) < $2) tables), '{}') AS off,
+              ${CAPTURE_RESUMED_INSTALLED_SQL} AS "resumeDrops"`,
+      [CAPTURE_TRIGGERS, CAPTURE_TRIGGERS.length],
+    );
+    return { off, resumeDrops };
   }
 
   async streams(): Promise<Record<string, StreamReport>> {

@@ -12,7 +12,8 @@ const PROBE_TIMEOUT_MS = 1000;
  * is consuming, every stream's group lag is under CDC_LAG_ALERT, the relay
  * backlog is under the same limit, the oldest unpublished change is younger
  * than CDC_LAG_ALERT_MS, and this process's relay was not refused by a Redis
- * out of memory (OOM) at its last publish with nothing published since.
+ * out of memory (OOM) at its last publish with nothing published since, and
+ * every captured table's capture triggers are in place and enabled.
  * Postgres (outbox) and Redis (streams) are probed separately, so a lag is
  * reported even while Redis does not answer.
  */
@@ -33,9 +34,10 @@ export class CdcHealthIndicator {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('cdc probe timed out')), PROBE_TIMEOUT_MS);
     });
-    const [streams, relay] = await Promise.allSettled([
+    const [streams, relay, capture] = await Promise.allSettled([
       Promise.race([this.report.streams(), timeout]),
       Promise.race([this.report.relay(), timeout]),
+      Promise.race([this.report.capture(), timeout]),
     ]).finally(() => clearTimeout(timer));
     const problems: string[] = [];
     const details: Record<string, unknown> = {};
@@ -64,6 +66,13 @@ export class CdcHealthIndicator {
           `Redis is out of memory (OOM, maxmemory reached, writes refused): the relay's last publish failed: ${failure.message}`,
         );
       }
+    }
+    // A rejected capture query is the outbox's problem too (same database), reported once above.
+    if (capture.status === 'fulfilled' && capture.value.off.length > 0) {
+      const tables = capture.value.off.join(', ');
+      problems.push(
+        `capture is off on ${tables} (its capture triggers are disabled or dropped): their changes reach no cache`,
+      );
     }
     return problems.length === 0 ? indicator.up(details) : indicator.down({ ...details, message: problems.join('; ') });
   }

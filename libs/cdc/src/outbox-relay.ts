@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { closeClient, HangSafeClient, QUERY_READ_TIMEOUT } from '@app/database';
+import { CAPTURE_RESUMED_INSTALLED_SQL, CAPTURE_RESUMED_TRIGGER } from './capture-triggers';
 import { MESSAGE_VERSION, streamPattern } from './cdc-event';
 import { outboxEnvelopeSql } from './outbox-envelope';
 import { OutgoingEvent, RedisStreamsClient } from './redis-streams.client';
@@ -252,8 +253,25 @@ export class OutboxRelay {
       this.lastFullWalk = 0; // what committed before LISTEN was not notified to this session
       this.failingSince = undefined;
       this.logger.log('this process is now the active outbox relay');
+      await this.warnWithoutResumeDrops();
     }
     return locked;
+  }
+
+  /**
+   * One line at taking the lead when a non-superuser's migration could not create the event trigger that
+   * drops a domain whose capture is switched on again (migration 1763700800000): /health/cdc shows it too.
+   */
+  private async warnWithoutResumeDrops(): Promise<void> {
+    const [{ installed }] = (
+      await this.connection!.query<{ installed: boolean }>(`SELECT ${CAPTURE_RESUMED_INSTALLED_SQL} AS installed`)
+    ).rows;
+    if (!installed) {
+      this.logger.warn(
+        `the event trigger ${CAPTURE_RESUMED_TRIGGER} is missing (it needs a superuser): after a captured table's ` +
+          'capture triggers are disabled and enabled again, flush its domain by hand (docs/operations.md)',
+      );
+    }
   }
 
   /**

@@ -6,6 +6,7 @@ import { BulkCapture1763700400000 } from './1763700400000-bulk-capture';
 import { GenericCapture1763700500000 } from './1763700500000-generic-capture';
 import { OutboxEventIdUnindexed1763700600000 } from './1763700600000-outbox-event-id-unindexed';
 import { OutboxNotifyFloor1763700700000 } from './1763700700000-outbox-notify-floor';
+import { CaptureResumed1763700800000 } from './1763700800000-capture-resumed';
 
 /**
  * Every migration of the BFF's schemas (catalog, orders, the CDC outbox, its
@@ -23,6 +24,7 @@ export const BFF_MIGRATIONS = [
   GenericCapture1763700500000,
   OutboxEventIdUnindexed1763700600000,
   OutboxNotifyFloor1763700700000,
+  CaptureResumed1763700800000,
 ];
 
 export const BFF_MIGRATIONS_TABLE = 'cachegate_migrations';
