@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { eventually } from '../../tools/eventually';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { CREATE_CAPTURE_RESUMED_TRIGGER } from '../../apps/bff/src/migrations/1763700800000-capture-resumed';
@@ -57,6 +58,42 @@ describe('CDC: capture triggers switched off and on again', () => {
       await expectViewsEqual(read, source, urls);
     }
     expect((await call(reader, 'GET', '/health')).statusCode).toBe(200);
+  });
+
+  it('a table restored in place from `pg_dump --data-only --disable-triggers` shows the restored rows', async () => {
+    const seeded = await seedCatalog(ctx().sql, 1, 3);
+    const ids = seeded.products.map((p) => p.id);
+    // Yesterday's rows, as pg_dump writes them: the data between DISABLE and ENABLE TRIGGER ALL.
+    const dump = execFileSync('pg_dump', [
+      '--data-only',
+      '--disable-triggers',
+      '--table=catalog.products',
+      ctx().databaseUrl,
+    ]);
+    await ctx().sql.query(`UPDATE catalog.products SET name = name || ' (renamed)' WHERE id = ANY($1)`, [ids]);
+    await waitForCdc(reader);
+    const urls = catalogUrls(seeded);
+    for (const read of [cached, cachedOther]) await warm(read, urls);
+    expect((await cached(`/catalog/products/${ids[0]}`)).body).toMatchObject({
+      name: expect.stringMatching(/renamed/),
+    });
+
+    // The operator's restore in place: capture off before the table is emptied, so only the dump's ENABLE says so.
+    const restore = Buffer.concat([
+      Buffer.from('ALTER TABLE catalog.products DISABLE TRIGGER ALL;\nDELETE FROM catalog.products;\n'),
+      dump,
+    ]);
+    execFileSync('psql', ['--single-transaction', '--set=ON_ERROR_STOP=1', '--quiet', ctx().databaseUrl], {
+      input: restore,
+    });
+    await waitForCdc(reader);
+
+    for (const read of [cached, cachedOther]) {
+      await eventually(async () =>
+        expect((await read(`/catalog/products/${ids[0]}`)).body).toMatchObject({ name: 'Product 0-0' }),
+      );
+      await expectViewsEqual(read, source, urls);
+    }
   });
 
   it('one capture trigger disabled is enough to report the table', async () => {
