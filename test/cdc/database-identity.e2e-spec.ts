@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { eventually } from '../../tools/eventually';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
@@ -10,12 +11,17 @@ import { appReader, catalogUrls, expectViewsEqual, rawRedis, Reader, seedCatalog
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
-/** The identity this database answers: `<cdc.database_identity.id>/<database oid>/<system identifier>`. */
+/**
+ * The identity this database answers:
+ * `<cdc.database_identity.id>/<database oid>/<system identifier>/<identity table oid>.<event trigger oid>`.
+ */
 async function databaseIdentity(ctx: TestContext): Promise<string> {
   const { rows } = await ctx.sql.query(`
     SELECT (SELECT id::text FROM cdc.database_identity) || '/' ||
            (SELECT oid::text FROM pg_database WHERE datname = current_database()) || '/' ||
-           (SELECT system_identifier::text FROM pg_control_system()) AS identity`);
+           (SELECT system_identifier::text FROM pg_control_system()) || '/' ||
+           'cdc.database_identity'::regclass::oid::text || '.' ||
+           (SELECT oid::text FROM pg_event_trigger WHERE evtname = 'cachegate_capture_resumed') AS identity`);
   return rows[0].identity;
 }
 
@@ -43,7 +49,7 @@ describe('database identity: a new incarnation of the database is never served t
   it('records the database identity at boot', async () => {
     const app = await ctx().startBff(CDC_OFF);
     const identity = await databaseIdentity(ctx());
-    expect(identity).toMatch(new RegExp(`^${UUID}/\\d+/\\d+$`));
+    expect(identity).toMatch(new RegExp(`^${UUID}/\\d+/\\d+/\\d+\\.\\d+$`));
     expect(await redis.get(identityKey())).toBe(identity);
     await stop(ctx(), app);
   });
@@ -121,5 +127,51 @@ describe('database identity: the operator command after a restore in place', () 
       await expectViewsEqual(read, truth, urls);
     }
     expect(await redis.get(`${ctx().redisPrefix}cache:db-identity`)).toBe(await databaseIdentity(ctx()));
+  });
+});
+
+/**
+ * `pg_restore --clean` of an older dump into the same database keeps its OID, its system identifier and (the
+ * dump's own row) its uuid, and its data is loaded before the capture triggers exist. What a restore always
+ * makes anew: every table (new OIDs) and, last of all, the event trigger (pg_dump restores event triggers
+ * after everything else, so that they do not fire during the restore). Both are part of the identity, so
+ * the identity changes once the restore is over, with nothing for the operator to run.
+ */
+describe('database identity: pg_restore --clean of an older dump in place is detected by itself', () => {
+  const ctx = useTestContext();
+
+  it('running BFFs drop what they cached and serve the restored rows', async () => {
+    const [one, two] = [await ctx().startBff(), await ctx().startBff(CDC_OFF)];
+    const seeded = await seedCatalog(ctx().sql, 1, 2);
+    const product = seeded.products[0];
+    const original = (await ctx().sql.query(`SELECT name FROM catalog.products WHERE id = $1`, [product.id])).rows[0]
+      .name as string;
+    // Every change published first: the dump's outbox holds nothing the relay would publish again.
+    await waitForCdc(one);
+    const dump = execFileSync('pg_dump', ['--format=custom', ctx().databaseUrl]);
+
+    await ctx().sql.query(`UPDATE catalog.products SET name = $2 WHERE id = $1`, [product.id, `Renamed ${uniq()}`]);
+    await waitForCdc(one);
+    const urls = catalogUrls(seeded);
+    const readers = [appReader(one), appReader(two)];
+    for (const read of readers) await warm(read, urls);
+
+    ctx().sql.on('error', () => undefined);
+    execFileSync('pg_restore', ['--clean', '--if-exists', `--dbname=${ctx().databaseUrl}`], {
+      input: dump,
+    });
+
+    const truth = appReader(await ctx().startBff(TRUTH_ENV));
+    for (const read of readers) {
+      await eventually(
+        async () =>
+          expect(await read(`/catalog/products/${product.id}`)).toMatchObject({
+            status: 200,
+            body: { name: original },
+          }),
+        { timeoutMs: 3 * DATABASE_IDENTITY_CHECK_MS },
+      );
+      await expectViewsEqual(read, truth, urls);
+    }
   });
 });

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { CACHE_REDIS, CacheSourceIdentity } from '@app/cache';
+import { CAPTURE_RESUMED_TRIGGER } from '@app/cdc';
 import type { EnvironmentVariables } from '@app/config';
 
 /** How often a running instance compares the database's identity with the cache's (one SELECT, one GET). */
@@ -12,21 +13,28 @@ export const DATABASE_IDENTITY_CHECK_MS = 2000;
 /**
  * The identity of this incarnation of the database: the row of
  * cdc.database_identity (random at creation; operators change it after a
- * restore in place, docs/operations.md), plus what no restore can bring back:
- * the database's OID (new whenever the database is created again, whatever
- * it is filled with) and the cluster's system identifier (new for every
- * initdb, so a database moved to another server whose OID happens to match is
- * still told apart).
+ * restore that keeps everything below, docs/operations.md), plus what no
+ * restore can bring back: the database's OID (new whenever the database is
+ * created again, whatever it is filled with), the cluster's system identifier
+ * (new for every initdb, so a database moved to another server whose OID
+ * happens to match is still told apart), and the OIDs of what a restore in
+ * place (`pg_restore --clean`) creates anew: the identity table, and the event
+ * trigger of migration 1763700800000, which pg_dump restores after everything
+ * else, so the identity changes once more when the restore's data is all in.
  */
+const RESTORED_SQL = `coalesce(to_regclass('cdc.database_identity')::oid::text, '-') || '.' ||
+         coalesce((SELECT oid::text FROM pg_event_trigger WHERE evtname = '${CAPTURE_RESUMED_TRIGGER}'), '-')`;
 const IDENTITY_SQL = `
   SELECT (SELECT id::text FROM cdc.database_identity) AS id,
          (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS database,
-         (SELECT system_identifier::text FROM pg_control_system()) AS system`;
+         (SELECT system_identifier::text FROM pg_control_system()) AS system,
+         ${RESTORED_SQL} AS restored`;
 /** Without pg_control_system(), where a managed server does not let us call it. */
 const IDENTITY_SQL_WITHOUT_SYSTEM = `
   SELECT (SELECT id::text FROM cdc.database_identity) AS id,
          (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS database,
-         '-' AS system`;
+         '-' AS system,
+         ${RESTORED_SQL} AS restored`;
 
 /**
  * Keeps the cache from serving a database that no longer exists (docs/contract.md §5.9):
@@ -76,9 +84,9 @@ export class DatabaseIdentityCheck implements OnApplicationBootstrap, OnApplicat
     await this.running;
   }
 
-  /** The identity as the database answers it now: `<uuid>/<database oid>/<system identifier>`. */
+  /** The identity as the database answers it now: `<uuid>/<database oid>/<system identifier>/<restored>`. */
   async read(): Promise<string> {
-    let rows: { id: string | null; database: string; system: string }[];
+    let rows: { id: string | null; database: string; system: string; restored: string }[];
     try {
       rows = await this.dataSource.query(this.withSystemIdentifier ? IDENTITY_SQL : IDENTITY_SQL_WITHOUT_SYSTEM);
     } catch (err) {
@@ -89,8 +97,8 @@ export class DatabaseIdentityCheck implements OnApplicationBootstrap, OnApplicat
       this.withSystemIdentifier = false;
       return this.read();
     }
-    const [{ id, database, system }] = rows;
-    return `${id ?? 'none'}/${database}/${system}`;
+    const [{ id, database, system, restored }] = rows;
+    return `${id ?? 'none'}/${database}/${system}/${restored}`;
   }
 
   /** Runs a check now, or once more right after the running one; resolves when none is left to run. */
