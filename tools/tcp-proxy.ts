@@ -24,6 +24,8 @@ interface ProxiedPair {
  *                 server itself answers whoever connects afresh.
  * - `release()`   ends a hold: the held bytes are delivered and forwarding resumes on the same connections.
  * - `restore()`   forwards again on the same port (after a hold, the same as `release()`).
+ * - `retarget(port)` a failover behind a stable address: destroys every open connection and forwards new
+ *                 ones to another port.
  */
 export class TcpProxy {
   private server: net.Server | undefined;
@@ -36,7 +38,7 @@ export class TcpProxy {
 
   private constructor(
     private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetPort: number,
   ) {}
 
   static async start(target: { host?: string; port?: number } = {}): Promise<TcpProxy> {
@@ -97,6 +99,12 @@ export class TcpProxy {
     for (const pair of held) link(pair);
     this.held.clear();
     await this.listen();
+  }
+
+  async retarget(port: number): Promise<void> {
+    this.destroyAll();
+    this.targetPort = port;
+    await this.restore();
   }
 
   async close(): Promise<void> {

@@ -13,13 +13,14 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 /**
  * The identity this database answers:
- * `<cdc.database_identity.id>/<database oid>/<system identifier>/<identity table oid>.<event trigger oid>`.
+ * `<cdc.database_identity.id>/<database oid>/<system identifier>/<timeline>/<identity table oid>.<event trigger oid>`.
  */
 async function databaseIdentity(ctx: TestContext): Promise<string> {
   const { rows } = await ctx.sql.query(`
     SELECT (SELECT id::text FROM cdc.database_identity) || '/' ||
            (SELECT oid::text FROM pg_database WHERE datname = current_database()) || '/' ||
            (SELECT system_identifier::text FROM pg_control_system()) || '/' ||
+           ltrim(substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8), '0') || '/' ||
            'cdc.database_identity'::regclass::oid::text || '.' ||
            (SELECT oid::text FROM pg_event_trigger WHERE evtname = 'cachegate_capture_resumed') AS identity`);
   return rows[0].identity;
@@ -49,7 +50,7 @@ describe('database identity: a new incarnation of the database is never served t
   it('records the database identity at boot', async () => {
     const app = await ctx().startBff(CDC_OFF);
     const identity = await databaseIdentity(ctx());
-    expect(identity).toMatch(new RegExp(`^${UUID}/\\d+/\\d+/\\d+\\.\\d+$`));
+    expect(identity).toMatch(new RegExp(`^${UUID}/\\d+/\\d+/[0-9A-F]+/\\d+\\.\\d+$`));
     expect(await redis.get(identityKey())).toBe(identity);
     await stop(ctx(), app);
   });

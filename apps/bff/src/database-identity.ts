@@ -14,26 +14,35 @@ export const DATABASE_IDENTITY_CHECK_MS = 2000;
  * The identity of this incarnation of the database: the row of
  * cdc.database_identity (random at creation; operators change it after a
  * restore that keeps everything below, docs/operations.md), plus what no
- * restore can bring back: the database's OID (new whenever the database is
- * created again, whatever it is filled with), the cluster's system identifier
- * (new for every initdb, so a database moved to another server whose OID
- * happens to match is still told apart), and the OIDs of what a restore in
- * place (`pg_restore --clean`) creates anew: the identity table, and the event
- * trigger of migration 1763700800000, which pg_dump restores after everything
- * else, so the identity changes once more when the restore's data is all in.
+ * restore can bring back:
+ *
+ * - the database's OID: new whenever the database is created again, whatever it is filled with;
+ * - the cluster's system identifier: new for every initdb, so a database moved to another server whose OID
+ *   happens to match is still told apart;
+ * - the timeline: a promoted replica and every archive recovery (point-in-time or to the end of the
+ *   archive) start a new one, and may lack commits whose events were applied (an asynchronous replica
+ *   promoted after its primary died). Read from the current WAL file's name, which changes at promotion
+ *   (the checkpoint record's timeline only at the next checkpoint); `-` on a server in recovery;
+ * - the OIDs of what a restore in place (`pg_restore --clean`) creates anew: the identity table, and the
+ *   event trigger of migration 1763700800000, which pg_dump restores after everything else, so the
+ *   identity changes once more when the restore's data is all in.
  */
+const TIMELINE_SQL = `CASE WHEN pg_is_in_recovery() THEN '-'
+         ELSE ltrim(substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8), '0') END`;
 const RESTORED_SQL = `coalesce(to_regclass('cdc.database_identity')::oid::text, '-') || '.' ||
          coalesce((SELECT oid::text FROM pg_event_trigger WHERE evtname = '${CAPTURE_RESUMED_TRIGGER}'), '-')`;
 const IDENTITY_SQL = `
   SELECT (SELECT id::text FROM cdc.database_identity) AS id,
          (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS database,
          (SELECT system_identifier::text FROM pg_control_system()) AS system,
+         ${TIMELINE_SQL} AS timeline,
          ${RESTORED_SQL} AS restored`;
-/** Without pg_control_system(), where a managed server does not let us call it. */
+/** Without pg_control_system() and the WAL functions, where a managed server does not let us call them. */
 const IDENTITY_SQL_WITHOUT_SYSTEM = `
   SELECT (SELECT id::text FROM cdc.database_identity) AS id,
          (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS database,
          '-' AS system,
+         '-' AS timeline,
          ${RESTORED_SQL} AS restored`;
 
 /**
@@ -84,21 +93,24 @@ export class DatabaseIdentityCheck implements OnApplicationBootstrap, OnApplicat
     await this.running;
   }
 
-  /** The identity as the database answers it now: `<uuid>/<database oid>/<system identifier>/<restored>`. */
+  /** The identity as the database answers it now: `<uuid>/<database oid>/<system identifier>/<timeline>/<restored>`. */
   async read(): Promise<string> {
-    let rows: { id: string | null; database: string; system: string; restored: string }[];
+    let rows: { id: string | null; database: string; system: string; timeline: string; restored: string }[];
     try {
       rows = await this.dataSource.query(this.withSystemIdentifier ? IDENTITY_SQL : IDENTITY_SQL_WITHOUT_SYSTEM);
     } catch (err) {
       const code = (err as { code?: string }).code;
-      // insufficient_privilege, undefined_function: go on with the uuid and the OID.
-      if (!this.withSystemIdentifier || (code !== '42501' && code !== '42883')) throw err;
-      this.logger.warn(`pg_control_system() is not available (${(err as Error).message}): identity without it`);
+      // insufficient_privilege, undefined_function, feature_not_supported: go on without them.
+      if (!this.withSystemIdentifier || !['42501', '42883', '0A000'].includes(code ?? '')) throw err;
+      this.logger.warn(
+        `pg_control_system() or the WAL functions are not available (${(err as Error).message}): ` +
+          'identity without the system identifier and the timeline',
+      );
       this.withSystemIdentifier = false;
       return this.read();
     }
-    const [{ id, database, system, restored }] = rows;
-    return `${id ?? 'none'}/${database}/${system}/${restored}`;
+    const [{ id, database, system, timeline, restored }] = rows;
+    return `${id ?? 'none'}/${database}/${system}/${timeline}/${restored}`;
   }
 
   /** Runs a check now, or once more right after the running one; resolves when none is left to run. */
