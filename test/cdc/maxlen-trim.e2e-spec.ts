@@ -2,10 +2,46 @@ import { CdcHealthService, CdcStats } from '@app/cdc';
 import { eventually } from '../../tools/eventually';
 import { CDC_OFF, waitForCdc } from '../harness/cdc';
 import { createCategoryWithProduct } from '../harness/fixtures';
-import { useSeededBff } from '../harness/seeded-bff';
+import { StartedBff, useSeededBff } from '../harness/seeded-bff';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { get200, json, rawRedis, xcache } from '../cache/support';
 
 const MAXLEN = 1000;
+
+/**
+ * A product named 'Before' whose view `reader` holds in L1, after a subscriber read everything so far and
+ * stopped: the group is there and knows what it read, and nobody consumes now.
+ */
+async function cachedWithGroupStopped(
+  suite: StartedBff,
+  reader: NestFastifyApplication,
+  published: () => Promise<void>,
+) {
+  const first = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
+  const { product, category } = await createCategoryWithProduct(reader, { name: 'Before' });
+  await published();
+  await waitForCdc(first);
+  await first.close();
+  const url = `/catalog/products/${product.id}`;
+  await get200(reader, url);
+  expect(xcache(await get200(reader, url))).toBe('HIT-L1');
+  return { product, category, url };
+}
+
+/** Starts a subscriber; resolves once `reader` serves the view renamed 'After' and the subscriber counted a loss. */
+async function subscribeUntilFresh(
+  suite: StartedBff,
+  reader: NestFastifyApplication,
+  url: string,
+): Promise<NestFastifyApplication> {
+  const subscriber = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
+  await eventually(async () => expect(json(await get200(reader, url)).name).toBe('After'), {
+    timeoutMs: 20_000,
+    message: 'the view to be read fresh',
+  });
+  expect(subscriber.get(CdcStats).trimmed).toBeGreaterThanOrEqual(1);
+  return subscriber;
+}
 
 /**
  * docs/contract.md §6.3: events that MAXLEN trims before the consumer group read them are lost. A view
@@ -52,36 +88,18 @@ describe('events trimmed by MAXLEN before they were read', () => {
     expect(await redis.xlen(stream)).toBeLessThan(2 * MAXLEN);
     expect(json(await get200(reader, url)).name).toBe('Before'); // stale while nobody consumes
 
-    const subscriber = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
-    await eventually(async () => expect(json(await get200(reader, url)).name).toBe('After'), {
-      timeoutMs: 20_000,
-      message: 'the view to be read fresh',
-    });
-    expect(subscriber.get(CdcStats).trimmed).toBeGreaterThanOrEqual(1);
+    const subscriber = await subscribeUntilFresh(suite, reader, url);
     await subscriber.close(); // the next test starts with nobody consuming
   });
 
   it('are found too when the group had read up to them and fell behind (entries-read known)', async () => {
     const [, reader] = suite.apps;
-    // A subscriber that reads everything so far, then stops: the group is there and knows what it read.
-    const first = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
-    const { product, category } = await createCategoryWithProduct(reader, { name: 'Before' });
-    await published();
-    await waitForCdc(first);
-    await first.close();
-    const url = `/catalog/products/${product.id}`;
-    await get200(reader, url);
-    expect(xcache(await get200(reader, url))).toBe('HIT-L1');
+    const { product, category, url } = await cachedWithGroupStopped(suite, reader, published);
 
     await changeThenBury(product.id, category.id, 'BEHIND');
     expect(json(await get200(reader, url)).name).toBe('Before');
 
-    const second = await suite.ctx.startBff({ CDC_RELAY: 'false', CDC_SUBSCRIBER: 'true' });
-    await eventually(async () => expect(json(await get200(reader, url)).name).toBe('After'), {
-      timeoutMs: 20_000,
-      message: 'the view to be read fresh',
-    });
-    expect(second.get(CdcStats).trimmed).toBeGreaterThanOrEqual(1);
+    const second = await subscribeUntilFresh(suite, reader, url);
     // Found once: the group was moved past the gap, so reading on finds nothing more to drop.
     await waitForCdc(second);
     expect(second.get(CdcStats).trimmed).toBe(1);
@@ -98,5 +116,37 @@ describe('events trimmed by MAXLEN before they were read', () => {
     const flat = groups[0];
     expect(Number(flat[flat.indexOf('lag') + 1])).toBeGreaterThan(0);
     expect((await health.streams())['cdc.catalog.v1']).toMatchObject({ lag: 0, pending: 0 });
+  });
+});
+
+/**
+ * docs/contract.md §6.3: a stream deleted by hand (DEL) takes its group with it, and entries the group had not
+ * applied are lost. The stream the relay then starts again counts from nothing, so its counters show no gap:
+ * the group that was there once (its marker) tells the next subscriber to drop the domain.
+ */
+describe('a stream deleted with entries its group had not applied', () => {
+  const suite = useSeededBff({ instances: [{ CDC_RELAY: 'true', CDC_SUBSCRIBER: 'false' }, CDC_OFF], settle: false });
+  const redis = rawRedis();
+  afterAll(() => redis.disconnect());
+
+  const published = () =>
+    eventually(async () => expect((await suite.apps[0].get(CdcHealthService).relay()).backlog).toBe(0), {
+      message: 'the relay to publish everything',
+    });
+
+  it('the next subscriber drops the domain, so the view is read fresh', async () => {
+    const [, reader] = suite.apps;
+    const { product, url } = await cachedWithGroupStopped(suite, reader, published);
+
+    // Published, never applied; then an operator deletes the stream (its group goes with it).
+    await suite.ctx.sql.query(`UPDATE catalog.products SET name = 'After' WHERE id = $1`, [product.id]);
+    await published();
+    const stream = `${suite.ctx.redisPrefix}cdc.catalog.v1`;
+    expect(await redis.del(stream)).toBe(1);
+    expect(json(await get200(reader, url)).name).toBe('Before');
+
+    // The stream starts again from nothing: entries-added cannot show the gap, only the group that was there.
+    const second = await subscribeUntilFresh(suite, reader, url);
+    await second.close();
   });
 });

@@ -211,13 +211,41 @@ export class StreamConsumer {
     }
   }
 
-  /** Group at `0` with MKSTREAM, so nothing published before it existed is missed; recreated after NOGROUP. */
+  /**
+   * Group at `0` with MKSTREAM, so nothing published before it existed is missed; recreated after NOGROUP.
+   *
+   * A group that was there once (`<stream>:group-seen`, set whenever it is in place) and is gone now went
+   * with its stream (an operator's DEL) or was destroyed: entries it had not applied may be gone, and a
+   * stream that starts again from nothing shows no gap in its counters (recoverTrimmed). So the domain is
+   * dropped (eventsLost) before the group is made again; a crash in between finds the same state and drops
+   * it again. A Redis emptied whole (FLUSHALL, a restart without persistence) takes the marker too: the
+   * cache went with it, and the database identity check, finding no identity recorded, flushes every L1.
+   */
   private async ensureGroup(): Promise<void> {
+    const { group } = this.options;
+    const seen = `${this.stream}:group-seen`;
+    if (!(await this.groupExists()) && (await this.commands.exists(seen)) === 1) {
+      await this.lost(
+        `group ${group} is gone (its stream deleted, or the group destroyed) and may not have applied it all`,
+      );
+    }
     try {
-      await this.commands.xgroup('CREATE', this.stream, this.options.group, '0', 'MKSTREAM');
+      await this.commands.xgroup('CREATE', this.stream, group, '0', 'MKSTREAM');
     } catch (err) {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
+    await this.commands.set(seen, '1');
+  }
+
+  private async groupExists(): Promise<boolean> {
+    let groups: unknown[][];
+    try {
+      groups = (await this.commands.xinfo('GROUPS', this.stream)) as unknown[][];
+    } catch (err) {
+      if (/no such key/i.test(String((err as Error).message))) return false;
+      throw err;
+    }
+    return groups.some((fields) => fields[fields.indexOf('name') + 1] === this.options.group);
   }
 
   /**
