@@ -7,6 +7,7 @@ import { GenericCapture1763700500000 } from './1763700500000-generic-capture';
 import { OutboxEventIdUnindexed1763700600000 } from './1763700600000-outbox-event-id-unindexed';
 import { OutboxNotifyFloor1763700700000 } from './1763700700000-outbox-notify-floor';
 import { CaptureResumed1763700800000 } from './1763700800000-capture-resumed';
+import { OutboxDiscarded1763700900000 } from './1763700900000-outbox-discarded';
 
 /**
  * Every migration of the BFF's schemas (catalog, orders, the CDC outbox, its
@@ -25,6 +26,7 @@ export const BFF_MIGRATIONS = [
   OutboxEventIdUnindexed1763700600000,
   OutboxNotifyFloor1763700700000,
   CaptureResumed1763700800000,
+  OutboxDiscarded1763700900000,
 ];
 
 export const BFF_MIGRATIONS_TABLE = 'cachegate_migrations';

@@ -1,0 +1,55 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Outbox rows discarded before they were published drop their domains (docs/contract.md §6.1).
+ *
+ * Faced with a large backlog, an operator may clear the outbox by hand. The changes those rows described
+ * would never reach a cache, and with no TTL on CDC buckets their views would stay wrong for good. So:
+ *
+ * - a `DELETE` that removes unpublished rows writes, in the same statement's transaction, one
+ *   `<domain>.<aggregate>.truncated` event per domain and aggregate among them: their views all go, as after
+ *   a TRUNCATE of the aggregate's table. The relay's pruning deletes published rows only and writes nothing;
+ * - a `TRUNCATE cdc.outbox` cannot tell what it removed: it writes a `truncated` event for every captured
+ *   table's domain and aggregate (the arguments of each `capture_truncate` trigger).
+ *
+ * Either way a relay publishes the new rows, and every instance drops those domains (fenced).
+ */
+export class OutboxDiscarded1763700900000 implements MigrationInterface {
+  name = 'OutboxDiscarded1763700900000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE FUNCTION cdc.outbox_rows_discarded() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO cdc.outbox (domain, type, aggregate_type, aggregate_id, source, data)
+        SELECT DISTINCT domain, domain || '.' || aggregate_type || '.truncated', aggregate_type, '*',
+               'postgres:cdc.outbox (rows deleted unpublished)', '{}'::jsonb
+          FROM discarded WHERE published_at IS NULL;
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER outbox_rows_discarded AFTER DELETE ON cdc.outbox
+        REFERENCING OLD TABLE AS discarded FOR EACH STATEMENT EXECUTE FUNCTION cdc.outbox_rows_discarded()`);
+    // encode(…, 'escape') renders the NUL that ends each trigger argument as the four characters \\000.
+    await q.query(`
+      CREATE FUNCTION cdc.outbox_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO cdc.outbox (domain, type, aggregate_type, aggregate_id, source, data)
+        SELECT DISTINCT split_part(args, '\\000', 1), split_part(args, '\\000', 1) || '.' || split_part(args, '\\000', 2)
+                 || '.truncated', split_part(args, '\\000', 2), '*', 'postgres:cdc.outbox (truncated)', '{}'::jsonb
+          FROM (SELECT encode(tgargs, 'escape') AS args FROM pg_trigger
+                 WHERE tgname = 'capture_truncate' AND NOT tgisinternal) captured;
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER outbox_truncated AFTER TRUNCATE ON cdc.outbox
+        FOR EACH STATEMENT EXECUTE FUNCTION cdc.outbox_truncated()`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TRIGGER outbox_truncated ON cdc.outbox`);
+    await q.query(`DROP FUNCTION cdc.outbox_truncated()`);
+    await q.query(`DROP TRIGGER outbox_rows_discarded ON cdc.outbox`);
+    await q.query(`DROP FUNCTION cdc.outbox_rows_discarded()`);
+  }
+}
