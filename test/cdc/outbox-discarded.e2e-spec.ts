@@ -48,7 +48,16 @@ describe('CDC: unpublished outbox rows discarded by hand', () => {
 
   it('DELETE FROM cdc.outbox WHERE published_at IS NULL drops the domains of the rows it deleted', async () => {
     const { url } = await renamedUnpublished();
-    await ctx().sql.query(`DELETE FROM cdc.outbox WHERE published_at IS NULL`);
+    // Twice in one transaction: the second DELETE removes the first one's event, and writes its own.
+    const client = await ctx().sql.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`DELETE FROM cdc.outbox WHERE published_at IS NULL`);
+      await client.query(`DELETE FROM cdc.outbox WHERE published_at IS NULL`);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
     const { rows } = await ctx().sql.query(
       `SELECT type, aggregate_id, source FROM cdc.outbox WHERE published_at IS NULL ORDER BY type`,
     );

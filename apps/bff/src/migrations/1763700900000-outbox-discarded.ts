@@ -6,7 +6,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Faced with a large backlog, an operator may clear the outbox by hand. The changes those rows described
  * would never reach a cache, and with no TTL on CDC buckets their views would stay wrong for good. So:
  *
- * - a `DELETE` that removes unpublished rows writes, in the same statement's transaction, one
+ * - a `DELETE` that removes unpublished rows writes, in its transaction, one
  *   `<domain>.<aggregate>.truncated` event per domain and aggregate among them: their views all go, as after
  *   a TRUNCATE of the aggregate's table. The relay's pruning deletes published rows only and writes nothing;
  * - a `TRUNCATE cdc.outbox` cannot tell what it removed: it writes a `truncated` event for every captured
@@ -18,18 +18,25 @@ export class OutboxDiscarded1763700900000 implements MigrationInterface {
   name = 'OutboxDiscarded1763700900000';
 
   async up(q: QueryRunner): Promise<void> {
+    // A row trigger whose WHEN skips published rows costs the relay's pruning nothing (a statement trigger with a
+    // transition table would copy every pruned row). One event per domain and aggregate per statement: the flag
+    // holds the statement's timestamp, so a later DELETE that removes the event itself writes another.
     await q.query(`
-      CREATE FUNCTION cdc.outbox_rows_discarded() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION cdc.outbox_row_discarded() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        flag text := 'cachegate.discarded_' || md5(OLD.domain || '.' || OLD.aggregate_type);
       BEGIN
-        INSERT INTO cdc.outbox (domain, type, aggregate_type, aggregate_id, source, data)
-        SELECT DISTINCT domain, domain || '.' || aggregate_type || '.truncated', aggregate_type, '*',
-               'postgres:cdc.outbox (rows deleted unpublished)', '{}'::jsonb
-          FROM discarded WHERE published_at IS NULL;
+        IF current_setting(flag, true) IS DISTINCT FROM statement_timestamp()::text THEN
+          PERFORM set_config(flag, statement_timestamp()::text, true);
+          INSERT INTO cdc.outbox (domain, type, aggregate_type, aggregate_id, source, data)
+          VALUES (OLD.domain, OLD.domain || '.' || OLD.aggregate_type || '.truncated', OLD.aggregate_type, '*',
+                  'postgres:cdc.outbox (rows deleted unpublished)', '{}'::jsonb);
+        END IF;
         RETURN NULL;
       END $$`);
     await q.query(`
-      CREATE TRIGGER outbox_rows_discarded AFTER DELETE ON cdc.outbox
-        REFERENCING OLD TABLE AS discarded FOR EACH STATEMENT EXECUTE FUNCTION cdc.outbox_rows_discarded()`);
+      CREATE TRIGGER outbox_row_discarded AFTER DELETE ON cdc.outbox
+        FOR EACH ROW WHEN (OLD.published_at IS NULL) EXECUTE FUNCTION cdc.outbox_row_discarded()`);
     // encode(…, 'escape') renders the NUL that ends each trigger argument as the four characters \\000.
     await q.query(`
       CREATE FUNCTION cdc.outbox_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -49,7 +56,7 @@ export class OutboxDiscarded1763700900000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TRIGGER outbox_truncated ON cdc.outbox`);
     await q.query(`DROP FUNCTION cdc.outbox_truncated()`);
-    await q.query(`DROP TRIGGER outbox_rows_discarded ON cdc.outbox`);
-    await q.query(`DROP FUNCTION cdc.outbox_rows_discarded()`);
+    await q.query(`DROP TRIGGER outbox_row_discarded ON cdc.outbox`);
+    await q.query(`DROP FUNCTION cdc.outbox_row_discarded()`);
   }
 }
