@@ -10,8 +10,8 @@ const RELAY_ONLY = { CDC_RELAY: 'true', CDC_SUBSCRIBER: 'false' } as const;
 
 /**
  * docs/contract.md §6.1 "Outbox rows discarded": an operator facing a large backlog may clear it by hand
- * (`DELETE FROM cdc.outbox`, `TRUNCATE cdc.outbox`). The changes those rows described would then never reach a
- * cache. Statement triggers on the outbox write a `truncated` event for each domain that lost an unpublished
+ * (`DELETE FROM cdc.outbox`, `TRUNCATE cdc.outbox`, or marking it published). The changes those rows described
+ * would then never reach a cache. Statement triggers on the outbox write a `truncated` event for each domain that lost an unpublished
  * row (every captured domain for a TRUNCATE), in the same transaction, so the views go instead.
  */
 describe('CDC: unpublished outbox rows discarded by hand', () => {
@@ -40,6 +40,14 @@ describe('CDC: unpublished outbox rows discarded by hand', () => {
     return { url: `/catalog/products/${product.id}` };
   }
 
+  /** What waits unpublished now: exactly the event the discard wrote, dropping the catalog's products. */
+  async function expectOnlyProductsDropped(source: string): Promise<void> {
+    const { rows } = await ctx().sql.query(
+      `SELECT type, aggregate_id, source FROM cdc.outbox WHERE published_at IS NULL ORDER BY type`,
+    );
+    expect(rows).toEqual([{ type: 'catalog.product.truncated', aggregate_id: '*', source }]);
+  }
+
   async function freshOnceARelayRuns(url: string): Promise<void> {
     await ctx().startBff(RELAY_ONLY);
     await eventually(async () => expect((await cached(url)).body).toMatchObject({ name: 'Discarded rename' }));
@@ -58,16 +66,14 @@ describe('CDC: unpublished outbox rows discarded by hand', () => {
     } finally {
       client.release();
     }
-    const { rows } = await ctx().sql.query(
-      `SELECT type, aggregate_id, source FROM cdc.outbox WHERE published_at IS NULL ORDER BY type`,
-    );
-    expect(rows).toEqual([
-      {
-        type: 'catalog.product.truncated',
-        aggregate_id: '*',
-        source: 'postgres:cdc.outbox (rows deleted unpublished)',
-      },
-    ]);
+    await expectOnlyProductsDropped('postgres:cdc.outbox (rows deleted unpublished)');
+    await freshOnceARelayRuns(url);
+  });
+
+  it('UPDATE cdc.outbox SET published_at = now() (a backlog marked done by hand) drops their domains too', async () => {
+    const { url } = await renamedUnpublished();
+    await ctx().sql.query(`UPDATE cdc.outbox SET published_at = now() WHERE published_at IS NULL`);
+    await expectOnlyProductsDropped('postgres:cdc.outbox (rows marked published by hand)');
     await freshOnceARelayRuns(url);
   });
 
@@ -79,7 +85,12 @@ describe('CDC: unpublished outbox rows discarded by hand', () => {
     await freshOnceARelayRuns(url);
   });
 
-  it('the relay pruning published rows writes nothing', async () => {
+  it('the relay marking and pruning rows writes nothing', async () => {
+    // Every row so far was published by a relay: had its marks counted as by hand, events would be left unpublished.
+    const { rows: unpublished } = await ctx().sql.query(
+      `SELECT count(*)::int AS n FROM cdc.outbox WHERE published_at IS NULL`,
+    );
+    expect(unpublished[0].n).toBe(0);
     const before = (await ctx().sql.query(`SELECT count(*)::int AS n FROM cdc.outbox`)).rows[0].n as number;
     expect(before).toBeGreaterThan(0);
     await ctx().sql.query(`DELETE FROM cdc.outbox WHERE published_at IS NOT NULL`);

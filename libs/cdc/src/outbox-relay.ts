@@ -371,6 +371,8 @@ export class OutboxRelay {
         connectionString: this.options.databaseUrl,
         application_name: 'cachegate-relay-marks',
         query_timeout: this.queryTimeoutMs,
+        // Marks from this session are the relay's (migration 1763700900000): anyone else's drop their domains.
+        options: '-c cachegate.relay_marks=on',
       });
       marks.on('error', () => {
         if (this.markConnection === marks) this.markConnection = undefined;

@@ -1,7 +1,8 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Outbox rows discarded before they were published drop their domains (docs/contract.md §6.1).
+ * Outbox rows discarded before they were published (deleted, truncated, or marked published by hand) drop
+ * their domains (docs/contract.md §6.1).
  *
  * Faced with a large backlog, an operator may clear the outbox by hand. The changes those rows described
  * would never reach a cache, and with no TTL on CDC buckets their views would stay wrong for good. So:
@@ -9,6 +10,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - a `DELETE` that removes unpublished rows writes, in its transaction, one
  *   `<domain>.<aggregate>.truncated` event per domain and aggregate among them: their views all go, as after
  *   a TRUNCATE of the aggregate's table. The relay's pruning deletes published rows only and writes nothing;
+ * - an `UPDATE` that marks unpublished rows published, by anyone but the relay's marking session, does the
+ *   same: the backlog "marked done by hand" is as lost as a deleted one;
  * - a `TRUNCATE cdc.outbox` cannot tell what it removed: it writes a `truncated` event for every captured
  *   table's domain and aggregate (the arguments of each `capture_truncate` trigger).
  *
@@ -30,13 +33,21 @@ export class OutboxDiscarded1763700900000 implements MigrationInterface {
           PERFORM set_config(flag, statement_timestamp()::text, true);
           INSERT INTO cdc.outbox (domain, type, aggregate_type, aggregate_id, source, data)
           VALUES (OLD.domain, OLD.domain || '.' || OLD.aggregate_type || '.truncated', OLD.aggregate_type, '*',
-                  'postgres:cdc.outbox (rows deleted unpublished)', '{}'::jsonb);
+                  CASE TG_OP WHEN 'DELETE' THEN 'postgres:cdc.outbox (rows deleted unpublished)'
+                             ELSE 'postgres:cdc.outbox (rows marked published by hand)' END, '{}'::jsonb);
         END IF;
         RETURN NULL;
       END $$`);
     await q.query(`
       CREATE TRIGGER outbox_row_discarded AFTER DELETE ON cdc.outbox
         FOR EACH ROW WHEN (OLD.published_at IS NULL) EXECUTE FUNCTION cdc.outbox_row_discarded()`);
+    // The relay's marking session says who it is (OutboxRelay: -c cachegate.relay_marks=on); the check is part of
+    // WHEN, so the relay's own marks cost a setting lookup per row and no function call.
+    await q.query(`
+      CREATE TRIGGER outbox_row_skipped AFTER UPDATE OF published_at ON cdc.outbox
+        FOR EACH ROW WHEN (OLD.published_at IS NULL AND NEW.published_at IS NOT NULL
+                           AND current_setting('cachegate.relay_marks', true) IS DISTINCT FROM 'on')
+        EXECUTE FUNCTION cdc.outbox_row_discarded()`);
     // encode(…, 'escape') renders the NUL that ends each trigger argument as the four characters \\000.
     await q.query(`
       CREATE FUNCTION cdc.outbox_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -56,6 +67,7 @@ export class OutboxDiscarded1763700900000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TRIGGER outbox_truncated ON cdc.outbox`);
     await q.query(`DROP FUNCTION cdc.outbox_truncated()`);
+    await q.query(`DROP TRIGGER outbox_row_skipped ON cdc.outbox`);
     await q.query(`DROP TRIGGER outbox_row_discarded ON cdc.outbox`);
     await q.query(`DROP FUNCTION cdc.outbox_row_discarded()`);
   }
