@@ -47,6 +47,14 @@ describe('CDC: capture triggers switched off and on again', () => {
     // Unseen by CDC: nothing reaches the outbox while the triggers are off.
     const [renamed] = seeded.products;
     await ctx().sql.query(`UPDATE catalog.products SET name = 'Loaded without capture' WHERE id = $1`, [renamed.id]);
+    // The window the operator opened: nothing has dropped the view, both instances still serve the old name.
+    await waitForCdc(reader);
+    for (const read of [cached, cachedOther]) {
+      expect(await read(`/catalog/products/${renamed.id}`)).toMatchObject({
+        cache: 'HIT-L1',
+        body: { name: 'Product 0-0' },
+      });
+    }
     await ctx().sql.query(`ALTER TABLE catalog.products ENABLE TRIGGER ALL`);
     expect(await captureOff()).toEqual([]);
     await waitForCdc(reader);

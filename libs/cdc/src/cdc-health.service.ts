@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { CAPTURE_RESUMED_INSTALLED_SQL, CAPTURE_TRIGGERS } from './capture-triggers';
+import { CAPTURE_RESUMED_INSTALLED_SQL } from './capture-triggers';
 import { CONSUMER_GROUP } from './cdc-event';
 import { CdcStats } from './cdc-stats';
 import { CDC_OPTIONS, CdcModuleOptions } from './cdc.options';
@@ -85,22 +85,16 @@ export class CdcHealthService {
   }
 
   /**
-   * Captured tables whose capture is not on for every change: a capture trigger disabled (`ALTER TABLE …
-   * DISABLE TRIGGER`, `tgenabled` D; R fires for replication sessions only) or dropped. A table counts as
-   * captured while it has any of the four; one with none left cannot be told from a table never captured.
+   * Captured tables whose capture is not on for every change (cdc.captured_tables(), migration 1763700800000): a
+   * capture trigger disabled (`ALTER TABLE … DISABLE TRIGGER`, `tgenabled` D; R fires for replication sessions
+   * only) or dropped. A table counts as captured while it has any of the four; one with none left cannot be told
+   * from a table never captured.
    */
   async capture(): Promise<CdcReport['capture']> {
     const [{ off, resumeDrops }]: { off: string[]; resumeDrops: boolean }[] = await this.dataSource.query(
-      `SELECT coalesce((SELECT array_agg("table" ORDER BY "table") FROM (
-                SELECT format('%I.%I', n.nspname, c.relname) AS "table"
-                  FROM pg_trigger t
-                  JOIN pg_class c ON c.oid = t.tgrelid
-                  JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE NOT t.tgisinternal AND t.tgname = ANY($1)
-                 GROUP BY n.nspname, c.relname
-                HAVING count(*) FILTER (WHERE t.tgenabled IN ('O', 'A')) < $2) tables), '{}') AS off,
-              ${CAPTURE_RESUMED_INSTALLED_SQL} AS "resumeDrops"`,
-      [CAPTURE_TRIGGERS, CAPTURE_TRIGGERS.length],
+      `SELECT coalesce(array_agg(name ORDER BY name) FILTER (WHERE NOT capture_on), '{}') AS off,
+              ${CAPTURE_RESUMED_INSTALLED_SQL} AS "resumeDrops"
+         FROM cdc.captured_tables()`,
     );
     return { off, resumeDrops };
   }

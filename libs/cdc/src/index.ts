@@ -12,7 +12,7 @@ export { CdcStats, LatencyWindow } from './cdc-stats';
 export { CDC_REPLICA_WAIT_MS, cdcRedis, CdcRedis } from './cdc-redis';
 export { CdcHealthIndicator } from './cdc.health';
 export { CdcHealthService, CdcReport } from './cdc-health.service';
-export { CAPTURE_RESUMED_TRIGGER, CAPTURE_TRIGGERS } from './capture-triggers';
+export { CAPTURE_RESUMED_TRIGGER } from './capture-triggers';
 export { RedisStreamsServer, RedisStreamsServerOptions } from './redis-streams.server';
 export { RedisStreamsClient, OutgoingEvent } from './redis-streams.client';
 export { RedisStreamsContext } from './redis-streams.context';

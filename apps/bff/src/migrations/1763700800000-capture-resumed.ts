@@ -26,27 +26,41 @@ export class CaptureResumed1763700800000 implements MigrationInterface {
   name = 'CaptureResumed1763700800000';
 
   async up(q: QueryRunner): Promise<void> {
-    // encode(…, 'escape') renders the NUL that ends each trigger argument as the four characters \\000.
+    // The one definition of "captured" and "capture on": the capture triggers of each table, the domain and
+    // aggregate from its capture_truncate's arguments (NULL when that one is gone), on when all four fire in
+    // ordinary sessions. Also read by the outbox's TRUNCATE trigger (1763700900000) and /health/cdc.
+    // encode(…, 'escape') renders the NUL that ends each trigger argument as the four characters \000.
+    await q.query(`
+      CREATE FUNCTION cdc.captured_tables()
+        RETURNS TABLE (rel oid, name text, domain text, aggregate text, capture_on boolean)
+        LANGUAGE sql STABLE AS $$
+          SELECT g.rel, format('%I.%I', n.nspname, c.relname),
+                 split_part(g.args, '\\000', 1), split_part(g.args, '\\000', 2), g.enabled = 4
+            FROM (SELECT tgrelid AS rel,
+                         encode((array_agg(tgargs) FILTER (WHERE tgname = 'capture_truncate'))[1], 'escape') AS args,
+                         count(*) FILTER (WHERE tgenabled IN ('O', 'A')) AS enabled
+                    FROM pg_trigger
+                   WHERE NOT tgisinternal
+                     AND tgname IN ('capture_insert', 'capture_update', 'capture_delete', 'capture_truncate')
+                   GROUP BY tgrelid) g
+            JOIN pg_class c ON c.oid = g.rel
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+        $$`);
+    // The tables a command touched: an ALTER TABLE names the table, a CREATE TRIGGER the trigger.
     await q.query(`
       CREATE FUNCTION cdc.capture_resumed() RETURNS event_trigger LANGUAGE plpgsql AS $$
       DECLARE
         r record;
       BEGIN
         FOR r IN
-          SELECT n.nspname, c.relname, encode(t.tgargs, 'escape') AS args
-            FROM (SELECT DISTINCT CASE WHEN d.classid = 'pg_trigger'::regclass
+          SELECT t.domain, t.aggregate, t.name FROM cdc.captured_tables() t
+           WHERE t.capture_on
+             AND t.rel IN (SELECT CASE WHEN d.classid = 'pg_trigger'::regclass
                                        THEN (SELECT tg.tgrelid FROM pg_trigger tg WHERE tg.oid = d.objid)
-                                       ELSE d.objid END AS rel
-                    FROM pg_event_trigger_ddl_commands() d) touched
-            JOIN pg_trigger t ON t.tgrelid = touched.rel AND t.tgname = 'capture_truncate' AND NOT t.tgisinternal
-            JOIN pg_class c ON c.oid = t.tgrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE (SELECT count(*) FROM pg_trigger o
-                   WHERE o.tgrelid = t.tgrelid AND NOT o.tgisinternal AND o.tgenabled IN ('O', 'A')
-                     AND o.tgname IN ('capture_insert', 'capture_update', 'capture_delete', 'capture_truncate')) = 4
+                                       ELSE d.objid END
+                             FROM pg_event_trigger_ddl_commands() d)
         LOOP
-          PERFORM cdc.capture(split_part(r.args, '\\000', 1), split_part(r.args, '\\000', 2), 'truncated', '*',
-            'postgres:' || r.nspname || '.' || r.relname, '{}'::jsonb);
+          PERFORM cdc.capture(r.domain, r.aggregate, 'truncated', '*', 'postgres:' || r.name, '{}'::jsonb);
         END LOOP;
       END $$`);
     await q.query(`
@@ -64,5 +78,6 @@ export class CaptureResumed1763700800000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP EVENT TRIGGER IF EXISTS cachegate_capture_resumed`);
     await q.query(`DROP FUNCTION cdc.capture_resumed()`);
+    await q.query(`DROP FUNCTION cdc.captured_tables()`);
   }
 }

@@ -13,7 +13,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - an `UPDATE` that marks unpublished rows published, by anyone but the relay's marking session, does the
  *   same: the backlog "marked done by hand" is as lost as a deleted one;
  * - a `TRUNCATE cdc.outbox` cannot tell what it removed: it writes a `truncated` event for every captured
- *   table's domain and aggregate (the arguments of each `capture_truncate` trigger).
+ *   table's domain and aggregate (cdc.captured_tables(), migration 1763700800000).
  *
  * Either way a relay publishes the new rows, and every instance drops those domains (fenced).
  */
@@ -48,15 +48,13 @@ export class OutboxDiscarded1763700900000 implements MigrationInterface {
         FOR EACH ROW WHEN (OLD.published_at IS NULL AND NEW.published_at IS NOT NULL
                            AND current_setting('cachegate.relay_marks', true) IS DISTINCT FROM 'on')
         EXECUTE FUNCTION cdc.outbox_row_discarded()`);
-    // encode(…, 'escape') renders the NUL that ends each trigger argument as the four characters \\000.
     await q.query(`
       CREATE FUNCTION cdc.outbox_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         INSERT INTO cdc.outbox (domain, type, aggregate_type, aggregate_id, source, data)
-        SELECT DISTINCT split_part(args, '\\000', 1), split_part(args, '\\000', 1) || '.' || split_part(args, '\\000', 2)
-                 || '.truncated', split_part(args, '\\000', 2), '*', 'postgres:cdc.outbox (truncated)', '{}'::jsonb
-          FROM (SELECT encode(tgargs, 'escape') AS args FROM pg_trigger
-                 WHERE tgname = 'capture_truncate' AND NOT tgisinternal) captured;
+        SELECT DISTINCT domain, domain || '.' || aggregate || '.truncated', aggregate, '*',
+               'postgres:cdc.outbox (truncated)', '{}'::jsonb
+          FROM cdc.captured_tables() WHERE domain IS NOT NULL;
         RETURN NULL;
       END $$`);
     await q.query(`
