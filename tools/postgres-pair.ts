@@ -40,7 +40,7 @@ process.once('exit', () => {
  */
 export class PostgresPair {
   private readonly bin = binDir();
-  private stopped = new Set<'primary' | 'replica'>();
+  private readonly stopped = new Set<'primary' | 'replica'>();
 
   private constructor(
     private readonly dir: string,

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { CAPTURE_RESUMED_INSTALLED_SQL } from './capture-triggers';
 import { CONSUMER_GROUP } from './cdc-event';
+import { consumerGroup } from './consumer-group';
 import { CdcStats } from './cdc-stats';
 import { CDC_OPTIONS, CdcModuleOptions } from './cdc.options';
 import { OutboxRelay } from './outbox-relay';
@@ -110,13 +111,8 @@ export class CdcHealthService {
 
   private async stream(redis: Redis, name: string): Promise<StreamReport> {
     const [length, deadLetters] = await Promise.all([redis.xlen(name), redis.xlen(`${name}:dlq`)]);
-    let groups: unknown[][] = [];
-    try {
-      groups = (await redis.xinfo('GROUPS', name)) as unknown[][];
-    } catch {
-      // No such stream yet: nothing published, nobody subscribed.
-    }
-    const group = groups.map(toRecord).find((g) => g.name === CONSUMER_GROUP);
+    // None before anything was published and anybody subscribed.
+    const group = await consumerGroup(redis, name, CONSUMER_GROUP);
     const lastDeliveredId = (group?.['last-delivered-id'] as string) ?? null;
     let lag = group?.lag === undefined || group.lag === null ? null : Number(group.lag);
     // Redis's lag is entries-added minus the group's entries-read, and Redis 7.0 does not replicate
@@ -131,10 +127,4 @@ export class CdcHealthService {
     }
     return { length, lastDeliveredId, pending: Number(group?.pending ?? 0), lag, deadLetters };
   }
-}
-
-function toRecord(flat: unknown[]): Record<string, unknown> {
-  const record: Record<string, unknown> = {};
-  for (let i = 0; i < flat.length - 1; i += 2) record[String(flat[i])] = flat[i + 1];
-  return record;
 }

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execReplicated, reconnectIfHung, ReplicaWait, resultsOrThrow } from '@app/redis';
 import { CdcEvent, InvalidEnvelopeError, parseEnvelope } from './cdc-event';
 import { CdcStats } from './cdc-stats';
+import { consumerGroup } from './consumer-group';
 import { admit, Envelope } from './delivery-policy';
 
 type StreamEntry = [id: string, fields: string[] | null];
@@ -224,7 +225,7 @@ export class StreamConsumer {
   private async ensureGroup(): Promise<void> {
     const { group } = this.options;
     const seen = `${this.stream}:group-seen`;
-    if (!(await this.groupExists()) && (await this.commands.exists(seen)) === 1) {
+    if (!(await consumerGroup(this.commands, this.stream, group)) && (await this.commands.exists(seen)) === 1) {
       await this.lost(
         `group ${group} is gone (its stream deleted, or the group destroyed) and may not have applied it all`,
       );
@@ -235,17 +236,6 @@ export class StreamConsumer {
       if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
     }
     await this.commands.set(seen, '1');
-  }
-
-  private async groupExists(): Promise<boolean> {
-    let groups: unknown[][];
-    try {
-      groups = (await this.commands.xinfo('GROUPS', this.stream)) as unknown[][];
-    } catch (err) {
-      if (/no such key/i.test(String((err as Error).message))) return false;
-      throw err;
-    }
-    return groups.some((fields) => fields[fields.indexOf('name') + 1] === this.options.group);
   }
 
   /**
